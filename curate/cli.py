@@ -1,0 +1,74 @@
+"""The `curate` command line: a thin typer app. Each verb lives in `curate/commands/<area>.py`
+and only parses arguments, calls a library function and prints the result."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+import typer
+
+from curate.errors import CurateError
+
+app = typer.Typer(
+    name="curate",
+    help="Generate, verify, curate, catalog, train on and probe long chain-of-thought traces.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+
+@app.callback()
+def _root(
+    home: str = typer.Option(
+        None, "--home", envvar="CURATE_HOME",
+        help="Workspace folder holding catalog.duckdb and the dataset store (default ./.curate).",
+    ),
+) -> None:
+    """curate: the data side of reasoning post-training."""
+    if home:
+        os.environ["CURATE_HOME"] = home
+
+
+# Each module in curate/commands registers its verbs on `app` through `register(app)`.
+# Modules are listed here so an import error in one area names that area.
+COMMAND_MODULES = [
+    "catalog",
+    "countdown",
+    "generate",
+    "verify",
+    "curation",
+    "recipes",
+    "coverage",
+    "training",
+    "evaluation",
+    "probes",
+    "publish",
+]
+
+for _mod in COMMAND_MODULES:
+    try:
+        _m = importlib.import_module(f"curate.commands.{_mod}")
+    except ModuleNotFoundError as e:  # an area not built yet
+        if e.name != f"curate.commands.{_mod}":
+            raise
+        continue
+    _m.register(app)
+
+
+def main() -> None:
+    """Entry point: user errors become one line on stderr and exit code 2."""
+    try:
+        app()
+    except CurateError as e:
+        typer.secho(f"error: {e}", err=True, fg="red")
+        sys.exit(2)
+    except KeyboardInterrupt:
+        typer.secho("interrupted", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()
