@@ -1,0 +1,107 @@
+"""Verbs: `curate catalog ls|show|lineage|sql`, `curate import`, `curate export`."""
+
+from __future__ import annotations
+
+import typer
+
+from curate.commands._common import console, print_json, print_rows
+
+catalog_app = typer.Typer(help="Inspect the catalog: datasets, lineage, runs, SQL.",
+                          no_args_is_help=True)
+
+
+def _cat():
+    from curate.catalog import Catalog
+
+    return Catalog()
+
+
+@catalog_app.command("ls")
+def ls(name: str = typer.Argument(None, help="Only versions of this dataset."),
+       json_out: bool = typer.Option(False, "--json", help="Print JSON rows.")) -> None:
+    """One entry per dataset version: name, version, kind, rows, created (newest first)."""
+    rows = _cat().ls(name)
+    print_json(rows) if json_out else print_rows(rows, title="datasets")
+
+
+@catalog_app.command("show")
+def show(spec: str = typer.Argument(..., help="NAME or NAME@VERSION (newest if no version)."),
+         json_out: bool = typer.Option(False, "--json")) -> None:
+    """Schema, row count, stats, card and path of a dataset version."""
+    info = _cat().show(spec)
+    if json_out:
+        print_json(info)
+        return
+    console.print(f"[bold]{info['name']}@{info['version']}[/bold]  kind={info['kind']}  "
+                  f"rows={info['rows']}  created={info['created']}")
+    console.print(f"path: {info['path']}")
+    if info["parents"]:
+        console.print(f"parents: {', '.join(info['parents'])}")
+    print_rows(info["schema"] or [], title="schema")
+    if info["stats"]:
+        print_rows([{"stat": k, "value": v} for k, v in info["stats"].items()], title="stats")
+    if info["card"]:
+        console.print(info["card"])
+
+
+@catalog_app.command("lineage")
+def lineage(spec: str = typer.Argument(..., help="NAME or NAME@VERSION."),
+            json_out: bool = typer.Option(False, "--json")) -> None:
+    """The chain of parents with each step, its parameters and counts (in, out, dropped)."""
+    chain = _cat().lineage(spec)
+    if json_out:
+        print_json(chain)
+        return
+    print_rows([{"dataset": e["dataset"], "step": e.get("step"), "parents": e["parents"],
+                 "counts": e.get("counts"), "params": e.get("params")} for e in chain],
+               title=f"lineage of {spec}")
+
+
+@catalog_app.command("sql")
+def sql(query: str = typer.Argument(..., help="A read-only SQL query over the catalog tables."),
+        json_out: bool = typer.Option(False, "--json")) -> None:
+    """Run read-only SQL: tables datasets, lineage, runs, checkpoints, evals, probes, coverage."""
+    rows = _cat().sql(query)
+    print_json(rows) if json_out else print_rows(rows)
+
+
+def import_cmd(
+    file: str = typer.Argument(..., help="A local JSONL, JSON, Parquet or CSV file."),
+    name: str = typer.Option(..., "--name", help="Dataset name in the catalog."),
+    kind: str = typer.Option("problems", "--kind", help="problems | traces | benchmark"),
+    skip_bad: bool = typer.Option(False, "--skip-bad",
+                                  help="Register good rows; record bad ones in NAME-rejects."),
+    max_row_bytes: int = typer.Option(16 * 1024 * 1024, help="Reject rows larger than this."),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Import a file as a new dataset version. Bad rows stop the import unless --skip-bad."""
+    from curate.catalog.importing import import_file
+
+    ref, rejects, counts = import_file(_cat(), file, name, kind, skip_bad, max_row_bytes)
+    out = {"dataset": ref.spec, "rows": ref.rows, "counts": counts,
+           "rejects": rejects.spec if rejects else None}
+    if json_out:
+        print_json(out)
+    else:
+        console.print(f"registered [bold]{ref.spec}[/bold] ({ref.rows} rows)")
+        if rejects:
+            console.print(f"{rejects.rows} rejected rows recorded in {rejects.spec}: "
+                          f"{counts['dropped']}")
+
+
+def export_cmd(
+    spec: str = typer.Argument(..., help="NAME or NAME@VERSION."),
+    out_dir: str = typer.Argument(..., help="Folder to write (Hub layout)."),
+    overwrite: bool = typer.Option(False, "--overwrite"),
+) -> None:
+    """Write Parquet shards and a README dataset card; `datasets.load_dataset(DIR)` loads it."""
+    from curate.catalog.export import export_dataset
+
+    path = export_dataset(_cat(), spec, out_dir, overwrite=overwrite)
+    console.print(f"exported {spec} to {path}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(catalog_app, name="catalog")
+    app.command("import")(import_cmd)
+    app.command("export")(export_cmd)
