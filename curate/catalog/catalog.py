@@ -146,7 +146,7 @@ class Catalog:
             raise BadInput(f"dataset name {name!r} must match {NAME_RE.pattern}")
         parent_specs = [self.resolve(p).spec for p in parents]
         written = store.write_version(self.store_root, name, data, schema=schema)
-        all_stats = {**compute_stats(written.path), **(stats or {})}
+        all_stats = {**written.stats, **(stats or {})}
         created = _now()
         with self.connect() as con:
             con.execute("BEGIN TRANSACTION")
@@ -334,39 +334,6 @@ class Catalog:
 
 def _schema_json(schema: pa.Schema) -> list[dict[str, str]]:
     return [{"name": f.name, "type": str(f.type)} for f in schema]
-
-
-def compute_stats(folder: Path) -> dict[str, Any]:
-    """Cheap figures for a version, read by DuckDB straight from its Parquet files."""
-    files = [str(p) for p in sorted(folder.glob("part-*.parquet"))]
-    schema = pq.read_schema(files[0]) if files else pa.schema([])
-    names = set(schema.names)
-    con = duckdb.connect()
-    try:
-        src = f"read_parquet({files!r})"
-        exprs = ["count(*) AS rows"]
-        if "completion_tokens" in names:
-            exprs += ["avg(completion_tokens) AS mean_completion_tokens",
-                      "quantile_cont(completion_tokens, 0.5) AS median_completion_tokens",
-                      "max(completion_tokens) AS max_completion_tokens"]
-        if "verified" in names and schema.field("verified").type == pa.bool_():
-            exprs += ["count_if(verified) AS verified_true",
-                      "count_if(NOT verified) AS verified_false",
-                      "count_if(verified IS NULL) AS verified_null"]
-        if "problem_id" in names:
-            exprs += ["count(DISTINCT problem_id) AS problems"]
-        r = con.execute(f"SELECT {', '.join(exprs)} FROM {src}").fetchone()
-        cols = [d[0] for d in con.description]
-        stats = {c: (float(v) if isinstance(v, float) else v) for c, v in zip(cols, r)}
-        if "finish_reason" in names:
-            stats["finish_reason"] = dict(con.execute(
-                f"SELECT coalesce(finish_reason, 'null'), count(*) FROM {src} GROUP BY 1"
-            ).fetchall())
-        return stats
-    except duckdb.Error:
-        return {}
-    finally:
-        con.close()
 
 
 def ref_dict(ref: DatasetRef) -> dict[str, Any]:
