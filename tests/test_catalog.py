@@ -163,6 +163,7 @@ def test_killed_registration_leaves_nothing(home, kill_after_batches):
     assert rows == [] or (len(rows) == 1 and rows[0]["rows"] == 200_000)
     ref = cat.register("after", [{"prompt": "ok"}])
     assert cat.get(ref.spec).num_rows == 1
+    assert list((home / "store" / ".tmp").iterdir()) == []  # the dead writer's folder is gone
     if not rows:
         with pytest.raises(NotFound):
             cat.resolve("big")

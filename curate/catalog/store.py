@@ -236,6 +236,7 @@ def write_version(store_root: Path, name: str, data: Any, schema: pa.Schema | No
     """Write `data` into a new immutable version folder; returns it once durable on disk."""
     tmp_root = store_root / ".tmp"
     tmp_root.mkdir(parents=True, exist_ok=True)
+    clean_stale_tmp(store_root)
     tmp = tmp_root / f"{os.getpid()}-{uuid.uuid4().hex}"
     tmp.mkdir()
     try:
@@ -442,7 +443,7 @@ def version_files(folder: Path) -> list[Path]:
     return [folder / e["name"] for e in m["files"]]
 
 
-def clean_stale_tmp(store_root: Path, max_age_s: float = 3600.0) -> int:
+def clean_stale_tmp(store_root: Path, max_age_s: float = 7 * 86400.0) -> int:
     """Remove temporary folders left by killed writers (dead pid or old)."""
     tmp_root = store_root / ".tmp"
     if not tmp_root.is_dir():
@@ -459,7 +460,7 @@ def clean_stale_tmp(store_root: Path, max_age_s: float = 3600.0) -> int:
                 alive = False
             except PermissionError:
                 alive = True
-        if not alive or time.time() - d.stat().st_mtime > max_age_s * 24:
+        if not alive or time.time() - d.stat().st_mtime > max_age_s:
             shutil.rmtree(d, ignore_errors=True)
             removed += 1
     return removed
