@@ -1,0 +1,167 @@
+"""Generate Countdown-CoT traces with the search teacher, in parallel, deterministically.
+
+Work is cut into fixed chunks, each seeded from (seed, chunk index), so the dataset is the
+same whatever the number of worker processes; same seed, same Parquet bytes, same version.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import multiprocessing as mp
+import os
+import random
+from dataclasses import asdict
+from typing import Any
+
+import pyarrow as pa
+
+from curate.corpora.countdown import CountdownConfig, draw_instance, heldout_targets
+from curate.curation.countdown_teacher import SearchOptions, countdown_prompt, solve_with_trace
+from curate.curation.verify_countdown import verify_countdown
+from curate.errors import CurateError
+from curate.record import TRACE_SCHEMA, messages_for, stable_json, trace_id
+
+CHUNK = 256
+TEACHER = "search"
+
+
+def _chunk_seed(seed: int, index: int) -> int:
+    return int.from_bytes(hashlib.sha256(f"countdown:{seed}:{index}".encode()).digest()[:8],
+                          "big")
+
+
+def make_row(numbers: list[int], target: int, split: str, solutions: int, reachable: int,
+             opts: SearchOptions, rng: random.Random, seed: int) -> dict[str, Any]:
+    """One trace row in the record's shape; raises if the answer does not verify."""
+    res = solve_with_trace(numbers, target, opts, rng)
+    check = verify_countdown(res.equation, numbers, target, opts.semantics)
+    if not check.verified:  # the solver is exact: this would be a bug, never data
+        raise RuntimeError(f"search teacher produced an unverified answer {res.equation!r} "
+                           f"for {numbers} -> {target}: {check.reason}")
+    prompt = countdown_prompt(numbers, target, opts.answer_tag)
+    problem_id = "cd-" + hashlib.sha256(
+        stable_json([sorted(numbers), target, opts.semantics]).encode()).hexdigest()[:16]
+    sampling = stable_json({**asdict(opts), "seed": seed})
+    return {
+        "id": trace_id(problem_id, TEACHER, sampling, 0),
+        "problem_id": problem_id,
+        "task": "countdown",
+        "source": "countdown",
+        "prompt": prompt,
+        "reasoning": res.reasoning,
+        "answer_text": res.answer_text,
+        "final_answer": res.equation,
+        "reference": stable_json({"numbers": numbers, "target": target}),
+        "verified": True,
+        "verify_detail": check.detail(),
+        "teacher": TEACHER,
+        "sampling": sampling,
+        "sample_index": 0,
+        "finish_reason": "stop",
+        "prompt_tokens": None,
+        "completion_tokens": None,
+        "metadata": stable_json({
+            "split": split, "numbers": numbers, "target": target, "solutions": solutions,
+            "reachable": reachable, "search_nodes": res.nodes, "backtracks": res.backtracks,
+            "dead_ends": res.dead_ends, "fallback": res.fallback, "strategy": res.strategy,
+            "heuristic": res.heuristic, "reasoning_chars": len(res.reasoning)}),
+        "messages": messages_for(prompt, res.reasoning, res.answer_text, "cot"),
+    }
+
+
+def generate_chunk(args: tuple) -> pa.RecordBatch:
+    """Rows of one chunk as an Arrow batch (cheap to send between processes); a pure
+    function of its arguments (runs in a worker process)."""
+    index, size, seed, split, cfg, opts = args
+    rng = random.Random(_chunk_seed(seed, index))
+    held = heldout_targets(cfg)
+    rows = []
+    for _ in range(size):
+        inst = draw_instance(rng, cfg, split, held)
+        rows.append(make_row(inst.numbers, inst.target, split, inst.solutions, inst.reachable,
+                             opts, rng, seed))
+    return pa.RecordBatch.from_pylist(rows, schema=TRACE_SCHEMA)
+
+
+def iter_countdown_rows(n: int, seed: int = 0, split: str = "train",
+                        cfg: CountdownConfig = CountdownConfig(),
+                        opts: SearchOptions = SearchOptions(), workers: int | None = None,
+                        progress=None):
+    """Yield `n` rows (dicts) with distinct (numbers, target) instances, in a fixed order."""
+    for batch in iter_countdown_batches(n, seed, split, cfg, opts, workers, progress):
+        yield from batch.to_pylist()
+
+
+def iter_countdown_batches(n: int, seed: int = 0, split: str = "train",
+                           cfg: CountdownConfig = CountdownConfig(),
+                           opts: SearchOptions = SearchOptions(), workers: int | None = None,
+                           progress=None):
+    """Yield Arrow batches totalling `n` rows with distinct instances, in a fixed order."""
+    if split not in ("train", "test"):
+        raise CurateError("split must be train or test")
+    if n < 0:
+        raise CurateError("n must be >= 0")
+    workers = workers or os.cpu_count() or 1
+    seen: set[str] = set()
+    produced = 0
+    index = 0
+    ctx = mp.get_context("fork") if hasattr(os, "fork") else mp.get_context()
+    pool = ctx.Pool(workers) if workers > 1 and n > CHUNK else None
+    try:
+        while produced < n:
+            need = n - produced
+            chunks = max(1, min(-(-need // CHUNK) + 1, 4 * workers))
+            args = [(index + k, CHUNK, seed, split, cfg, opts) for k in range(chunks)]
+            index += chunks
+            results = pool.imap(generate_chunk, args) if pool else map(generate_chunk, args)
+            for batch in results:
+                keep = []
+                for i, pid in enumerate(batch.column("problem_id").to_pylist()):
+                    if produced + len(keep) < n and pid not in seen:
+                        seen.add(pid)
+                        keep.append(i)
+                if not keep:
+                    continue
+                produced += len(keep)
+                if progress:
+                    progress(len(keep))
+                yield batch if len(keep) == batch.num_rows else batch.take(pa.array(keep))
+            if index > 50 * (n // CHUNK + 10):
+                raise CurateError("too few distinct instances in this number/target range")
+    finally:
+        if pool:
+            pool.terminate()
+
+
+def generate_countdown(catalog, name: str, n: int, numbers: int = 4, seed: int = 0,
+                       split: str = "train", workers: int | None = None,
+                       cfg: CountdownConfig | None = None, progress: bool = True,
+                       **teacher_opts) -> Any:
+    """Generate `n` Countdown-CoT traces and register them as a traces dataset."""
+    try:
+        cfg = cfg or CountdownConfig(numbers=numbers)
+        opts = SearchOptions(**teacher_opts)
+    except (TypeError, ValueError) as e:
+        raise CurateError(str(e)) from None
+    params = {"task": "countdown", "teacher": TEACHER, "n": n, "seed": seed, "split": split,
+              "config": asdict(cfg), "search": asdict(opts)}
+    run = catalog.start_run("generate", config=params, name=name)
+    try:
+        from curate.curation.progress import progress_bar  # noqa: PLC0415
+
+        with progress_bar() if progress else contextlib.nullcontext() as bar:
+            advance = None
+            if bar is not None:
+                task = bar.add_task(f"countdown {split}", total=n)
+                advance = functools.partial(bar.advance, task)
+            rows = iter_countdown_batches(n, seed, split, cfg, opts, workers, advance)
+            ref = catalog.register(name, rows, kind="traces", step="generate", params=params,
+                                   counts={"in": n, "out": n, "dropped": {}},
+                                   schema=TRACE_SCHEMA, run_id=run)
+    except BaseException as e:
+        catalog.finish_run(run, "failed", error=f"{type(e).__name__}: {e}")
+        raise
+    catalog.finish_run(run, "ok", outputs=[ref.spec], metrics={"rows": ref.rows})
+    return ref
