@@ -37,3 +37,6 @@ def variant(
 
 def register(app: typer.Typer) -> None:
     app.command("variant")(variant)
+    from curate.commands.cleaning import register as register_cleaning  # filter/dedup/decontaminate
+
+    register_cleaning(app)

@@ -76,6 +76,9 @@ def extract_countdown_answer(text: str | None) -> str | None:
     tags = _ANSWER_TAG.findall(after[-(64 * MAX_CHARS):])
     if tags:
         return normalise_equation(tags[-1])
+    bare = after.strip()
+    if bare and len(bare) <= MAX_CHARS and "\n" not in bare and re.search(r"[\d+\-*/()]", bare):
+        return normalise_equation(bare)  # the whole answer is just an (attempted) equation
     return None
 
 

@@ -1,0 +1,109 @@
+"""Verbs: `curate filter`, `curate dedup`, `curate decontaminate` (registered by
+curate/commands/curation.py). Each makes a new version with its drop counts in lineage."""
+
+from __future__ import annotations
+
+import typer
+
+from curate.commands._common import console, print_json, print_rows
+
+
+def _cat():
+    from curate.catalog import Catalog
+
+    return Catalog()
+
+
+def _show(ref, counts: dict, json_out: bool, title: str) -> None:
+    from curate.catalog.catalog import ref_dict
+
+    if json_out:
+        print_json({**ref_dict(ref), "counts": counts})
+        return
+    console.print(f"registered [bold]{ref.spec}[/bold] ({ref.rows} rows)")
+    dropped = counts.get("dropped") or {}
+    print_rows([{"reason": k, "rows": v} for k, v in dropped.items()] or
+               [{"reason": "(none dropped)", "rows": 0}], title=title)
+
+
+def filter_cmd(
+    name: str = typer.Argument(..., help="Traces dataset (NAME or NAME@VERSION)."),
+    out: str = typer.Option(..., "--name", help="Name of the filtered dataset."),
+    verified_only: bool = typer.Option(False, "--verified-only", help="Keep verified rows only."),
+    keep_length: bool = typer.Option(False, "--keep-length", help="Keep finish_reason=length (truncated) rows."),
+    min_tokens: int = typer.Option(None, help="Drop rows with fewer completion tokens."),
+    max_tokens: int = typer.Option(None, help="Drop rows with more completion tokens."),
+    closed_think: bool = typer.Option(False, "--closed-think", help="Drop rows whose thinking never closed."),
+    max_repetition: float = typer.Option(None, help="Drop rows whose share of repeated 10-grams is above this."),
+    tail_loop: bool = typer.Option(False, "--tail-loop", help="Drop rows ending in a repeated chunk."),
+    pass_rate_min: float = typer.Option(None, help="Keep problems whose pass rate over their samples is at least this."),
+    pass_rate_max: float = typer.Option(None, help="... and at most this."),
+    k: int = typer.Option(None, "--k", help="Rejection sampling: keep k rows per problem."),
+    strategy: str = typer.Option("random", help="first | shortest | longest | random"),
+    seed: int = typer.Option(0),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Filter traces; counts by reason go to lineage."""
+    from curate.curation.filters import filter_dataset
+
+    cat = _cat()
+    ref = filter_dataset(
+        cat, name, out, verified_only=verified_only,
+        drop_finish_reasons=[] if keep_length else ["length"], min_tokens=min_tokens,
+        max_tokens=max_tokens, require_closed_think=closed_think, max_repetition=max_repetition,
+        tail_loop=tail_loop, pass_rate_min=pass_rate_min, pass_rate_max=pass_rate_max,
+        k_per_problem=k, strategy=strategy, seed=seed)
+    _show(ref, cat.lineage(ref)[0].get("counts", {}), json_out, "dropped")
+
+
+def dedup_cmd(
+    name: str = typer.Argument(..., help="Dataset (NAME or NAME@VERSION)."),
+    out: str = typer.Option(..., "--name", help="Name of the deduplicated dataset."),
+    field: str = typer.Option("prompt", help="Column to compare."),
+    threshold: float = typer.Option(0.6, help="MinHash Jaccard threshold for near-duplicates."),
+    no_minhash: bool = typer.Option(False, "--exact-only", help="Exact (normalised) duplicates only."),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Drop problems whose prompt repeats or nearly repeats an earlier one (datasketch MinHash)."""
+    from curate.curation.dedup import dedup_dataset
+
+    cat = _cat()
+    ref = dedup_dataset(cat, name, out, field=field, threshold=threshold, minhash=not no_minhash)
+    _show(ref, cat.lineage(ref)[0].get("counts", {}), json_out, "dropped")
+
+
+def decontaminate_cmd(
+    name: str = typer.Argument(..., help="Dataset (NAME or NAME@VERSION)."),
+    out: str = typer.Option(..., "--name", help="Name of the decontaminated dataset."),
+    benchmarks: str = typer.Option("math500,aime24,aime25,gpqa-diamond,livecodebench",
+                                   help="Comma-separated registry names or file:PATH[:field]."),
+    n: str = typer.Option("8", "--n", help="n-gram size or preset (8, 12)."),
+    fields: str = typer.Option("prompt,answer_text", help="Columns checked."),
+    keep: bool = typer.Option(False, "--keep", help="Keep flagged rows; add contaminated_<bench> columns."),
+    skip_missing: bool = typer.Option(False, "--skip-missing", help="Skip benchmarks with no local copy and no Hub access."),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """N-gram decontamination against the benchmark registry, with a report per benchmark."""
+    from curate.catalog.catalog import ref_dict
+    from curate.curation.decontaminate import decontaminate_dataset
+
+    cat = _cat()
+    ref = decontaminate_dataset(cat, name, out, benchmarks=benchmarks, n=n, fields=fields,
+                                drop=not keep, skip_missing=skip_missing)
+    report = cat.show(ref)["stats"]["decontamination"]
+    if json_out:
+        print_json({**ref_dict(ref), "report": report})
+        return
+    console.print(f"registered [bold]{ref.spec}[/bold] ({ref.rows} rows)")
+    print_rows([{"benchmark": b, "rows flagged": c} for b, c in report["per_benchmark"].items()]
+               + [{"benchmark": b, "rows flagged": "not checked"} for b in report["unavailable"]],
+               title=f"contamination ({report['n']}-grams)")
+    for b, exs in report["examples"].items():
+        for e in exs:
+            console.print(f"[bold]{b}[/bold] row {e['row']}: {'; '.join(e['matched'][:2])}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("filter")(filter_cmd)
+    app.command("dedup")(dedup_cmd)
+    app.command("decontaminate")(decontaminate_cmd)

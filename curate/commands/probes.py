@@ -1,0 +1,133 @@
+"""Verbs: `curate probe ti|kl|pca-shift|rank-shift`, `curate report`."""
+
+from __future__ import annotations
+
+import typer
+
+from curate.commands._common import console, err_console, print_json, print_rows
+
+probe_app = typer.Typer(help="Compare a model with its base: TI, PCA shift, token KL, rank shift.",
+                        no_args_is_help=True)
+
+_MODEL = typer.Option(..., "--model", help="Fine-tuned model: a folder, checkpoint id or hub id.")
+_BASE = typer.Option(..., "--base", help="Its base model: a folder, checkpoint id or hub id.")
+_TEXTS = typer.Option(..., "--texts", help="A catalog dataset (NAME or NAME@VERSION), "
+                      "benchmark:NAME from the registry, or a local .jsonl/.json/.parquet with "
+                      "`text`, `prompt`/`response`, `input`/`output`, `messages` or `problem` "
+                      "fields; several joined by commas. A `task` field groups rows.")
+_JSON = typer.Option(False, "--json", help="Print the figures as JSON.")
+_DEVICE = typer.Option(None, "--device", help="cuda / cpu (default: cuda when present).")
+_DTYPE = typer.Option(None, "--dtype", help="bf16 / fp16 / fp32 (default: bf16 on GPU, fp32 on CPU).")
+
+
+def _cat():
+    from curate.catalog import Catalog
+
+    return Catalog()
+
+
+@probe_app.command("ti")
+def ti(model: str = typer.Option(..., "--model", help="Model name as recorded in evals."),
+       base: str = typer.Option(..., "--base", help="Base model name as recorded in evals."),
+       formula: str = typer.Option("icml", "--formula", help="v1 (relative gain) or icml."),
+       metric: str = typer.Option("accuracy", "--metric", help="Evals metric used as the score."),
+       ddof: int = typer.Option(0, "--ddof", help="Std convention of the ICML formula (0 or 1)."),
+       json_out: bool = _JSON) -> None:
+    """Transferability Index of MODEL over BASE from the catalog's evals."""
+    from curate.probes.runner import run_ti
+
+    res = run_ti(_cat(), model, base, formula=formula, metric=metric, ddof=ddof)
+    if json_out:
+        print_json(res)
+        return
+    print_rows([{k: round(v, 4) if isinstance(v, float) else v for k, v in r.items()}
+                for r in res["benchmarks"]], title=f"per benchmark ({formula})")
+    print_rows(res["table"], title=f"TI of {model} vs {base} ({formula})")
+    for w in res["warnings"]:
+        err_console.print(f"[yellow]warning:[/yellow] {w}")
+    if res["reason"]:
+        err_console.print(f"[yellow]TI undefined:[/yellow] {res['reason']}")
+
+
+def _shift(probe: str, model: str, base: str, texts: str, json_out: bool, **kw) -> None:
+    from curate.probes.runner import run_shift_probe, summary
+
+    res = run_shift_probe(_cat(), probe, model, base, texts, progress=not json_out, **kw)
+    if json_out:
+        if probe == "rank-shift":
+            print_json(res)
+        else:
+            print_json({k: v for k, v in res.items() if k != "tasks"} | {
+                "tasks": _light_tasks(probe, res["tasks"])})
+        return
+    print_rows([{"figure": k, "value": v} for k, v in summary(probe, res).items()],
+               title=f"{probe}: {model} vs {base}")
+    if probe == "rank-shift":
+        print_rows(res["overall"]["top_shifted_tokens"][:15], title="most shifted tokens (inferred)")
+    console.print(f"plot: {res.get('plot_path')}   probe id: {res['probe_id']}")
+
+
+def _light_tasks(probe: str, tasks: dict) -> dict:
+    """Task figures without the bulky per-layer / per-sample lists."""
+    if probe == "pca-shift":
+        return {t: {"d": r["d"], "centroid_shift": r["centroid_shift"], "k": r["k"],
+                    "group": r["group"]} for t, r in tasks.items()}
+    return {t: {k: v for k, v in r.items() if k != "per_sample_kl"} for t, r in tasks.items()}
+
+
+@probe_app.command("kl")
+def kl(model: str = _MODEL, base: str = _BASE, texts: str = _TEXTS,
+       limit: int = typer.Option(100, "--limit", help="First N rows per task (released: 100)."),
+       released: bool = typer.Option(True, "--released/--fixed",
+                                     help="Keep the released off-by-one (skips the first "
+                                          "response token) or score every response token."),
+       chat_template: bool = typer.Option(True, "--chat-template/--no-chat-template",
+                                          help="Render prompt rows with the base's chat template."),
+       device: str = _DEVICE, dtype: str = _DTYPE, json_out: bool = _JSON) -> None:
+    """Token-level KL of MODEL vs BASE over MODEL's responses (as released + full vocabulary)."""
+    _shift("kl", model, base, texts, json_out, limit=limit, released=released,
+           chat_template=chat_template, device=device, dtype=dtype)
+
+
+@probe_app.command("pca-shift")
+def pca_shift(model: str = _MODEL, base: str = _BASE, texts: str = _TEXTS,
+              k: int = typer.Option(100, "--k", help="Texts per task (released script: 100)."),
+              seed: int = typer.Option(42, "--seed"),
+              max_length: int = typer.Option(128, "--max-length"),
+              pooling: str = typer.Option("released", "--pooling",
+                                          help="released (mean over padded positions) or masked."),
+              batch_size: int = typer.Option(8, "--batch-size"),
+              device: str = _DEVICE, dtype: str = _DTYPE, json_out: bool = _JSON) -> None:
+    """Hidden-state PCA shift of MODEL vs BASE per task (PCA fitted on BASE)."""
+    _shift("pca-shift", model, base, texts, json_out, k=k, seed=seed, max_length=max_length,
+           pooling=pooling, batch_size=batch_size, device=device, dtype=dtype)
+
+
+@probe_app.command("rank-shift")
+def rank_shift(model: str = _MODEL, base: str = _BASE, texts: str = _TEXTS,
+               limit: int = typer.Option(100, "--limit"),
+               top: int = typer.Option(20, "--top", help="How many shifted token types to list."),
+               released: bool = typer.Option(True, "--released/--fixed"),
+               chat_template: bool = typer.Option(True, "--chat-template/--no-chat-template"),
+               device: str = _DEVICE, dtype: str = _DTYPE, json_out: bool = _JSON) -> None:
+    """Token rank shift of MODEL vs BASE and the most shifted tokens (inferred definition)."""
+    _shift("rank-shift", model, base, texts, json_out, limit=limit, top=top, released=released,
+           chat_template=chat_template, device=device, dtype=dtype)
+
+
+def report(out: str = typer.Option(None, "--out", help="Folder for index.html (default: "
+                                   "$CURATE_HOME/report)."),
+           json_out: bool = _JSON) -> None:
+    """A self-contained HTML dashboard over the catalog (plots inlined)."""
+    from curate.probes.report import write_report
+
+    path = write_report(_cat(), out)
+    if json_out:
+        print_json({"path": str(path)})
+    else:
+        console.print(f"report: {path}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(probe_app, name="probe")
+    app.command("report")(report)

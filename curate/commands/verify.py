@@ -1,0 +1,91 @@
+"""Verbs: `curate verify NAME --name OUT` and `curate verify-answer --task T ...`."""
+
+from __future__ import annotations
+
+import typer
+
+from curate.commands._common import console, print_json, print_rows
+
+
+def _cat():
+    from curate.catalog import Catalog
+
+    return Catalog()
+
+
+def verify(
+    name: str = typer.Argument(..., help="Traces dataset (NAME or NAME@VERSION)."),
+    out: str = typer.Option(..., "--name", help="Name of the verified dataset."),
+    workers: int = typer.Option(None, help="Verifier worker processes (default: CPU count)."),
+    timeout: float = typer.Option(5.0, help="Wall-clock seconds per item before its worker is killed."),
+    unanchored: bool = typer.Option(False, help="math: let math-verify take the right-most expression when no \\boxed{} or anchor."),
+    last_number: bool = typer.Option(False, help="math: Qwen-style last-number fallback (opt-in)."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Do not use the (gold, prediction) result cache."),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Add verified / final_answer / verify_detail to every row (math, countdown, multiple choice)."""
+    from curate.catalog.catalog import ref_dict
+    from curate.curation.verify import verify_dataset
+
+    opts = {k: v for k, v in (("unanchored", unanchored), ("last_number_fallback", last_number)) if v}
+    cat = _cat()
+    ref = verify_dataset(cat, name, out, workers=workers, timeout=timeout, math_options=opts,
+                         use_cache=not no_cache, progress=not json_out)
+    counts = cat.lineage(ref)[0].get("counts", {})
+    if json_out:
+        print_json({**ref_dict(ref), "counts": counts})
+        return
+    console.print(f"[bold]{ref.spec}[/bold]  rows={ref.rows}")
+    print_rows([{"verified": counts.get("verified"), "wrong": counts.get("wrong"),
+                 "unverifiable": counts.get("unverifiable"),
+                 "reasons": counts.get("reasons")}], title="verification")
+
+
+def verify_answer(
+    task: str = typer.Option("math", help="math | mcq | countdown"),
+    reference: str = typer.Option(None, help="Gold answer (math: LaTeX or number; mcq: letter; "
+                                  "countdown: JSON {numbers, target})."),
+    answer: str = typer.Option(..., help="The model's answer or full completion."),
+    numbers: str = typer.Option(None, "--numbers", help="countdown: the given numbers, e.g. 3,5,7."),
+    target: int = typer.Option(None, "--target", help="countdown: the target."),
+    timeout: float = typer.Option(5.0, help="Wall-clock seconds before giving up."),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Verify one answer against a reference and say which verifier ruled and why.
+
+    Exit code 0 whether or not the answer is right; 2 on bad arguments."""
+    from curate.curation.verify import verify_answer as run
+
+    if task == "countdown" and reference is None:
+        reference = _countdown_reference(numbers, target)
+
+    r = run(task, reference, answer, timeout=timeout)
+    row = {"verified": r.verified, "reason": r.reason, "verifier": r.verifier,
+           "final_answer": r.final_answer}
+    if json_out:
+        print_json(row)
+    else:
+        print_rows([row], title="verify-answer")
+
+
+def _countdown_reference(numbers: str | None, target: int | None) -> str:
+    """--numbers 3,5,7 --target 22 as the JSON reference the verifier takes."""
+    from curate.errors import CurateError
+    from curate.record import stable_json
+
+    if numbers is None or target is None:
+        raise CurateError("--task countdown needs --numbers N,N,... and --target T "
+                          "(or --reference JSON)")
+    try:
+        nums = [int(x) for x in numbers.replace(" ", "").split(",") if x]
+    except ValueError:
+        raise CurateError(f"--numbers must be integers separated by commas, got {numbers!r}") \
+            from None
+    if not 2 <= len(nums) <= 12:
+        raise CurateError("--numbers must list between 2 and 12 numbers")
+    return stable_json({"numbers": nums, "target": target})
+
+
+def register(app: typer.Typer) -> None:
+    app.command("verify")(verify)
+    app.command("verify-answer")(verify_answer)

@@ -1,0 +1,194 @@
+"""Recipe steps for curation: import, verify, filter, dedup, decontaminate, variant.
+
+Each is `fn(catalog, inputs, params, output) -> DatasetRef` and delegates to the library
+function a notebook user would call.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from curate.curation.steps import one_input, step
+from curate.errors import BadInput
+
+
+def _pop_unknown(params: dict, allowed: set[str], name: str) -> None:
+    unknown = set(params) - allowed
+    if unknown:
+        raise BadInput(f"step {name!r}: unknown parameter(s) {sorted(unknown)} "
+                       f"(known: {sorted(allowed)})")
+
+
+@step("import")
+def import_step(catalog, inputs: list[str], params: dict, output: str):
+    """Bring rows in from a local file or `hf:ID[:config][@split]`; `kind` problems|traces."""
+    _pop_unknown(params, {"path", "kind", "skip_bad", "limit", "task"}, "import")
+    src = params.get("path")
+    if not src:
+        raise BadInput("step 'import' needs a 'path' (a local file or hf:ID)")
+    kind = params.get("kind", "problems")
+    if str(src).startswith("hf:"):
+        return _import_hub(catalog, str(src)[3:], output, kind, params)
+    from curate.catalog.importing import import_file
+
+    path = Path(str(src)).expanduser()
+    ref, _rejects, _counts = import_file(catalog, path, output, kind=kind,
+                                         skip_bad=bool(params.get("skip_bad", False)))
+    if params.get("limit") or params.get("task"):
+        ref = _post_import(catalog, ref, output, kind, params)
+    return ref
+
+
+def _post_import(catalog, ref, output, kind, params):
+    """Apply `limit` (first N rows) and a default `task` after an import."""
+    from curate.curation import tables
+
+    table = catalog.table(ref)
+    n_in = table.num_rows
+    if params.get("limit"):
+        table = table.slice(0, int(params["limit"]))
+    if params.get("task"):
+        tasks = [t or params["task"] for t in tables.column(table, "task")]
+        table = tables.set_column(table, "task", tasks)
+    return catalog.register(output, table, kind=kind, parents=[ref], step="import-select",
+                            params={"limit": params.get("limit"), "task": params.get("task")},
+                            counts={"in": n_in, "out": table.num_rows})
+
+
+def _import_hub(catalog, spec: str, output: str, kind: str, params: dict):
+    """`ID[:config][@split]` from the Hub through `datasets`."""
+    import datasets
+
+    from curate.errors import CurateError
+    from curate.record import problem_id_for
+
+    split = "train"
+    if "@" in spec:
+        spec, split = spec.rsplit("@", 1)
+    hub_id, _, config = spec.partition(":")
+    try:
+        ds = datasets.load_dataset(hub_id, config or None, split=split)
+    except Exception as e:
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise CurateError(f"cannot load hf:{spec}@{split}: {first}") from None
+    if params.get("limit"):
+        ds = ds.select(range(min(int(params["limit"]), len(ds))))
+    rows: list[dict[str, Any]] = ds.to_list()
+    for r in rows:
+        if "prompt" not in r:
+            for alias in ("problem", "question", "input"):
+                if isinstance(r.get(alias), str):
+                    r["prompt"] = r[alias]
+                    break
+        if not r.get("prompt"):
+            raise BadInput(f"hf:{spec} rows have no prompt/problem/question field")
+        r.setdefault("problem_id", problem_id_for(r["prompt"], hub_id))
+        if params.get("task"):
+            r.setdefault("task", params["task"])
+    return catalog.register(output, rows, kind=kind, step="import",
+                            params={"hub": hub_id, "config": config or None, "split": split,
+                                    "limit": params.get("limit")},
+                            counts={"in": len(rows), "out": len(rows)})
+
+
+@step("verify")
+def verify_step(catalog, inputs: list[str], params: dict, output: str):
+    from curate.curation.verify import verify_dataset
+
+    _pop_unknown(params, {"workers", "timeout", "unanchored", "last_number_fallback",
+                          "use_cache"}, "verify")
+    opts = {k: params[k] for k in ("unanchored", "last_number_fallback") if params.get(k)}
+    return verify_dataset(catalog, one_input("verify", inputs), output,
+                          workers=params.get("workers"), timeout=float(params.get("timeout", 5.0)),
+                          math_options=opts, use_cache=bool(params.get("use_cache", True)))
+
+
+@step("filter")
+def filter_step(catalog, inputs: list[str], params: dict, output: str):
+    from curate.curation.filters import filter_dataset
+
+    return filter_dataset(catalog, one_input("filter", inputs), output, **params)
+
+
+@step("dedup")
+def dedup_step(catalog, inputs: list[str], params: dict, output: str):
+    from curate.curation.dedup import dedup_dataset
+
+    return dedup_dataset(catalog, one_input("dedup", inputs), output, **params)
+
+
+@step("decontaminate")
+def decontaminate_step(catalog, inputs: list[str], params: dict, output: str):
+    from curate.curation.decontaminate import decontaminate_dataset
+
+    return decontaminate_dataset(catalog, one_input("decontaminate", inputs), output, **params)
+
+
+@step("sample")
+def sample_step(catalog, inputs: list[str], params: dict, output: str):
+    """Keep `n` rows chosen by a seeded hash of their ids (all rows if fewer; order kept)."""
+    import hashlib
+
+    from curate.curation import tables
+
+    _pop_unknown(params, {"n", "seed"}, "sample")
+    if params.get("n") is None or int(params["n"]) < 1:
+        raise BadInput("step 'sample' needs n >= 1")
+    n, seed = int(params["n"]), int(params.get("seed", 0))
+    spec = catalog.resolve(one_input("sample", inputs)).spec
+    table = tables.read(catalog, spec)
+    ids = tables.column(table, "id")
+    order = sorted(range(len(ids)), key=lambda i: hashlib.sha256(
+        f"{seed}:{ids[i] if ids[i] is not None else i}".encode()).hexdigest())
+    chosen = set(order[:n])
+    reasons = [None if i in chosen else "over_n" for i in range(len(ids))]
+    counts = tables.drop_counts(len(ids), reasons)
+    counts["short_of_n"] = max(0, n - len(ids))
+    return tables.register(catalog, output, tables.keep(table, [r is None for r in reasons]),
+                           parents=[spec], step="sample", params={"n": n, "seed": seed},
+                           counts=counts)
+
+
+@step("variant")
+def variant_step(catalog, inputs: list[str], params: dict, output: str):
+    """cot / nocot / short views of a traces dataset (delegates to variants.make_variant).
+
+    For `short`, `source` names a dataset (e.g. the imported problems) from which
+    `short_field` is joined by `problem_id` when the traces do not carry it.
+    """
+    from curate.curation.variants import make_variant
+
+    _pop_unknown(params, {"variant", "short_field", "system", "source"}, "variant")
+    p = dict(params)
+    variant = p.pop("variant", None)
+    if not variant:
+        raise BadInput("step 'variant' needs 'variant' (cot, nocot or short)")
+    name = one_input("variant", inputs)
+    source = p.pop("source", None)
+    if source and p.get("short_field"):
+        name = _join_field(catalog, name, source, p["short_field"], f"{output}-joined")
+    return make_variant(catalog, name, variant, output, **p)
+
+
+def _join_field(catalog, name: str, source: str, field: str, output: str) -> str:
+    """`name` with column `field` filled from `source` rows of the same problem_id."""
+    from curate.curation import tables
+
+    spec, src = catalog.resolve(name).spec, catalog.resolve(source).spec
+    table = tables.read(catalog, spec)
+    stab = tables.read(catalog, src)
+    if field not in stab.column_names:
+        raise BadInput(f"source {src} has no column {field!r}")
+    by_pid = dict(zip(tables.column(stab, "problem_id"), tables.column(stab, field)))
+    have = tables.column(table, field)
+    vals = [h if h not in (None, "") else by_pid.get(pid)
+            for h, pid in zip(have, tables.column(table, "problem_id"))]
+    missing = sum(v in (None, "") for v in vals)
+    table = tables.set_column(table, field, [None if v is None else str(v) for v in vals],
+                              __import__("pyarrow").string())
+    ref = catalog.register(output, table, kind="traces", parents=[spec, src], step="join",
+                           params={"field": field, "on": "problem_id"},
+                           counts={"in": table.num_rows, "out": table.num_rows,
+                                   "missing": missing})
+    return ref.spec

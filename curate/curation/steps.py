@@ -1,0 +1,107 @@
+"""The registry of recipe steps.
+
+A step is `fn(catalog, inputs: list[str], params: dict, output: str) -> DatasetRef`,
+registered with `@step("name")`. Modules that define steps (any module of curate.curation,
+curate.corpora or curate.training using `@step(`) are imported lazily by `get_step`, so
+importing this module stays cheap. `generate` is shared by several tasks:
+register a task's generator with `@step("generate", task="countdown")`; `get_step("generate")`
+returns a dispatcher on `params["task"]` (default `math`).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+from curate.errors import BadInput, NotFound
+
+StepFn = Callable[[Any, list[str], dict, str], Any]
+
+STEPS: dict[str, StepFn] = {}
+SHARED_STEPS = {"generate"}       # steps implemented per task, dispatched on params["task"]
+TASK_STEPS: dict[str, dict[str, StepFn]] = {}
+
+# Packages searched for step modules: any module whose source uses `@step(` is imported the
+# first time a step is looked up, so a new step module needs no registration list.
+STEP_PACKAGES = ["curate.curation", "curate.corpora", "curate.training"]
+_loaded = False
+
+
+def step(name: str, task: str | None = None) -> Callable[[StepFn], StepFn]:
+    """Register a step function under `name` (and, for shared steps, a task)."""
+    def deco(fn: StepFn) -> StepFn:
+        t = task
+        if t is None and name in SHARED_STEPS:  # a generator registered without its task
+            t = "countdown" if "countdown" in fn.__module__ else "math"
+        if t is None:
+            STEPS[name] = fn
+        else:
+            TASK_STEPS.setdefault(name, {})[t] = fn
+        return fn
+    return deco
+
+
+def step_modules() -> list[str]:
+    """Modules in STEP_PACKAGES whose source registers steps."""
+    import pkgutil
+    from pathlib import Path
+
+    found = []
+    for pkg_name in STEP_PACKAGES:
+        try:
+            pkg = importlib.import_module(pkg_name)
+        except ModuleNotFoundError:
+            continue
+        for info in pkgutil.iter_modules(pkg.__path__):
+            path = Path(pkg.__path__[0]) / f"{info.name}.py"
+            if info.name == "steps" or not path.is_file():
+                continue
+            if "@step(" in path.read_text(encoding="utf-8", errors="replace"):
+                found.append(f"{pkg_name}.{info.name}")
+    return found
+
+
+def load_step_modules() -> None:
+    global _loaded
+    if _loaded:
+        return
+    for mod in step_modules():
+        importlib.import_module(mod)
+    _loaded = True
+
+
+def _dispatcher(name: str) -> StepFn:
+    def run(catalog, inputs: list[str], params: dict, output: str):
+        task = str(params.get("task") or "math")
+        impls = TASK_STEPS.get(name, {})
+        if task not in impls:
+            raise NotFound(f"step {name!r} has no implementation for task {task!r}; "
+                           f"known tasks: {', '.join(sorted(impls)) or 'none'}")
+        return impls[task](catalog, inputs, params, output)
+    run.__name__ = f"{name}_dispatch"
+    return run
+
+
+def get_step(name: str) -> StepFn:
+    """The step function for `name`; a clear error listing known steps otherwise."""
+    if name not in STEPS and name not in TASK_STEPS:
+        load_step_modules()
+    if name in STEPS:
+        return STEPS[name]
+    if name in TASK_STEPS:
+        return _dispatcher(name)
+    known = sorted(set(STEPS) | set(TASK_STEPS))
+    raise NotFound(f"unknown step {name!r}; known steps: {', '.join(known)}")
+
+
+def list_steps() -> list[str]:
+    load_step_modules()
+    return sorted(set(STEPS) | set(TASK_STEPS))
+
+
+def one_input(name: str, inputs: list[str]) -> str:
+    """The single input of a one-input step."""
+    if len(inputs) != 1:
+        raise BadInput(f"step {name!r} takes exactly one input, got {len(inputs)}")
+    return inputs[0]

@@ -1,0 +1,326 @@
+"""A pool of verifier worker processes with a wall-clock kill per item, and a result cache.
+
+math-verify can hang (huge powers) or exhaust memory on some inputs, and its signal-based
+timeouts do not work off the main thread, so each item runs in a worker process that the
+parent kills when the item's deadline passes; the worker is replaced and the item gets
+`verified=None, reason="timeout"`. Results are cached by (task, options, gold, prediction) in
+SQLite so re-verifying a dataset costs nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing as mp
+import os
+import sqlite3
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from multiprocessing.connection import wait
+from pathlib import Path
+from typing import Any
+
+from curate.curation.verify_result import VerifyResult
+from curate.record import stable_json
+
+Pair = tuple[str | None, str | None]     # (gold, prediction)
+
+
+def _run_one(kind: str, gold: Any, pred: Any, options: dict) -> VerifyResult:
+    if kind == "math":
+        from curate.curation.verify_math import verify_math
+
+        return verify_math(gold, pred, **options)
+    if kind == "mcq":
+        from curate.curation.verify_math import verify_choice
+
+        return verify_choice(gold, pred, **options)
+    if kind == "countdown":
+        from curate.curation.verify import verify_countdown_row
+
+        return verify_countdown_row(pred, gold, options)
+    raise ValueError(f"unknown verification kind {kind!r}")
+
+
+def _worker(conn, memory_limit_mb: int | None) -> None:
+    """Worker loop: receive (kind, options, [(gold, pred), ...]); send one result per item."""
+    if memory_limit_mb:
+        try:
+            import resource
+
+            # A forked worker inherits the parent's address space (torch alone maps GBs), so
+            # the cap is what it already has plus memory_limit_mb for the verification.
+            with open("/proc/self/statm") as f:
+                have = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+            lim = have + memory_limit_mb * 1024 * 1024
+            resource.setrlimit(resource.RLIMIT_AS, (lim, lim))
+        except (ImportError, ValueError, OSError):
+            pass
+    import logging
+
+    logging.getLogger("math_verify").setLevel(logging.CRITICAL)
+    while True:
+        try:
+            msg = conn.recv()
+        except (EOFError, OSError):
+            return
+        if msg is None:
+            return
+        kind, options, items = msg
+        for gold, pred in items:   # one result per item, sent as soon as it is ready
+            try:
+                r = _run_one(kind, gold, pred, options)
+                out = (r.verified, r.reason, r.verifier, r.final_answer)
+            except MemoryError:
+                out = (None, "memory", kind, None)
+            except Exception as e:  # a verifier bug on one input must not stop the run
+                out = (None, f"error:{type(e).__name__}", kind, None)
+            try:
+                conn.send(out)
+            except (BrokenPipeError, OSError):
+                return
+
+
+class VerifyCache:
+    """SQLite cache of verification results keyed by a hash of everything they depend on."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(str(self.path), timeout=30)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, "
+                        "verified INTEGER, reason TEXT, verifier TEXT, final_answer TEXT)")
+        self.db.commit()
+
+    @staticmethod
+    def key(kind: str, options: dict, gold: Any, pred: Any, version: str) -> str:
+        raw = stable_json([kind, options, version, gold, pred])
+        return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, VerifyResult]:
+        out: dict[str, VerifyResult] = {}
+        uniq = list(dict.fromkeys(keys))
+        for i in range(0, len(uniq), 500):
+            chunk = uniq[i:i + 500]
+            q = f"SELECT * FROM results WHERE key IN ({','.join('?' * len(chunk))})"
+            for k, v, reason, verifier, final in self.db.execute(q, chunk):
+                out[k] = VerifyResult(None if v is None else bool(v), reason, verifier, final)
+        return out
+
+    def put_many(self, items: Iterable[tuple[str, VerifyResult]]) -> None:
+        self.db.executemany(
+            "INSERT OR REPLACE INTO results VALUES (?,?,?,?,?)",
+            [(k, None if r.verified is None else int(r.verified), r.reason, r.verifier,
+              r.final_answer) for k, r in items])
+        self.db.commit()
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def _version_tag(kind: str) -> str:
+    if kind in ("math",):
+        from curate.curation.verify_math import verifier_name
+
+        return verifier_name()
+    return f"{kind}/1"
+
+
+class VerifierPool:
+    """Worker processes that verify (gold, prediction) pairs, each under a wall-clock deadline.
+
+    `timeout` is per item in seconds; an item past it has its worker killed and replaced, and
+    gets `VerifyResult(None, "timeout", ...)`. A worker that dies (memory limit, crash) costs
+    its item only (`reason="worker_died"`).
+    """
+
+    def __init__(self, workers: int | None = None, timeout: float = 5.0,
+                 cache: VerifyCache | str | Path | None = None,
+                 memory_limit_mb: int | None = 2048, start_method: str | None = None,
+                 batch: int = 8):
+        self.n = max(1, workers or min(os.cpu_count() or 1, 8))
+        self.timeout = float(timeout)
+        self.memory_limit_mb = memory_limit_mb
+        self.batch = max(1, int(batch))
+        self.cache = VerifyCache(cache) if isinstance(cache, (str, Path)) else cache
+        # fork: workers inherit the already imported math-verify/sympy (a replacement starts
+        # in milliseconds) and no __main__ re-import is needed, unlike spawn/forkserver.
+        method = start_method or ("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+        self.ctx = mp.get_context(method)
+        if method == "fork":
+            import math_verify  # noqa: F401  (preload for the children)
+            import sympy  # noqa: F401
+
+            import curate.curation.verify_math  # noqa: F401
+        self.workers: list[list[Any]] = []   # [process, conn]
+        self.restarts = 0
+
+    # -- worker management -------------------------------------------------------------
+    def _spawn(self) -> list[Any]:
+        parent, child = self.ctx.Pipe(duplex=True)
+        p = self.ctx.Process(target=_worker, args=(child, self.memory_limit_mb), daemon=True)
+        p.start()
+        child.close()
+        return [p, parent]
+
+    def _ensure(self) -> None:
+        while len(self.workers) < self.n:
+            self.workers.append(self._spawn())
+
+    def _kill(self, w: list[Any]) -> None:
+        p, conn = w
+        try:
+            p.kill()
+            p.join(2)
+        finally:
+            conn.close()
+
+    def close(self) -> None:
+        for _p, conn in self.workers:
+            try:
+                conn.send(None)
+            except (BrokenPipeError, OSError):
+                pass
+        for w in self.workers:
+            w[0].join(1)
+            if w[0].is_alive():
+                self._kill(w)
+            else:
+                w[1].close()
+        self.workers = []
+        if self.cache is not None:
+            self.cache.close()
+
+    def __enter__(self) -> VerifierPool:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- running -----------------------------------------------------------------------
+    def verify_many(self, pairs: Sequence[Pair], kind: str = "math",
+                    options: dict | None = None,
+                    on_done: Callable[[int], None] | None = None) -> list[VerifyResult]:
+        """Results in the order of `pairs`; identical pairs are verified once."""
+        options = dict(options or {})
+        version = _version_tag(kind)
+        keys = [VerifyCache.key(kind, options, g, p, version) for g, p in pairs]
+        results: dict[str, VerifyResult] = self.cache.get_many(keys) if self.cache else {}
+        todo: deque[tuple[str, Any, Any]] = deque()
+        seen = set(results)
+        for k, (g, p) in zip(keys, pairs):
+            if k not in seen:
+                seen.add(k)
+                todo.append((k, g, p))
+        done_count = len(pairs) - len(todo)
+        if on_done and done_count:
+            on_done(done_count)
+        fresh = self._run(todo, kind, options, on_done)
+        if self.cache is not None:
+            self.cache.put_many((k, r) for k, r in fresh.items()
+                                if r.reason not in ("timeout", "worker_died", "memory"))
+        results.update(fresh)
+        return [results[k] for k in keys]
+
+    def _run(self, todo: deque, kind: str, options: dict,
+             on_done: Callable[[int], None] | None) -> dict[str, VerifyResult]:
+        """Stream small batches to the workers; each item has its own deadline.
+
+        A worker gets a few items at once (so it never idles waiting for the parent) and
+        sends each result when ready; the item at the head of its batch must finish within
+        `timeout` of the previous result (or of the dispatch). Past it, the worker is killed
+        and replaced, that item times out, and the rest of its batch is queued again.
+        """
+        out: dict[str, VerifyResult] = {}
+        if not todo:
+            return out
+        self._ensure()
+        flight: dict[int, deque] = {}       # worker index -> keys in flight (head = running)
+        deadline: dict[int, float] = {}
+        items: dict[str, tuple[Any, Any]] = {}
+
+        def requeue(i: int) -> None:
+            for k in reversed(list(flight.pop(i, ()))):
+                todo.appendleft((k, *items.pop(k)))
+            deadline.pop(i, None)
+
+        def finish(i: int, result: VerifyResult) -> None:
+            k = flight[i].popleft()
+            items.pop(k, None)
+            out[k] = result
+            deadline[i] = time.monotonic() + self.timeout
+            if not flight[i]:
+                flight.pop(i)
+                deadline.pop(i)
+
+        while todo or flight:
+            for i, w in enumerate(self.workers):
+                if i in flight or not todo:
+                    continue
+                size = max(1, min(self.batch, len(todo) // len(self.workers)))
+                batch = [todo.popleft() for _ in range(min(size, len(todo)))]
+                try:
+                    w[1].send((kind, options, [(g, p) for _, g, p in batch]))
+                except (BrokenPipeError, OSError):
+                    todo.extendleft(reversed(batch))
+                    self._replace(i)
+                    continue
+                flight[i] = deque(k for k, _, _ in batch)
+                items.update({k: (g, p) for k, g, p in batch})
+                deadline[i] = time.monotonic() + self.timeout
+            if not flight:
+                continue
+            wait_for = max(0.0, min(deadline.values()) - time.monotonic())
+            conns = {self.workers[i][1]: i for i in flight}
+            sentinels = {self.workers[i][0].sentinel: i for i in flight}
+            ready = wait(list(conns) + list(sentinels), timeout=wait_for)
+            done_before = len(out)
+            for obj in ready:
+                i = conns.get(obj)
+                if i is None or i not in flight:
+                    continue
+                try:
+                    while i in flight and obj.poll():
+                        v, reason, verifier, final = obj.recv()
+                        finish(i, VerifyResult(v, reason, verifier, final))
+                except (EOFError, OSError):
+                    if i in flight:
+                        finish(i, VerifyResult(None, "worker_died", kind))
+                        requeue(i)
+                    self._replace(i)
+            for obj in ready:
+                i = sentinels.get(obj)
+                if i is not None and i in flight and not self.workers[i][0].is_alive():
+                    finish(i, VerifyResult(None, "worker_died", kind))
+                    requeue(i)
+                    self._replace(i)
+            now = time.monotonic()
+            for i in [i for i, d in deadline.items() if now >= d]:
+                finish(i, VerifyResult(None, "timeout", _version_tag(kind)))
+                requeue(i)
+                self._replace(i)
+            if on_done and len(out) > done_before:
+                on_done(len(out) - done_before)
+        return out
+
+    def _replace(self, i: int) -> None:
+        self._kill(self.workers[i])
+        self.workers[i] = self._spawn()
+        self.restarts += 1
+
+
+def verify_pairs(pairs: Sequence[Pair], kind: str = "math", options: dict | None = None,
+                 workers: int | None = None, timeout: float = 5.0,
+                 cache: VerifyCache | str | Path | None = None,
+                 progress: bool = False) -> list[VerifyResult]:
+    """Verify many pairs in a fresh pool (with a progress bar if asked)."""
+    with VerifierPool(workers=workers, timeout=timeout, cache=cache) as pool:
+        if not progress:
+            return pool.verify_many(pairs, kind, options)
+        from curate.curation.progress import progress_bar
+
+        with progress_bar() as prog:
+            task = prog.add_task("verify", total=len(pairs))
+            return pool.verify_many(pairs, kind, options,
+                                    on_done=lambda n: prog.advance(task, n))

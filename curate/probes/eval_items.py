@@ -1,0 +1,190 @@
+"""Benchmark rows -> evaluation items (question, gold, kind, options in a fixed order).
+
+Rows come from the benchmark registry (`curate.corpora.benchmarks.load_benchmark`) or, for a
+local suite, from a file. Multiple-choice options are shuffled with a seeded hash of the
+question id (never Python's process-salted `hash()`), so the order is the same on every run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from curate.errors import BadInput, CurateError
+from curate.probes.suites import BenchSetting
+
+LETTERS = "ABCDEFGHIJ"
+
+
+class NoLocalData(CurateError):
+    """A benchmark with no local copy while the hub cannot be reached."""
+
+
+@dataclass
+class EvalItem:
+    id: str
+    problem: str
+    reference: str              # math: gold answer; mcq: letter; countdown: JSON numbers/target
+    kind: str                   # math | mcq | countdown
+    options: list[str] | None = None
+
+
+def option_order(item_id: str, n: int, seed: int) -> list[int]:
+    """A fixed permutation of n options from (seed, item id), stable across processes."""
+    h = hashlib.sha256(f"{seed}:{item_id}".encode()).digest()
+    order = list(range(n))
+    random.Random(int.from_bytes(h[:8], "big")).shuffle(order)
+    return order
+
+
+def _first(row: dict[str, Any], *keys: str) -> Any:
+    for k in keys:
+        if row.get(k) not in (None, ""):
+            return row[k]
+    return None
+
+
+def row_to_item(row: dict[str, Any], index: int, setting: BenchSetting,
+                source: str | None = None) -> EvalItem:
+    """One benchmark row in any common shape -> EvalItem (MCQ options shuffled if asked)."""
+    item_id = str(_first(row, "id", "unique_id", "problem_id", "Record ID") or index)
+    kind = setting.kind
+    if kind == "auto":
+        kind = str(row.get("task") or row.get("kind") or "")
+        if kind not in ("math", "mcq", "countdown"):
+            kind = "countdown" if "numbers" in row and "target" in row else (
+                "mcq" if _first(row, "options", "choices", "Correct Answer") else "math")
+    problem = _first(row, "problem", "question", "Question", "prompt")
+    if problem is None:
+        raise BadInput("row has no problem/question/prompt", file=source, row=index)
+    if kind == "countdown":
+        ref = row.get("reference")
+        if "numbers" in row and "target" in row:
+            ref = json.dumps({"numbers": list(row["numbers"]), "target": row["target"]},
+                             sort_keys=True, separators=(",", ":"))
+        if not ref:
+            raise BadInput("countdown row needs numbers and target", file=source, row=index)
+        return EvalItem(item_id, str(problem), str(ref), "countdown")
+    if kind == "mcq":
+        return _mcq_item(row, item_id, str(problem), setting, index, source)
+    gold = _first(row, "answer", "reference", "final_answer", "gold")
+    if gold is None:
+        raise BadInput("row has no answer/reference", file=source, row=index)
+    return EvalItem(item_id, str(problem), str(gold), "math")
+
+
+def _mcq_item(row, item_id, problem, setting, index, source) -> EvalItem:
+    if row.get("Correct Answer") is not None:  # GPQA's own layout
+        options = [row["Correct Answer"], row["Incorrect Answer 1"], row["Incorrect Answer 2"],
+                   row["Incorrect Answer 3"]]
+        correct = 0
+    else:
+        options = _first(row, "options", "choices")
+        if not isinstance(options, list) or len(options) < 2:
+            raise BadInput("multiple-choice row needs a list of options", file=source, row=index)
+        ans = _first(row, "answer", "reference", "label")
+        if isinstance(ans, int) or (isinstance(ans, str) and ans.isdigit()):
+            correct = int(ans)
+        elif isinstance(ans, str) and len(ans.strip()) == 1 and ans.strip().upper() in LETTERS:
+            correct = LETTERS.index(ans.strip().upper())
+        elif ans in options:
+            correct = options.index(ans)
+        else:
+            raise BadInput(f"answer {ans!r} is not a letter, index or option", file=source,
+                           row=index)
+    options = [str(o).strip() for o in options]
+    order = (option_order(item_id, len(options), setting.seed) if setting.shuffle_options
+             else list(range(len(options))))
+    shown = [options[i] for i in order]
+    return EvalItem(item_id, problem, LETTERS[order.index(correct)], "mcq", shown)
+
+
+def format_prompt(item: EvalItem, setting: BenchSetting) -> str:
+    """The user turn: the setting's template over the problem (and lettered options)."""
+    opts = ""
+    if item.options:
+        opts = ", ".join(f"{LETTERS[i]}) {o}" for i, o in enumerate(item.options))
+    if item.kind == "math" or item.kind == "mcq":
+        tmpl = setting.prompt
+        if item.kind == "mcq" and "{options}" not in tmpl:
+            from curate.probes.suites import P3_GPQA_PROMPT
+
+            tmpl = P3_GPQA_PROMPT
+        return tmpl.format(problem=item.problem, options=opts)
+    return item.problem  # countdown prompts carry their own instructions
+
+
+def _read_rows(path: Path) -> list[dict[str, Any]]:
+    from curate.probes.texts import _read_file
+
+    return _read_file(path)
+
+
+def registry_rows(name: str) -> tuple[list[dict[str, Any]], str | None]:
+    """(rows, domain group) of a registry benchmark; a clear error when it has no local data."""
+    try:
+        from curate.corpora import benchmarks as reg
+    except ImportError:
+        reg = None
+    if reg is not None and hasattr(reg, "load_benchmark"):
+        try:
+            data = reg.load_benchmark(name)
+        except CurateError as e:  # the registry's message names the benchmark and the paths
+            raise NoLocalData(str(e) if name in str(e) else f"benchmark {name!r}: {e}") from None
+        except (OSError, ConnectionError, ValueError) as e:
+            raise NoLocalData(_offline_msg(name, str(e).splitlines()[0] if str(e) else "")) from None
+        rows = data.to_list() if hasattr(data, "to_list") else list(data)
+        return rows, _registry_group(reg, name)
+    # No registry yet: local files only ($CURATE_BENCHMARK_DIR/<name>/*.jsonl).
+    root = os.environ.get("CURATE_BENCHMARK_DIR")
+    if root:
+        for p in sorted(Path(root, name).glob("*.jsonl")) + sorted(Path(root).glob(f"{name}.jsonl")):
+            return _read_rows(p), None
+    raise NoLocalData(_offline_msg(name, "no registry and no local copy"))
+
+
+def _registry_group(reg, name: str) -> str | None:
+    for attr in ("get_benchmark", "benchmark_info", "get"):
+        fn = getattr(reg, attr, None)
+        if fn is None:
+            continue
+        try:
+            info = fn(name)
+        except Exception:  # an unknown name: the suite's own group applies
+            return None
+        if isinstance(info, dict):
+            return info.get("group") or info.get("domain")
+        return getattr(info, "group", None) or getattr(info, "domain", None)
+    return None
+
+
+def _offline_msg(name: str, detail: str) -> str:
+    offline = os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("HF_DATASETS_OFFLINE") == "1"
+    why = "the hub is offline (HF_HUB_OFFLINE=1)" if offline else "it could not be loaded"
+    return (f"benchmark {name!r} has no local data and {why}"
+            + (f": {detail}" if detail else "")
+            + "; use a local suite (local:FILE) or register a local copy")
+
+
+def load_items(setting: BenchSetting, limit: int | None = None,
+               ) -> tuple[list[EvalItem], str | None]:
+    """(items, domain group) of one suite entry; `limit` keeps the first N problems."""
+    if setting.path:
+        rows = _read_rows(Path(setting.path))
+        group = next((r.get("group") for r in rows if isinstance(r, dict) and r.get("group")),
+                     None)
+        source = setting.path
+    else:
+        rows, group = registry_rows(setting.benchmark)
+        source = setting.benchmark
+    if not rows:
+        raise BadInput("benchmark has no rows", file=source)
+    if limit is not None:
+        rows = rows[:limit]
+    items = [row_to_item(r, i, setting, source) for i, r in enumerate(rows)]
+    return items, setting.group or group

@@ -1,0 +1,318 @@
+"""`curate eval`: score a model, a checkpoint or every checkpoint of a run on a suite.
+
+Generation samples k responses per problem with the suite's decoding; the verifiers score
+them; per-sample outputs go to Parquet under ``$CURATE_HOME/evals/<run>/``; the figures
+(accuracy = avg@k, pass@1, unbiased pass@k, maj@k, mean response tokens, truncation rate) go
+to the catalog's ``evals`` table. Over a run's checkpoints, score and response length are
+plotted against step so a dip and recovery is visible.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from curate.errors import BadInput, NotFound
+from curate.probes import eval_items, eval_metrics, scoring
+from curate.probes.eval_items import NoLocalData
+from curate.probes.generation import Completion, Sampling, generate_local, teacher_backend
+from curate.probes.suites import BenchSetting, get_suite
+
+
+def model_name(spec: str) -> str:
+    """The name a model is recorded under in evals: an absolute path for local folders."""
+    p = Path(spec)
+    return str(p.resolve()) if p.exists() else spec
+
+
+def resolve_target(catalog, spec: str) -> dict[str, Any]:
+    """What MODEL_OR_RUN names: {'kind': 'model'|'run', ...}."""
+    if Path(spec).exists():
+        return {"kind": "model", "path": str(Path(spec).resolve()), "name": model_name(spec)}
+    q = spec.replace("'", "''")
+    ck = catalog.sql(f"SELECT id, path, step, run_id FROM checkpoints WHERE id = '{q}'")
+    if ck:
+        return {"kind": "model", "path": ck[0]["path"], "name": model_name(ck[0]["path"]),
+                "checkpoint_id": ck[0]["id"], "step": ck[0]["step"]}
+    cks = catalog.sql(f"SELECT id, path, step, model FROM checkpoints WHERE run_id = '{q}' "
+                      "ORDER BY step")
+    if cks:
+        return {"kind": "run", "run_id": spec, "checkpoints": cks}
+    if catalog.sql(f"SELECT id FROM runs WHERE id = '{q}'"):
+        raise NotFound(f"run {spec!r} has no checkpoints in the catalog")
+    return {"kind": "model", "path": spec, "name": spec}
+
+
+def prepare(suite: str, samples: int | None = None, limit: int | None = None,
+            max_new_tokens: int | None = None, temperature: float | None = None,
+            ) -> list[tuple[BenchSetting, list[eval_items.EvalItem], str]]:
+    """Every suite entry with its items and group, loaded before any model (fail fast)."""
+    for name, val in (("--limit", limit), ("--max-new-tokens", max_new_tokens)):
+        if val is not None and val < 1:
+            raise BadInput(f"{name} must be at least 1")
+    if temperature is not None and temperature < 0:
+        raise BadInput("--temperature must be 0 or more")
+    out, missing = [], []
+    for s in get_suite(suite):
+        s = s.replace(k=samples, max_new_tokens=max_new_tokens, temperature=temperature)
+        if s.k < 1:
+            raise BadInput("--samples must be at least 1")
+        try:
+            items, group = eval_items.load_items(s, limit)
+        except NoLocalData as e:
+            missing.append((s.benchmark, str(e)))
+            continue
+        if group is None:
+            group = "math" if all(i.kind == "math" for i in items) else "other"
+        out.append((s, items, group))
+    if missing:
+        if len(missing) == 1:
+            raise NoLocalData(f"suite {suite!r}: {missing[0][1]}")
+        names = ", ".join(n for n, _ in missing)
+        raise NoLocalData(f"suite {suite!r}: no local data for {names} (first: {missing[0][1]})")
+    return out
+
+
+def _write_parquet(rows: list[dict[str, Any]], path: Path) -> str:
+    """Per-sample outputs, written to a temporary file then renamed (never half-written)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".parquet.tmp")
+    pq.write_table(pa.Table.from_pylist(rows), tmp)
+    with open(tmp, "rb") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    return str(path)
+
+
+class _Generator:
+    """A loaded local model, or a serving teacher, behind one `__call__`."""
+
+    def __init__(self, path: str, teacher: str | None, device: str | None, dtype: str | None,
+                 batch_size: int):
+        self.path, self.teacher_spec, self.batch_size = path, teacher, batch_size
+        if teacher:
+            self.teacher = teacher_backend(teacher)
+            self.model = self.tokenizer = None
+        else:
+            from curate.probes.models import load_model, load_tokenizer
+
+            self.tokenizer = load_tokenizer(path)
+            self.model = load_model(path, device, dtype)
+            self.teacher = None
+
+    def __call__(self, prompts: list[str], setting: BenchSetting, progress) -> list[list[Completion]]:
+        sampling = Sampling(setting.k, setting.temperature, setting.top_p, setting.max_new_tokens,
+                            setting.seed)
+        if self.teacher is None:
+            return generate_local(self.model, self.tokenizer, prompts, sampling,
+                                  setting.chat_template, self.batch_size, progress)
+        gen = getattr(self.teacher, "complete_many", None) or self.teacher.generate
+        res = gen(prompts, n=sampling.n, temperature=sampling.temperature, top_p=sampling.top_p,
+                  max_tokens=sampling.max_new_tokens, seed=sampling.seed)
+        out = []
+        for per_prompt in res:
+            out.append([Completion(getattr(c, "text", None) or c["text"],
+                                   getattr(c, "finish_reason", None) or c.get("finish_reason"),
+                                   getattr(c, "completion_tokens", None) or c.get(
+                                       "completion_tokens") or 0) for c in per_prompt])
+            if progress is not None:
+                progress(1)
+        return out
+
+
+def _progress_bar(total: int, enabled: bool):
+    if not enabled:
+        return None, None
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    prog = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                    transient=False, console=Console(stderr=True))
+    task = prog.add_task("eval", total=total, rate="")
+    start = time.monotonic()
+
+    def advance(n: int) -> None:
+        prog.advance(task, n)
+        done = prog.tasks[0].completed
+        prog.update(task, rate=f"{done / max(time.monotonic() - start, 1e-9):.2f} prompts/s")
+
+    return prog, advance
+
+
+def evaluate_model(catalog, spec: str, suite: str, *, samples: int | None = None,
+                   limit: int | None = None, max_new_tokens: int | None = None,
+                   temperature: float | None = None, teacher: str | None = None,
+                   name: str | None = None, checkpoint_id: str | None = None,
+                   step: int | None = None, train_run: str | None = None,
+                   device: str | None = None, dtype: str | None = None,
+                   batch_size: int = 8, progress: bool = True, prepared=None) -> dict[str, Any]:
+    """Evaluate one model on a suite; figures recorded in `evals`, outputs in Parquet."""
+    target = resolve_target(catalog, spec)
+    if target["kind"] == "run":
+        raise BadInput(f"{spec!r} is a run: use evaluate_run")
+    checkpoint_id = checkpoint_id or target.get("checkpoint_id")
+    step = step if step is not None else target.get("step")
+    record_name = name or target["name"]
+    entries = prepared or prepare(suite, samples, limit, max_new_tokens, temperature)
+    config = {"suite": suite, "samples": samples, "limit": limit, "max_new_tokens": max_new_tokens,
+              "temperature": temperature, "teacher": teacher, "model_path": target["path"]}
+    run_id = catalog.start_run("eval", config=config, inputs=[target["path"]], name=record_name)
+    out_dir = Path(catalog.home) / "evals" / run_id
+    results: dict[str, Any] = {}
+    try:
+        gen = _Generator(target["path"], teacher, device, dtype, batch_size)
+        cache = _verify_cache(catalog)
+        total = sum(len(items) for _, items, _ in entries)
+        prog, advance = _progress_bar(total, progress)
+        if prog is not None:
+            prog.start()
+        try:
+            for setting, items, group in entries:
+                prompts = [eval_items.format_prompt(it, setting) for it in items]
+                comps = gen(prompts, setting, advance)
+                rows = _score_rows(items, prompts, comps, setting, record_name, cache)
+                figs = eval_metrics.benchmark_figures(rows, setting.k)
+                path = _write_parquet(rows, out_dir / f"{setting.benchmark}.parquet")
+                bench_cfg = {"k": setting.k, "temperature": setting.temperature,
+                             "top_p": setting.top_p, "max_new_tokens": setting.max_new_tokens,
+                             "seed": setting.seed, "shuffle_options": setting.shuffle_options,
+                             "suite": suite, "prompt": setting.prompt,
+                             "train_run": train_run}
+                for metric in eval_metrics.metric_names(setting.k):
+                    catalog.insert("evals", {
+                        "run_id": run_id, "model": record_name, "checkpoint_id": checkpoint_id,
+                        "step": step, "benchmark": setting.benchmark, "domain": group,
+                        "metric": metric, "value": figs[metric], "n_samples": figs["samples"],
+                        "k": setting.k, "mean_response_tokens": figs["mean_response_tokens"],
+                        "truncation_rate": figs["truncation_rate"], "outputs_path": path,
+                        "config": bench_cfg})
+                results[setting.benchmark] = {**figs, "group": group, "outputs": path}
+        finally:
+            if prog is not None:
+                prog.stop()
+    except BaseException as e:
+        catalog.finish_run(run_id, "failed", error=str(e).splitlines()[0] if str(e) else repr(e))
+        raise
+    catalog.finish_run(run_id, "ok", outputs=[str(out_dir)],
+                       metrics={b: r["accuracy"] for b, r in results.items()})
+    return {"model": record_name, "suite": suite, "run_id": run_id, "step": step,
+            "checkpoint_id": checkpoint_id, "benchmarks": results}
+
+
+def _score_rows(items, prompts, comps, setting: BenchSetting, model: str,
+                cache=None) -> list[dict[str, Any]]:
+    flat = [(it, prompt, si, c) for it, prompt, per in zip(items, prompts, comps)
+            for si, c in enumerate(per)]
+    verdicts = scoring.score_many([f[0].kind for f in flat], [f[0].reference for f in flat],
+                                  [f[3].text for f in flat], cache=cache)
+    rows = []
+    for (it, prompt, si, c), v in zip(flat, verdicts):
+        rows.append({
+            "model": model, "benchmark": setting.benchmark, "problem_id": it.id,
+            "sample_index": si, "prompt": prompt, "response": c.text,
+            "final_answer": v.final_answer, "reference": it.reference,
+            "correct": v.verified is True, "verified": v.verified, "verify_detail": v.detail(),
+            "finish_reason": c.finish_reason, "completion_tokens": c.completion_tokens,
+            "options": "\n".join(it.options) if it.options else None,
+        })
+    return rows
+
+
+def _verify_cache(catalog) -> Path:
+    """The catalog's verification cache file (shared with `curate verify`); each verifier pool
+    opens and closes it itself."""
+    return catalog.cache_dir("verify") / "results.sqlite"
+
+
+def evaluate_run(catalog, run_id: str, suite: str, *, include_base: bool = True,
+                 plot: bool = True, progress: bool = True, **kw) -> dict[str, Any]:
+    """Every checkpoint of a training run (and its base as step 0), then the trajectory plot."""
+    target = resolve_target(catalog, run_id)
+    if target["kind"] != "run":
+        raise NotFound(f"{run_id!r} is not a run with checkpoints")
+    entries = prepare(suite, kw.pop("samples", None), kw.pop("limit", None),
+                      kw.pop("max_new_tokens", None), kw.pop("temperature", None))
+    todo: list[tuple[str, int | None, str | None]] = []
+    base = target["checkpoints"][0].get("model")
+    if include_base and base and (Path(base).exists() or "/" in base):
+        todo.append((base, 0, None))
+    todo += [(c["path"], c["step"], c["id"]) for c in target["checkpoints"]]
+    evals = []
+    for path, step, ck in todo:
+        if progress:
+            from curate.commands._common import err_console
+
+            err_console.print(f"[bold]step {step}[/bold]: {path}")
+        evals.append(evaluate_model(catalog, path, suite, step=step, checkpoint_id=ck,
+                                    train_run=run_id, prepared=entries, progress=progress,
+                                    **kw))
+    traj = trajectory(evals)
+    plot_path = None
+    if plot:
+        from curate.probes.plots import plot_trajectory
+
+        plot_path = plot_trajectory(traj, Path(catalog.home) / "evals" / f"trajectory-{run_id}.png",
+                                    title=f"run {run_id}: {suite}")
+    probe_id = catalog.insert("probes", {"probe": "length", "model": run_id, "base": base,
+                                         "texts": suite, "params": {"suite": suite},
+                                         "results": traj, "plot_path": plot_path})
+    return {"run_id": run_id, "suite": suite, "evals": evals, "trajectory": traj,
+            "plot_path": plot_path, "probe_id": probe_id}
+
+
+def trajectory(evals: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per benchmark: steps, accuracy and mean response tokens, in step order."""
+    out: dict[str, dict[str, list]] = {}
+    for e in sorted(evals, key=lambda e: (e["step"] is None, e["step"] or 0)):
+        for b, r in e["benchmarks"].items():
+            t = out.setdefault(b, {"step": [], "accuracy": [], "mean_response_tokens": [],
+                                   "truncation_rate": [], "group": r["group"]})
+            t["step"].append(e["step"])
+            t["accuracy"].append(r["accuracy"])
+            t["mean_response_tokens"].append(r["mean_response_tokens"])
+            t["truncation_rate"].append(r["truncation_rate"])
+    for t in out.values():
+        t["dip"] = dip_summary(t["step"], t["accuracy"], t["mean_response_tokens"])
+    return out
+
+
+def dip_summary(steps: list, scores: list, tokens: list) -> dict[str, Any]:
+    """Dip and recovery of a score along training: first point (the base), lowest point, last.
+
+    ``dip`` = first − lowest (≥ 0); ``recovery`` = last − lowest; ``recovered`` says whether the
+    last checkpoint is back at or above the first; the longest mean response and its step show
+    whether length surged at the dip.
+    """
+    pts = [(s, a, n) for s, a, n in zip(steps, scores, tokens) if a is not None]
+    if not pts:
+        return {}
+    first, last = pts[0], pts[-1]
+    low = min(pts, key=lambda p: p[1])
+    longest = max(pts, key=lambda p: p[2] or 0)
+    return {"first": first[1], "lowest": low[1], "lowest_step": low[0], "last": last[1],
+            "dip": first[1] - low[1], "recovery": last[1] - low[1],
+            "recovered": last[1] >= first[1], "longest_tokens": longest[2],
+            "longest_step": longest[0]}
+
+
+def evaluate(catalog, spec: str, suite: str, **kw) -> dict[str, Any]:
+    """MODEL_OR_RUN: one model / checkpoint, or every checkpoint of a run."""
+    target = resolve_target(catalog, spec)
+    if target["kind"] == "run":
+        return evaluate_run(catalog, spec, suite, **kw)
+    kw.pop("include_base", None)
+    kw.pop("plot", None)
+    return evaluate_model(catalog, spec, suite, **kw)

