@@ -90,6 +90,15 @@ def benchmark_items(n: int = 1000) -> list[str]:
     return (items + gsm[::-1])[:n]
 
 
+def checkpoint(figures: dict) -> None:
+    """Figures so far, so a run cut short still leaves what it measured."""
+    from benchmarks._util import RESULTS
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "coverage.partial.json").write_text(
+        json.dumps({**figures, "complete": False}, indent=2, default=str) + "\n")
+
+
 def timed(fn):
     t = time.perf_counter()
     out = fn()
@@ -137,6 +146,7 @@ def main() -> None:
                                "token_budget": emb.batch_limits()[0],
                                "max_batch": emb.batch_limits()[1]}
     figures["embed_bench_items_s"] = t_bench
+    checkpoint(figures)
 
     # 2. plain model.encode, same texts (or a random subset) side by side
     rng = np.random.default_rng(0)
@@ -159,6 +169,7 @@ def main() -> None:
         "note": ("measured on a random subset; full-N time extrapolated linearly"
                  if base_n < n else "measured on all N"),
     }
+    checkpoint(figures)
 
     # 3. naive loop of unsorted fixed batches (a stream cut into chunks), on a subset
     nv = min(args.naive_n, n)
@@ -172,6 +183,7 @@ def main() -> None:
     figures["embed_unsorted_chunks"] = {
         "texts": nv, "seconds": t_naive, "curate_seconds_same_texts": t_ours_naive,
         "speedup_curate_vs_unsorted": t_naive / t_ours_naive}
+    checkpoint(figures)
 
     # 4. FAISS search of the benchmark items over the training vectors
     flat, t_build = timed(lambda: build_index(train_vecs, "flat"))
@@ -184,6 +196,7 @@ def main() -> None:
         "ivf_recall_at_1": float((i2[:, 0] == ids[:, 0]).mean()),
         "nn_mean": float(sims[:, 0].mean()),
     }
+    checkpoint(figures)
 
     # 5. the full report with the cache warm: it embeds nothing
     with tempfile.TemporaryDirectory() as home:
@@ -211,6 +224,9 @@ def main() -> None:
         "cached_rerun_s": t_cached,
     }
     write_result("coverage", figures)
+    from benchmarks._util import RESULTS
+
+    (RESULTS / "coverage.partial.json").unlink(missing_ok=True)
 
 
 if __name__ == "__main__":

@@ -204,3 +204,27 @@ def test_math_recipe_with_tiny_teacher(catalog, tmp_path):
         assert "no rows" in str(e) or "reasoning" in str(e), e
         return
     assert refs[-1].name == "math-cot-20k"
+
+
+def test_generate_dispatches_on_task_and_countdown_verifies(catalog, tmp_path):
+    """`generate` is shared: task countdown goes to the Countdown helper's search teacher; its
+    traces then pass through the verify and filter steps."""
+    import yaml
+
+    r = {"name": "cd", "params": {"n": 6},
+         "steps": [
+             {"id": "gen", "step": "generate", "with": {"task": "countdown", "teacher": "search",
+                                                        "n": "${params.n}", "seed": 3},
+              "output": "cd-raw"},
+             {"id": "verify", "step": "verify", "input": "${steps.gen.output}",
+              "with": {"workers": 1}, "output": "cd-verified"},
+             {"id": "filter", "step": "filter", "input": "${steps.verify.output}",
+              "with": {"verified_only": True}, "output": "cd-clean"}]}
+    p = tmp_path / "cd.yaml"
+    p.write_text(yaml.safe_dump(r))
+    refs = run_recipe(catalog, load_recipe(p))
+    rows = catalog.table(refs[1]).to_pylist()
+    assert rows and all(r["verified"] is True for r in rows)
+    assert json.loads(rows[0]["verify_detail"])["verifier"].startswith("countdown")
+    with pytest.raises(CurateError, match="no implementation for task 'chess'"):
+        get_step("generate")(catalog, [], {"task": "chess"}, "x")

@@ -23,6 +23,8 @@ def generate(
     beam_width: int = typer.Option(3, help="Countdown beam width."),
     style: str = typer.Option("sos", help="Countdown trace style: sos (compact) | prose."),
     optimal_only: bool = typer.Option(False, help="Countdown: trace only the solution path."),
+    max_nodes: int = typer.Option(300, help="Countdown: operations the heuristic search may "
+                                  "explore before the systematic finish (bounds trace length)."),
     answer_tag: bool = typer.Option(False, help="Countdown: also write <answer>...</answer>."),
     semantics: str = typer.Option("integer", help="Countdown: integer (no negatives, exact "
                                   "division) | rational."),
@@ -50,7 +52,7 @@ def generate(
             Catalog(), name, n, numbers=numbers, seed=seed, split=split, workers=workers,
             cfg=cfg, progress=not json_out, strategy=strategy, heuristic=heuristic,
             beam_width=beam_width, style=style, optimal_only=optimal_only,
-            answer_tag=answer_tag, semantics=semantics)
+            answer_tag=answer_tag, semantics=semantics, max_nodes=max_nodes)
     elif task == "math":
         raise CurateError("--task math: teacher generation is not available in this build yet")
     else:

@@ -16,12 +16,13 @@ from dataclasses import asdict
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from curate.corpora.countdown import CountdownConfig, draw_instance, heldout_targets
 from curate.curation.countdown_teacher import SearchOptions, countdown_prompt, solve_with_trace
 from curate.curation.verify_countdown import verify_countdown
 from curate.errors import CurateError
-from curate.record import TRACE_SCHEMA, messages_for, stable_json, trace_id
+from curate.record import THINK_CLOSE, THINK_OPEN, TRACE_SCHEMA, messages_for, stable_json, trace_id
 
 CHUNK = 256
 TEACHER = "search"
@@ -33,8 +34,11 @@ def _chunk_seed(seed: int, index: int) -> int:
 
 
 def make_row(numbers: list[int], target: int, split: str, solutions: int, reachable: int,
-             opts: SearchOptions, rng: random.Random, seed: int) -> dict[str, Any]:
-    """One trace row in the record's shape; raises if the answer does not verify."""
+             opts: SearchOptions, rng: random.Random, seed: int,
+             with_messages: bool = True) -> dict[str, Any]:
+    """One trace row in the record's shape; raises if the answer does not verify.
+    `with_messages=False` leaves `messages` to `add_cot_messages` (built column-wise after
+    the batch crosses the process boundary: half the bytes to send)."""
     res = solve_with_trace(numbers, target, opts, rng)
     check = verify_countdown(res.equation, numbers, target, opts.semantics)
     if not check.verified:  # the solver is exact: this would be a bug, never data
@@ -64,16 +68,39 @@ def make_row(numbers: list[int], target: int, split: str, solutions: int, reacha
         "completion_tokens": None,
         "metadata": stable_json({
             "split": split, "numbers": numbers, "target": target, "solutions": solutions,
-            "reachable": reachable, "search_nodes": res.nodes, "backtracks": res.backtracks,
+            "reachable_targets": reachable, "search_nodes": res.nodes, "backtracks": res.backtracks,
             "dead_ends": res.dead_ends, "fallback": res.fallback, "strategy": res.strategy,
             "heuristic": res.heuristic, "reasoning_chars": len(res.reasoning)}),
-        "messages": messages_for(prompt, res.reasoning, res.answer_text, "cot"),
+        "messages": messages_for(prompt, res.reasoning, res.answer_text, "cot")
+        if with_messages else None,
     }
 
 
+def add_cot_messages(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """Fill `messages` column-wise with what `messages_for(prompt, reasoning, answer_text,
+    "cot")` gives row by row: [user: prompt, assistant: <think>reasoning</think> answer]."""
+    n = batch.num_rows
+    trim = pc.utf8_trim_whitespace
+    assistant = pc.binary_join_element_wise(
+        f"{THINK_OPEN}\n", trim(batch.column("reasoning")), f"\n{THINK_CLOSE}\n\n",
+        trim(pc.fill_null(batch.column("answer_text"), "")), "")
+    contents = pa.concat_arrays([batch.column("prompt").cast(pa.string()),
+                                 assistant.cast(pa.string())])
+    order = pa.array([i // 2 + (i % 2) * n for i in range(2 * n)], pa.int64())
+    roles = pa.array(["user", "assistant"] * n, pa.string())
+    structs = pa.StructArray.from_arrays([roles, contents.take(order)], ["role", "content"])
+    offsets = pa.array(range(0, 2 * n + 1, 2), pa.int32())
+    msgs = pa.ListArray.from_arrays(offsets, structs).cast(TRACE_SCHEMA.field("messages").type)
+    idx = batch.schema.get_field_index("messages")
+    return batch.set_column(idx, TRACE_SCHEMA.field("messages"), msgs) \
+        if hasattr(batch, "set_column") else pa.RecordBatch.from_arrays(
+            [msgs if i == idx else c for i, c in enumerate(batch.columns)],
+            schema=batch.schema)
+
+
 def generate_chunk(args: tuple) -> pa.RecordBatch:
-    """Rows of one chunk as an Arrow batch (cheap to send between processes); a pure
-    function of its arguments (runs in a worker process)."""
+    """Rows of one chunk as an Arrow batch without `messages` (filled in by
+    `add_cot_messages` on the receiving side); a pure function of its arguments."""
     index, size, seed, split, cfg, opts = args
     rng = random.Random(_chunk_seed(seed, index))
     held = heldout_targets(cfg)
@@ -81,7 +108,7 @@ def generate_chunk(args: tuple) -> pa.RecordBatch:
     for _ in range(size):
         inst = draw_instance(rng, cfg, split, held)
         rows.append(make_row(inst.numbers, inst.target, split, inst.solutions, inst.reachable,
-                             opts, rng, seed))
+                             opts, rng, seed, with_messages=False))
     return pa.RecordBatch.from_pylist(rows, schema=TRACE_SCHEMA)
 
 
@@ -127,7 +154,9 @@ def iter_countdown_batches(n: int, seed: int = 0, split: str = "train",
                 produced += len(keep)
                 if progress:
                     progress(len(keep))
-                yield batch if len(keep) == batch.num_rows else batch.take(pa.array(keep))
+                if len(keep) != batch.num_rows:
+                    batch = batch.take(pa.array(keep))
+                yield add_cot_messages(batch)
             if index > 50 * (n // CHUNK + 10):
                 raise CurateError("too few distinct instances in this number/target range")
     finally:

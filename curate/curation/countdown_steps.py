@@ -6,7 +6,7 @@ from curate.curation.steps import step
 from curate.errors import BadInput
 
 _KNOWN = {"task", "teacher", "n", "numbers", "seed", "split", "workers", "strategy", "heuristic",
-          "beam_width", "style", "optimal_only", "answer_tag", "semantics", "max_target",
+          "beam_width", "style", "optimal_only", "answer_tag", "semantics", "max_nodes", "max_target",
           "max_number", "min_target", "min_number"}
 
 
@@ -25,7 +25,7 @@ def countdown_generate_step(catalog, inputs: list[str], params: dict, output: st
     cfg_keys = ("numbers", "max_target", "max_number", "min_target", "min_number", "semantics")
     cfg = CountdownConfig(**{k: p[k] for k in cfg_keys if k in p})
     search = {k: p[k] for k in ("strategy", "heuristic", "beam_width", "style", "optimal_only",
-                                "answer_tag", "semantics") if k in p}
+                                "answer_tag", "semantics", "max_nodes") if k in p}
     return generate_countdown(catalog, output, int(p.get("n", 1000)), numbers=cfg.numbers,
                               seed=int(p.get("seed", 0)), split=p.get("split", "train"),
                               workers=p.get("workers"), cfg=cfg, **search)

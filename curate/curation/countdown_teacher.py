@@ -2,10 +2,15 @@
 
 In the spirit of Stream of Search: the trace shows states, operations tried, dead ends,
 backtracking and a final check of the equation, then a short answer with the equation in
-`\\boxed{}`. Heuristic search (DFS or beam) runs first, as in Stream of Search; where it
-fails (about 40% of Stream of Search's traces never reach the goal) the trace says so and
-goes on with an exhaustive depth-first search, so every trace ends in a verified solution
-while keeping the exploration and backtracking the search really did.
+`\\boxed{}`. Heuristic search (DFS or beam) runs first, as in Stream of Search, within a
+budget of explored operations (which bounds the trace length: unbounded DFS on 5-6 numbers
+writes megabytes). Where it fails (about 40% of Stream of Search's traces never reach the
+goal) the trace says so and searches depth first without pruning for the rest of the
+budget; if that fails too it goes on systematically: at each state it takes, in heuristic
+order, the first operation from which the exact solver (memoised reachable sets) can still
+reach the target, and on the last pair it tries operations until one gives the target. So
+every trace ends in a verified solution, keeping the exploration, dead ends and
+backtracking the heuristic search really did.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from fractions import Fraction
+
+from curate.corpora.countdown import reachable_values
 
 STRATEGIES = ("dfs", "beam", "random")
 HEURISTICS = ("sum", "mult", "random")
@@ -31,7 +38,7 @@ class SearchOptions:
     optimal_only: bool = False        # trace only the solution path, no dead ends
     answer_tag: bool = False          # also write <answer>...</answer>
     semantics: str = "integer"
-    max_nodes: int = 20_000           # safety bound on states expanded
+    max_nodes: int = 300              # budget of operations explored by the heuristic search
 
     def __post_init__(self) -> None:
         for val, ok, what in ((self.strategy, STRATEGIES, "strategy"),
@@ -41,6 +48,8 @@ class SearchOptions:
                 raise ValueError(f"{what} must be one of {', '.join(ok)}")
         if self.beam_width < 1:
             raise ValueError("beam_width must be >= 1")
+        if self.max_nodes < 1:
+            raise ValueError("max_nodes must be >= 1")
 
 
 @dataclass
@@ -107,6 +116,12 @@ def _combine_items(a, b, semantics: str):
         tq = _fmt(q)
         r_div = eb if pb == ATOM else f"({eb})"
         out.append((q, f"{l_mul} / {r_div}", MUL, tq, f"{ta}/{tb}={tq}"))
+    if semantics == "rational" and va != 0 and va != vb:  # smaller / larger
+        q = Fraction(vb) / va
+        tq = _fmt(q)
+        l_div = eb if pb >= MUL else f"({eb})"
+        r_div = ea if pa == ATOM else f"({ea})"
+        out.append((q, f"{l_div} / {r_div}", MUL, tq, f"{tb}/{ta}={tq}"))
     return out
 
 
@@ -174,10 +189,20 @@ class _Trace:
 
 
 def _score_fn(heuristic: str, target: int):
-    if heuristic == "mult":
-        factors = _factors(target)
-        return lambda vals: mult_heuristic(vals, target, factors)
-    return lambda vals: sum_heuristic(vals, target)
+    """The heuristic as a function of a state's values, memoising each value's distance
+    (values repeat across sibling states); equal to sum_heuristic / mult_heuristic."""
+    factors = _factors(target) if heuristic == "mult" else []
+    memo: dict = {}
+
+    def dist(v):
+        d = memo.get(v)
+        if d is None:
+            d = memo[v] = min(abs(v - f) for f in factors) if factors else abs(v - target)
+        return d
+
+    if factors:
+        return lambda vals: sum(map(dist, vals))
+    return lambda vals: sum(map(dist, vals)) / len(vals)
 
 
 class _Search:
@@ -188,6 +213,7 @@ class _Search:
         self.score = _score_fn(heuristic, target)
         self.trace = trace
         self.nodes = 0
+        self.limit = opts.max_nodes       # explored-operation budget (shared by both phases)
         self.backtracks = 0
         self.dead_ends = 0
         self.start = [(n, str(n), ATOM, str(n)) for n in numbers]
@@ -209,7 +235,7 @@ class _Search:
         """Depth-first search with heuristic ordering; returns the goal item or None."""
         self.trace.state(state, ops)
         for k, (_h, op, child) in enumerate(self._sorted_children(state, prune)):
-            if self.nodes >= self.opts.max_nodes:
+            if self.nodes >= self.limit:
                 return None
             self.nodes += 1
             self.trace.explore(op, child)
@@ -226,6 +252,8 @@ class _Search:
             found = self.dfs(child, ops + [op], kid_id, prune)
             if found:
                 return found
+            if self.nodes >= self.limit:
+                return None  # out of budget: stop here, no backtracking lines to write
             self.backtracks += 1
             self.trace.move(node_id, back=True)
             self.trace.state(state, ops)
@@ -244,7 +272,7 @@ class _Search:
                 kids = self._sorted_children(state, prune=True)[:width]
                 rng.shuffle(kids)
                 for k, (h, op, child) in enumerate(kids):
-                    if self.nodes >= self.opts.max_nodes:
+                    if self.nodes >= self.limit:
                         return None
                     self.nodes += 1
                     self.trace.explore(op, child)
@@ -262,6 +290,36 @@ class _Search:
             level = [(c[1], c[2], c[3]) for c in candidates[:width]]
             self.backtracks += max(0, len(level) - 1)  # moves between frontier nodes
         return None
+
+    def guided(self):
+        """Systematic finish: in heuristic order, take the first operation that still
+        reaches the target (exact, memoised reachable sets); on the last pair try operations
+        until one gives the target. Always terminates on a solvable instance."""
+        state, ops, node_id = self.start, [], "0"
+        sem = self.opts.semantics
+        while True:
+            self.trace.state(state, ops)
+            kids = self._sorted_children(state, prune=False)
+            for k, (_h, op, child) in enumerate(kids):
+                if len(child) == 1:
+                    self.nodes += 1
+                    self.trace.explore(op, child)
+                    ok = child[0][0] == self.target
+                    self.trace.terminal(child[0][0], ok)
+                    if ok:
+                        return child[0], ops + [op]
+                    self.dead_ends += 1
+                    continue
+                if reachable_values([c[0] for c in child], sem, self.target):
+                    self.nodes += 1
+                    self.trace.explore(op, child)
+                    kid_id = f"{node_id},{k}"
+                    self.trace.generated(kid_id, child, op)
+                    self.trace.move(kid_id, back=False)
+                    state, ops, node_id = child, ops + [op], kid_id
+                    break
+            else:
+                return None  # unsolvable: the caller raises
 
 
 def _verification_lines(expr: str, value, numbers: list[int], target: int, style: str) -> list:
@@ -288,11 +346,18 @@ def solve_with_trace(numbers: list[int], target: int, opts: SearchOptions = Sear
     found = search.dfs(search.start, [], "0", prune=True) if strategy == "dfs" \
         else search.beam(width, rng)
     fallback = False
-    if not found:
+    if not found and search.nodes < opts.max_nodes:
         fallback = True
-        trace.note("The heuristic search did not reach the target. "
-                   "Searching exhaustively, depth first, without pruning.")
+        trace.note("The heuristic search did not reach the target. Going back to the start "
+                   "and searching depth first without pruning.")
         found = search.dfs(search.start, [], "0", prune=False)
+    if not found:
+        first = "Still not there." if fallback else \
+            "The search did not reach the target within its budget."
+        fallback = True
+        trace.note(f"{first} Going back to the start and searching systematically, "
+                   "keeping only operations from which the target can still be reached.")
+        found = search.guided()
     if not found:
         raise ValueError(f"no solution for {numbers} -> {target}")
     (value, expr, _p, _t), ops = found

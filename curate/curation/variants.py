@@ -11,7 +11,7 @@ import json
 import pyarrow as pa
 
 from curate.errors import BadInput
-from curate.record import messages_for
+from curate.record import TRACE_SCHEMA, messages_for
 
 VARIANTS = ("cot", "nocot", "short")
 
@@ -30,14 +30,15 @@ def _short_answer(row: dict, field: str) -> str | None:
 
 
 def variant_rows(rows: list[dict], variant: str, short_field: str | None = None,
-                 system: str | None = None, source: str = "") -> list[dict]:
-    """Rows with `messages` rebuilt for `variant`; a row that cannot give it is an error."""
+                 system: str | None = None, source: str = "", offset: int = 0) -> list[dict]:
+    """Rows with `messages` rebuilt for `variant`; a row that cannot give it is an error
+    (reported with its index in the dataset: `offset` is the index of `rows[0]`)."""
     if variant not in VARIANTS:
         raise BadInput(f"unknown variant {variant!r} (one of {', '.join(VARIANTS)})")
     if variant == "short" and not short_field:
         raise BadInput("the short variant needs --short-field (the column with the short solution)")
     out = []
-    for i, row in enumerate(rows):
+    for i, row in enumerate(rows, start=offset):
         row = dict(row)
         prompt = row.get("prompt")
         if not prompt:
@@ -67,16 +68,26 @@ def variant_rows(rows: list[dict], variant: str, short_field: str | None = None,
 
 
 def make_variant(catalog, name: str, variant: str, output: str, short_field: str | None = None,
-                 system: str | None = None):
-    """Register the `variant` view of traces dataset `name` as `output`."""
+                 system: str | None = None, batch_size: int = 2048):
+    """Register the `variant` view of traces dataset `name` as `output` (streamed in batches:
+    long-CoT datasets do not fit in memory as Python rows)."""
+    if variant not in VARIANTS:
+        raise BadInput(f"unknown variant {variant!r} (one of {', '.join(VARIANTS)})")
     ref = catalog.resolve(name)
-    table = catalog.table(ref)
-    rows = variant_rows(table.to_pylist(), variant, short_field, system, source=ref.spec)
-    schema = table.schema
+    schema = catalog.table(ref).schema  # memory-mapped: reads no rows
     if "messages" not in schema.names:
-        schema = None  # let the rows define it
+        schema = schema.append(TRACE_SCHEMA.field("messages"))
+
+    def batches():
+        done = 0
+        read = [c for c in schema.names if c != "messages"]  # rebuilt: do not read it
+        for batch in catalog.iter_batches(ref, batch_size=batch_size, columns=read):
+            rows = variant_rows(batch.to_pylist(), variant, short_field, system,
+                                source=ref.spec, offset=done)
+            done += len(rows)
+            yield pa.RecordBatch.from_pylist(rows, schema=schema)
+
     params = {"variant": variant, "short_field": short_field, "system": system}
-    return catalog.register(output, pa.Table.from_pylist(rows, schema=schema) if schema
-                            else rows, kind="traces", parents=[ref], step="variant",
-                            params=params, counts={"in": ref.rows, "out": len(rows),
-                                                   "dropped": {}})
+    return catalog.register(output, batches(), kind="traces", parents=[ref], step="variant",
+                            params=params, counts={"in": ref.rows, "out": ref.rows,
+                                                   "dropped": {}}, schema=schema)

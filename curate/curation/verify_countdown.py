@@ -16,7 +16,8 @@ VERIFIER = "countdown-ast/1"
 MAX_CHARS = 512          # an equation over 6 numbers is far shorter
 MAX_NODES = 64
 MAX_DEPTH = 32
-MAX_ABS = 10 ** 15       # bound on every literal and intermediate value
+MAX_ABS = 10 ** 15       # bound on every literal and intermediate value (raised for large
+MAX_ABS_CAP = 10 ** 60   # number sets to prod(|n|+1)^2, which no valid expression exceeds)
 ALLOWED_CHARS = re.compile(r"^[0-9+\-*/(). \t]*$")
 _OPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
 
@@ -82,19 +83,30 @@ def extract_countdown_answer(text: str | None) -> str | None:
     return None
 
 
-def _eval(node: ast.AST, depth: int, literals: list[int], semantics: str) -> Fraction:
+def _bound(numbers: list[int]) -> int:
+    """No intermediate of a valid answer exceeds prod(|n|+1)^2; capped to keep rationals cheap."""
+    prod = 1
+    for n in numbers:
+        prod *= abs(int(n)) + 1
+        if prod * prod > MAX_ABS_CAP:
+            return MAX_ABS_CAP
+    return max(MAX_ABS, prod * prod)
+
+
+def _eval(node: ast.AST, depth: int, literals: list[int], semantics: str,
+          bound: int = MAX_ABS) -> Fraction:
     if depth > MAX_DEPTH:
         raise _Reject("too_deep")
     if isinstance(node, ast.Constant):
         if type(node.value) is not int:
             raise _Reject("non_integer_literal")
-        if node.value > MAX_ABS:
+        if node.value > bound:
             raise _Reject("value_out_of_bounds")
         literals.append(node.value)
         return Fraction(node.value)
     if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
-        a = _eval(node.left, depth + 1, literals, semantics)
-        b = _eval(node.right, depth + 1, literals, semantics)
+        a = _eval(node.left, depth + 1, literals, semantics, bound)
+        b = _eval(node.right, depth + 1, literals, semantics, bound)
         op = type(node.op)
         if op is ast.Add:
             v = a + b
@@ -108,7 +120,7 @@ def _eval(node: ast.AST, depth: int, literals: list[int], semantics: str) -> Fra
             v = a / b
             if semantics == "integer" and v.denominator != 1:
                 raise _Reject("inexact_division")
-        if abs(v) > MAX_ABS:
+        if abs(v) > bound or (v.denominator > bound):
             raise _Reject("value_out_of_bounds")
         if semantics == "integer" and v < 0:
             raise _Reject("negative_intermediate")
@@ -147,7 +159,7 @@ def verify_countdown(answer: str | None, numbers: list[int], target: int,
         return _result(False, "too_many_terms", text)
     literals: list[int] = []
     try:
-        value = _eval(tree.body, 0, literals, semantics)
+        value = _eval(tree.body, 0, literals, semantics, _bound(numbers))
     except _Reject as r:
         return _result(False, r.reason, text)
     except RecursionError:

@@ -213,6 +213,8 @@ class VerifierPool:
             if k not in seen:
                 seen.add(k)
                 todo.append((k, g, p))
+        # Same gold together: each worker parses a gold once (its caches are its own).
+        todo = deque(sorted(todo, key=lambda t: str(t[1])))
         done_count = len(pairs) - len(todo)
         if on_done and done_count:
             on_done(done_count)
