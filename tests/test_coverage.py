@@ -122,11 +122,15 @@ def test_bad_inputs(catalog, shared_data):
         coverage_report(catalog, ["ok"], "aime24", embedder="no-such-org/no-such-model")
 
 
-def test_cli_errors_are_one_line(catalog, home):
+def test_cli_errors_are_one_line(catalog, home, tmp_path):
     catalog.register("ok", countdown_prompts(5), kind="problems")
+    bench = tmp_path / "bench.jsonl"  # a local benchmark: runs without ../shared
+    bench.write_text("".join(json.dumps({"problem": f"What is {i} + {i}?", "answer": str(2 * i)})
+                             + "\n" for i in range(5)))
     env = {"CURATE_HOME": str(home), "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"}
     for args, needle in [(["--against", "nope"], "unknown benchmark 'nope'; known:"),
-                         (["--against", "aime24", "--embedder", "/no/such"], "no such folder")]:
+                         (["--against", f"file:{bench}", "--embedder", "/no/such"],
+                          "no such folder")]:
         p = subprocess.run([sys.executable, "-m", "curate.cli", "coverage", "ok", *args],
                            capture_output=True, text=True, env=env, cwd=REPO, timeout=120)
         assert p.returncode == 2, p.stderr
