@@ -7,7 +7,6 @@ function a notebook user would call.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from curate.curation.steps import one_input, step
 from curate.errors import BadInput
@@ -22,8 +21,8 @@ def _pop_unknown(params: dict, allowed: set[str], name: str) -> None:
 
 @step("import")
 def import_step(catalog, inputs: list[str], params: dict, output: str):
-    """Bring rows in from a local file or `hf:ID[:config][@split]`; `kind` problems|traces."""
-    _pop_unknown(params, {"path", "kind", "skip_bad", "limit", "task"}, "import")
+    """Bring rows in from a local file or `hf:ORG/NAME[:config][:split]`; `kind` problems|traces."""
+    _pop_unknown(params, {"path", "kind", "skip_bad", "limit", "task", "seed"}, "import")
     src = params.get("path")
     if not src:
         raise BadInput("step 'import' needs a 'path' (a local file or hf:ID)")
@@ -57,38 +56,25 @@ def _post_import(catalog, ref, output, kind, params):
 
 
 def _import_hub(catalog, spec: str, output: str, kind: str, params: dict):
-    """`ID[:config][@split]` from the Hub through `datasets`."""
-    import datasets
+    """`hf:ORG/NAME[@REV][:config][:split]` through `datasets` (see curate.corpora.hub)."""
+    from curate.corpora.hub import load_hf, parse_hf_spec
+    from curate.corpora.prompts import load_prompts
 
-    from curate.errors import CurateError
-    from curate.record import problem_id_for
-
-    split = "train"
-    if "@" in spec:
-        spec, split = spec.rsplit("@", 1)
-    hub_id, _, config = spec.partition(":")
-    try:
-        ds = datasets.load_dataset(hub_id, config or None, split=split)
-    except Exception as e:
-        first = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise CurateError(f"cannot load hf:{spec}@{split}: {first}") from None
-    if params.get("limit"):
-        ds = ds.select(range(min(int(params["limit"]), len(ds))))
-    rows: list[dict[str, Any]] = ds.to_list()
-    for r in rows:
-        if "prompt" not in r:
-            for alias in ("problem", "question", "input"):
-                if isinstance(r.get(alias), str):
-                    r["prompt"] = r[alias]
-                    break
-        if not r.get("prompt"):
-            raise BadInput(f"hf:{spec} rows have no prompt/problem/question field")
-        r.setdefault("problem_id", problem_id_for(r["prompt"], hub_id))
-        if params.get("task"):
+    limit = int(params["limit"]) if params.get("limit") else None
+    if kind == "problems":
+        ps = load_prompts("hf:" + spec, catalog, n=limit, seed=int(params.get("seed", 0)))
+        rows = ps.rows
+        info = ps.info
+    else:
+        ds = load_hf(parse_hf_spec("hf:" + spec), cache_dir=catalog.cache_dir("hub"))
+        if limit:
+            ds = ds.select(range(min(limit, len(ds))))
+        rows, info = ds.to_list(), {"hub": "hf:" + spec}
+    if params.get("task"):
+        for r in rows:
             r.setdefault("task", params["task"])
     return catalog.register(output, rows, kind=kind, step="import",
-                            params={"hub": hub_id, "config": config or None, "split": split,
-                                    "limit": params.get("limit")},
+                            params={"source": "hf:" + spec, **info, "limit": limit},
                             counts={"in": len(rows), "out": len(rows)})
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from curate.errors import BadInput
+from curate.errors import BadInput, CurateError
 
 
 def read(catalog, spec: str) -> pa.Table:
@@ -54,6 +54,14 @@ def drop_counts(n_in: int, reasons: list[str | None]) -> dict[str, Any]:
 def register(catalog, output: str, table: pa.Table, *, parents: list[str], step: str,
              params: dict, counts: dict, kind: str = "traces", card: str | None = None,
              stats: dict | None = None):
-    """Register a step's output with lineage to its parents, its parameters and counts."""
+    """Register a step's output with lineage to its parents, its parameters and counts.
+
+    A step that leaves no rows stops the pipeline here, saying why, rather than handing an
+    empty dataset to the next step."""
+    if table.num_rows == 0:
+        dropped = (counts or {}).get("dropped") or {}
+        why = ", ".join(f"{k}: {v}" for k, v in dropped.items()) or "nothing matched"
+        raise CurateError(f"{step}: no rows left for {output!r} out of "
+                          f"{(counts or {}).get('in', 0)} ({why})")
     return catalog.register(output, table, kind=kind, parents=parents, step=step,
                             params=params, counts=counts, card=card, stats=stats)

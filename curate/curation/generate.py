@@ -1,0 +1,392 @@
+"""Teacher generation: prompts x samples -> requests -> request cache -> a traces dataset.
+
+Each (problem, sample index) is one request whose key hashes everything its answer depends
+on (model and revision, messages, sampling, per-request seed, template kwargs, stop). Results
+are appended to the job's request cache as they arrive; a rerun of the same command sends
+only what is missing and registers the same rows, each exactly once. Failures are kept with
+their reason in `NAME-failures`; `length` truncations are kept in the traces and marked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import os
+import re
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from curate.corpora.prompts import PromptSet, load_prompts
+from curate.curation.teachers.cache import RequestCache
+from curate.curation.teachers.client import ChatClient, ClientConfig
+from curate.curation.teachers.endpoint import Endpoint, discover, request_body
+from curate.curation.teachers.spec import TeacherSpec, parse_teacher
+from curate.errors import CurateError
+from curate.record import TRACE_SCHEMA, messages_for, split_think, stable_json, trace_id
+
+DEFAULT_TEMPLATE = "{prompt}"
+
+
+@dataclass
+class GenerateConfig:
+    """Sampling and request options (defaults: the papers' Qwen3 thinking settings)."""
+
+    samples: int = 1
+    max_tokens: int = 16384
+    temperature: float = 0.6
+    top_p: float | None = 0.95
+    top_k: int | None = 20
+    min_p: float | None = None
+    seed: int = 0
+    system: str | None = None
+    prompt_template: str | None = None           # e.g. "{problem}\nPut the answer in \\boxed{}."
+    enable_thinking: bool | None = None
+    chat_template_kwargs: dict[str, Any] = field(default_factory=dict)
+    stop: list[str] | None = None
+    concurrency: int = 64
+    timeout: float = 1800.0
+    max_retries: int = 8
+
+    def sampling(self) -> dict[str, Any]:
+        """The sampling record stored with every row (shared by the samples of a problem)."""
+        return {"temperature": self.temperature, "top_p": self.top_p, "top_k": self.top_k,
+                "min_p": self.min_p, "max_tokens": self.max_tokens, "seed": self.seed,
+                "stop": self.stop, "system": self.system, "prompt_template": self.prompt_template,
+                "chat_template_kwargs": self.template_kwargs()}
+
+    def template_kwargs(self) -> dict[str, Any]:
+        kw = dict(self.chat_template_kwargs or {})
+        if self.enable_thinking is not None:
+            kw["enable_thinking"] = self.enable_thinking
+        return kw
+
+
+@dataclass
+class Request:
+    index: int
+    prompt_row: dict[str, Any]
+    sample_index: int
+    user: str
+    messages: list[dict[str, str]]
+    seed: int
+    body: dict[str, Any] = field(default_factory=dict)
+    key: str = ""
+
+
+@dataclass
+class GenerateResult:
+    ref: Any                       # DatasetRef of the traces
+    failures: Any | None           # DatasetRef of NAME-failures, if any
+    summary: dict[str, Any]
+
+
+def render_prompt(template: str | None, row: dict[str, Any]) -> str:
+    """Fill `{prompt}` / `{problem}` (and other source fields) without `str.format` on data."""
+    if not template:
+        return row["prompt"]
+    values = {"prompt": row["prompt"], "problem": row["prompt"], "question": row["prompt"]}
+
+    def sub(m: re.Match) -> str:
+        k = m.group(1)
+        if k not in values:
+            raise CurateError(f"prompt template field {{{k}}} is unknown (use {{problem}})")
+        return values[k]
+
+    return re.sub(r"\{([A-Za-z_][A-Za-z0-9_]*)\}", sub, template)
+
+
+def request_seed(seed: int, problem_id: str, sample_index: int) -> int:
+    """Per-request seed: independent of order, worker count and resumption."""
+    h = hashlib.sha256(f"{seed}:{problem_id}:{sample_index}".encode()).digest()
+    return int.from_bytes(h[:4], "big") & 0x7FFFFFFF
+
+
+def build_requests(prompts: list[dict[str, Any]], cfg: GenerateConfig) -> list[Request]:
+    out = []
+    for row in prompts:
+        user = render_prompt(cfg.prompt_template, row)
+        msgs = ([{"role": "system", "content": cfg.system}] if cfg.system else []) + \
+            [{"role": "user", "content": user}]
+        for k in range(cfg.samples):
+            out.append(Request(len(out), row, k, user, msgs,
+                               request_seed(cfg.seed, row["problem_id"], k)))
+    return out
+
+
+def finalize_requests(reqs: list[Request], ep: Endpoint, cfg: GenerateConfig) -> None:
+    """Bodies and keys for this endpoint (the key hashes the model identity and the body)."""
+    sampling = {k: v for k, v in asdict(cfg).items()
+                if k in ("temperature", "top_p", "top_k", "min_p", "max_tokens")}
+    ident = {"model": ep.model, "revision": ep.revision}
+    for r in reqs:
+        r.body = request_body(ep, r.messages, sampling, r.seed, cfg.template_kwargs(), cfg.stop)
+        r.key = hashlib.sha256(stable_json([ident, r.body, r.sample_index]).encode()).hexdigest()[:32]
+
+
+def prompt_lengths(reqs: list[Request], ep: Endpoint, cfg: GenerateConfig) -> dict[int, int]:
+    """Prompt tokens per request, when the teacher's tokenizer is on disk (else empty)."""
+    if not (ep.local_path and ep.max_model_len):
+        return {}
+    try:
+        from transformers import AutoTokenizer
+
+        tok = AutoTokenizer.from_pretrained(ep.local_path)
+    except Exception:
+        return {}
+    seen: dict[str, int] = {}
+    out = {}
+    for r in reqs:
+        k = stable_json(r.messages)
+        if k not in seen:
+            try:
+                ids = tok.apply_chat_template(r.messages, add_generation_prompt=True, tokenize=True,
+                                              **cfg.template_kwargs())
+                seen[k] = len(ids["input_ids"] if hasattr(ids, "keys") else ids)
+            except Exception:
+                return {}
+        out[r.index] = seen[k]
+    return out
+
+
+def cache_path(catalog, name: str):
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
+    return catalog.cache_dir("requests") / f"{safe}.jsonl"
+
+
+def parse_completion(data: dict[str, Any]) -> dict[str, Any]:
+    """reasoning / answer / finish from a chat completion (reasoning_content or inline think)."""
+    choice = data["choices"][0]
+    msg = choice.get("message") or {}
+    content = msg.get("content") or ""
+    rc = msg.get("reasoning_content") or msg.get("reasoning")
+    finish = choice.get("finish_reason")
+    if rc:
+        reasoning, answer, source = rc.strip(), content.strip(), "reasoning_content"
+        closed = bool(answer) or finish != "length"
+    else:
+        reasoning, answer, closed = split_think(content)
+        source = "inline" if reasoning is not None else "none"
+    usage = data.get("usage") or {}
+    return {"reasoning": reasoning, "answer_text": answer, "finish_reason": finish,
+            "think_closed": closed, "reasoning_source": source,
+            "prompt_tokens": usage.get("prompt_tokens"),
+            "completion_tokens": usage.get("completion_tokens"),
+            "response_model": data.get("model"), "response_id": data.get("id"),
+            "system_fingerprint": data.get("system_fingerprint")}
+
+
+async def _send_all(client: ChatClient, pending: list[Request], cache: RequestCache,
+                    concurrency: int, on_done) -> None:
+    it = iter(pending)
+
+    async def worker() -> None:
+        for r in it:
+            out = await client.chat(r.body)
+            rec = {"key": r.key, "ok": out.ok, "attempts": out.attempts,
+                   "latency_s": round(out.latency_s, 3), "t": round(time.time(), 3)}
+            if out.ok:
+                rec["response"] = out.data
+            else:
+                rec.update(reason=out.reason, error=out.error, status=out.status, final=out.final)
+            cache.append(rec)
+            on_done(r, rec)
+
+    tasks = [asyncio.create_task(worker()) for _ in range(min(concurrency, len(pending)))]
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+class _Progress:
+    """Rows done / total, requests in flight, tokens per second, ETA (rich, on stderr)."""
+
+    def __init__(self, enabled: bool, total: int, done: int, client: ChatClient):
+        self.enabled, self.client = enabled, client
+        self.tokens, self.start = 0, time.monotonic()
+        self.bar = None
+        if enabled:
+            from curate.curation.progress import progress_bar
+
+            self.bar = progress_bar()
+            self.bar.start()
+            self.task = self.bar.add_task("generate", total=total, completed=done)
+
+    def update(self, rec: dict[str, Any]) -> None:
+        usage = (rec.get("response") or {}).get("usage") or {}
+        self.tokens += int(usage.get("completion_tokens") or 0)
+        if self.bar is not None:
+            rate = self.tokens / max(time.monotonic() - self.start, 1e-9)
+            self.bar.update(self.task, advance=1, description=(
+                f"generate · {self.client.in_flight} in flight · {rate:,.0f} tok/s"))
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def _run_requests(base_url: str, spec: TeacherSpec, reqs_fn, cfg: GenerateConfig,
+                  cache_file, api_key: str | None, progress: bool, engine_hint, engine_version):
+    async def main():
+        ccfg = ClientConfig(concurrency=cfg.concurrency, timeout=cfg.timeout,
+                            max_retries=cfg.max_retries, api_key=api_key)
+        async with ChatClient(base_url, ccfg) as client:
+            ep = await discover(client, spec.model or (spec.target if spec.launches_server else None),
+                                engine_hint, engine_version)
+            reqs = reqs_fn(ep)
+            with RequestCache(cache_file) as cache:
+                lengths = prompt_lengths([r for r in reqs if not cache.done(r.key)], ep, cfg)
+                pending = []
+                for r in reqs:
+                    if cache.done(r.key):
+                        continue
+                    n = lengths.get(r.index)
+                    if n is not None and ep.max_model_len and n >= ep.max_model_len:
+                        cache.append({"key": r.key, "ok": False, "final": True, "attempts": 0,
+                                      "reason": "prompt_too_long", "status": None,
+                                      "error": f"prompt is {n} tokens; the teacher's context "
+                                               f"is {ep.max_model_len}"})
+                        continue
+                    pending.append(r)
+                cached = len(reqs) - len(pending)
+                bar = _Progress(progress, len(reqs), cached, client)
+                t0 = time.monotonic()
+                try:
+                    await _send_all(client, pending, cache, cfg.concurrency,
+                                    lambda r, rec: bar.update(rec))
+                finally:
+                    bar.close()
+                records = {r.key: cache.get(r.key) for r in reqs}
+            return ep, reqs, records, {"sent": len(pending), "cached": cached,
+                                       "send_wall_s": round(time.monotonic() - t0, 3),
+                                       "completion_tokens_this_run": bar.tokens}
+
+    return asyncio.run(main())
+
+
+@contextlib.contextmanager
+def teacher_endpoint(spec: TeacherSpec, catalog, startup_timeout: float = 1800.0):
+    """(base_url, engine, engine version): launch the server if the spec asks for one."""
+    if not spec.launches_server:
+        yield spec.target.rstrip("/"), None, None
+        return
+    from importlib.metadata import PackageNotFoundError, version
+
+    from curate.curation.teachers.servers import launched_server
+
+    pkg = {"vllm": "vllm", "sglang": "sglang", "transformers": "transformers"}[spec.kind]
+    try:
+        ver = version(pkg)
+    except PackageNotFoundError:
+        ver = None
+    engine = "transformers-serve" if spec.kind == "transformers" else spec.kind
+    with launched_server(spec, catalog.cache_dir("servers"), startup_timeout) as url:
+        yield url, engine, ver
+
+
+def generate_traces(catalog, name: str, prompts: str | PromptSet, teacher: str | TeacherSpec,
+                    cfg: GenerateConfig | None = None, *, task: str = "math",
+                    n: int | None = None, prompt_field: str | None = None,
+                    reference_field: str | None = None, id_field: str | None = None,
+                    api_key_env: str = "OPENAI_API_KEY", progress: bool = True,
+                    startup_timeout: float = 1800.0) -> GenerateResult:
+    """Generate traces for `prompts` with `teacher` and register them as `name` (resumable)."""
+    cfg = cfg or GenerateConfig()
+    if cfg.samples < 1 or cfg.max_tokens < 1 or cfg.concurrency < 1:
+        raise CurateError("--samples, --max-tokens and --concurrency must be at least 1")
+    spec = teacher if isinstance(teacher, TeacherSpec) else parse_teacher(teacher)
+    ps = prompts if isinstance(prompts, PromptSet) else load_prompts(
+        prompts, catalog, n=n, seed=cfg.seed, prompt_field=prompt_field,
+        reference_field=reference_field, id_field=id_field)
+    if not ps.rows:
+        raise CurateError(f"prompt source {ps.source!r} has no rows")
+    base_reqs = build_requests(ps.rows, cfg)
+    api_key = os.environ.get(api_key_env) if spec.kind == "openai" else None
+    params = {"task": task, "teacher": str(spec), "prompts": ps.source, "prompt_info": ps.info,
+              **{k: v for k, v in asdict(cfg).items() if k not in ("chat_template_kwargs",)},
+              "chat_template_kwargs": cfg.template_kwargs(),
+              "tensor_parallel": spec.tensor_parallel, "data_parallel": spec.data_parallel}
+    run = catalog.start_run("generate", config=params, inputs=ps.parents or [ps.source], name=name)
+    t0 = time.monotonic()
+    try:
+        def reqs_fn(ep: Endpoint) -> list[Request]:
+            finalize_requests(base_reqs, ep, cfg)
+            return base_reqs
+
+        with teacher_endpoint(spec, catalog, startup_timeout) as (url, engine, ver):
+            ep, reqs, records, run_stats = _run_requests(
+                url, spec, reqs_fn, cfg, cache_path(catalog, name), api_key, progress,
+                engine, ver)
+        result = _register(catalog, name, task, ps, ep, reqs, records, cfg, params, run,
+                           time.monotonic() - t0, run_stats)
+    except BaseException as e:
+        catalog.finish_run(run, "failed", error=f"{type(e).__name__}: {e}"[:500])
+        raise
+    catalog.finish_run(run, "ok", outputs=[result.ref.spec] + (
+        [result.failures.spec] if result.failures else []), metrics=result.summary)
+    return result
+
+
+def _row(r: Request, rec: dict, ep: Endpoint, task: str, sampling_json: str,
+         system: str | None) -> dict[str, Any]:
+    c = parse_completion(rec["response"])
+    pid = r.prompt_row["problem_id"]
+    meta = {"engine": ep.engine, "engine_version": ep.engine_version, "model": ep.model,
+            "revision": ep.revision, "request_seed": r.seed, "request_key": r.key,
+            "response_id": c["response_id"], "response_model": c["response_model"],
+            "system_fingerprint": c["system_fingerprint"], "think_closed": c["think_closed"],
+            "reasoning_source": c["reasoning_source"], "attempts": rec.get("attempts"),
+            "latency_s": rec.get("latency_s"), "truncated": c["finish_reason"] == "length",
+            "source_fields": r.prompt_row.get("metadata")}
+    return {"id": trace_id(pid, ep.teacher, sampling_json, r.sample_index), "problem_id": pid,
+            "task": task, "source": r.prompt_row.get("source"), "prompt": r.user,
+            "reasoning": c["reasoning"], "answer_text": c["answer_text"], "final_answer": None,
+            "reference": r.prompt_row.get("reference"), "verified": None, "verify_detail": None,
+            "teacher": ep.teacher, "sampling": sampling_json, "sample_index": r.sample_index,
+            "finish_reason": c["finish_reason"], "prompt_tokens": c["prompt_tokens"],
+            "completion_tokens": c["completion_tokens"], "metadata": stable_json(meta),
+            "messages": messages_for(r.user, c["reasoning"], c["answer_text"], "cot", system)}
+
+
+def _register(catalog, name, task, ps, ep, reqs, records, cfg, params, run, wall, run_stats):
+    sampling_json = stable_json(cfg.sampling())
+    rows, failures = [], []
+    for r in reqs:
+        rec = records.get(r.key)
+        if rec and rec.get("ok"):
+            rows.append(_row(r, rec, ep, task, sampling_json, cfg.system))
+        else:
+            rec = rec or {"reason": "not_sent", "error": "no result"}
+            failures.append({"problem_id": r.prompt_row["problem_id"], "sample_index": r.sample_index,
+                             "prompt": r.user, "reason": rec.get("reason"), "error": rec.get("error"),
+                             "status": rec.get("status"), "attempts": rec.get("attempts"),
+                             "final": bool(rec.get("final")), "request_key": r.key})
+    reasons = Counter(f["reason"] for f in failures)
+    finish = Counter(row["finish_reason"] for row in rows)
+    summary = {"requests": len(reqs), "rows": len(rows), "failures": dict(reasons),
+               "finish_reasons": dict(finish), "truncated": finish.get("length", 0),
+               "prompt_tokens": sum(r["prompt_tokens"] or 0 for r in rows),
+               "completion_tokens": sum(r["completion_tokens"] or 0 for r in rows),
+               "wall_s": round(wall, 3), **run_stats,
+               "teacher": ep.teacher, "engine": ep.engine, "engine_version": ep.engine_version}
+    if not rows:
+        first = failures[0] if failures else {}
+        raise CurateError(f"no rows generated: all {len(reqs)} requests failed "
+                          f"({dict(reasons)}; first: {first.get('error')})")
+    params = {**params, "teacher_model": ep.model, "teacher_revision": ep.revision,
+              "engine": ep.engine, "engine_version": ep.engine_version,
+              "max_model_len": ep.max_model_len}
+    fref = None
+    if failures:
+        fref = catalog.register(f"{name}-failures", failures, kind="rejects", parents=ps.parents,
+                                step="generate-failures", params=params,
+                                counts={"in": len(reqs), "out": len(failures)}, run_id=run)
+    ref = catalog.register(name, rows, kind="traces", parents=ps.parents, step="generate",
+                           params=params, schema=TRACE_SCHEMA, run_id=run, stats={"generate": summary},
+                           counts={"in": len(reqs), "out": len(rows), "dropped": dict(reasons)})
+    return GenerateResult(ref, fref, summary)

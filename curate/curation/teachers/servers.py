@@ -1,0 +1,152 @@
+"""Launch `vllm serve`, SGLang or `transformers serve` for a run, wait for health, shut down.
+
+The server is a child with a parent-death signal, so a client killed with SIGKILL does not
+leave a GPU-holding server behind; its log goes to a file whose tail is shown if it dies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+from curate.curation.teachers.spec import TeacherSpec
+from curate.errors import CurateError
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def server_command(spec: TeacherSpec, port: int) -> list[str]:
+    """The command line that serves `spec` on 127.0.0.1:port."""
+    extra = list(spec.server_args)
+    if spec.kind == "vllm":
+        exe = shutil.which("vllm") or _bin("vllm")
+        cmd = [exe, "serve", spec.target, "--host", "127.0.0.1", "--port", str(port),
+               "--tensor-parallel-size", str(spec.tensor_parallel),
+               "--data-parallel-size", str(spec.data_parallel)]
+        if spec.max_model_len:
+            cmd += ["--max-model-len", str(spec.max_model_len)]
+        return cmd + extra
+    if spec.kind == "sglang":
+        cmd = [sys.executable, "-m", "sglang.launch_server", "--model-path", spec.target,
+               "--host", "127.0.0.1", "--port", str(port), "--tp-size", str(spec.tensor_parallel),
+               "--dp-size", str(spec.data_parallel)]
+        if spec.max_model_len:
+            cmd += ["--context-length", str(spec.max_model_len)]
+        return cmd + extra
+    if spec.kind == "transformers":
+        exe = shutil.which("transformers") or _bin("transformers")
+        return [exe, "serve", spec.target, "--host", "127.0.0.1", "--port", str(port),
+                "--log-level", "warning"] + extra
+    raise CurateError(f"{spec} does not launch a server")
+
+
+def _bin(name: str) -> str:
+    path = Path(sys.executable).parent / name
+    if not path.exists():
+        raise CurateError(f"`{name}` is not installed in this environment "
+                          + ("(pip install 'curate-traces[gpu]')" if name == "vllm" else ""))
+    return str(path)
+
+
+def _check_installed(spec: TeacherSpec) -> None:
+    import importlib.util
+
+    module = {"vllm": "vllm", "sglang": "sglang", "transformers": "fastapi"}[spec.kind]
+    if importlib.util.find_spec(module) is None:
+        hint = {"vllm": "pip install 'curate-traces[gpu]'", "sglang": "pip install sglang",
+                "transformers": "pip install 'transformers[serving]'"}[spec.kind]
+        raise CurateError(f"teacher {spec}: {module} is not installed ({hint})")
+    if spec.kind == "transformers" and not Path(spec.target).exists():
+        _hub_cached_or_fail(spec.target)
+
+
+def _hub_cached_or_fail(model: str) -> None:
+    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("1", "true", "True"):
+        return
+    try:
+        from huggingface_hub import snapshot_download
+
+        snapshot_download(model, local_files_only=True)
+    except Exception:
+        raise CurateError(f"teacher model {model!r} is neither a local folder nor in the Hub "
+                          "cache (offline)") from None
+
+
+def _set_pdeathsig() -> None:  # runs in the child before exec
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+    os.setsid()
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as r:
+            return r.status == 200
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def _tail(path: Path, n: int = 15) -> str:
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return ""
+    return "\n".join(lines[-n:])
+
+
+@contextlib.contextmanager
+def launched_server(spec: TeacherSpec, log_dir: Path, startup_timeout: float = 1800.0,
+                    progress=None) -> Iterator[str]:
+    """Serve `spec`, yield its OpenAI base URL (`http://127.0.0.1:PORT/v1`), stop it after."""
+    _check_installed(spec)
+    port = spec.port or free_port()
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log = log_dir / f"{spec.kind}-{port}.log"
+    cmd = server_command(spec, port)
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                preexec_fn=_set_pdeathsig)
+    try:
+        deadline = time.monotonic() + startup_timeout
+        health = f"http://127.0.0.1:{port}/health"
+        while not _healthy(health):
+            if proc.poll() is not None:
+                raise CurateError(f"teacher server {spec} exited with code {proc.returncode} "
+                                  f"before it was ready; log {log}:\n{_tail(log)}")
+            if time.monotonic() > deadline:
+                raise CurateError(f"teacher server {spec} not ready after {startup_timeout:g} s; "
+                                  f"log {log}:\n{_tail(log)}")
+            time.sleep(0.5)
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        stop_server(proc)
+
+
+def stop_server(proc: subprocess.Popen, grace: float = 30.0) -> None:
+    if proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)

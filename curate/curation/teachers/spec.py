@@ -1,0 +1,46 @@
+"""Teacher specs: `vllm:MODEL`, `sglang:MODEL`, `openai:URL`, `transformers:PATH`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from curate.errors import CurateError
+
+KINDS = ("vllm", "sglang", "openai", "transformers")
+
+
+@dataclass(frozen=True)
+class TeacherSpec:
+    kind: str                       # vllm | sglang | openai | transformers
+    target: str                     # model id / path, or the endpoint URL for openai
+    model: str | None = None        # openai: the model name at the endpoint (default: its first)
+    tensor_parallel: int = 1
+    data_parallel: int = 1
+    max_model_len: int | None = None
+    port: int | None = None
+    server_args: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def launches_server(self) -> bool:
+        return self.kind != "openai"
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.target}"
+
+
+def parse_teacher(spec: str, **options) -> TeacherSpec:
+    """Parse a teacher spec; `options` fill the launcher fields (tensor_parallel, ...)."""
+    kind, sep, target = spec.partition(":")
+    if not sep or kind not in KINDS or not target:
+        raise CurateError(f"bad teacher {spec!r}: expected one of "
+                          "vllm:MODEL, sglang:MODEL, openai:URL, transformers:PATH")
+    if kind == "openai" and not target.startswith(("http://", "https://")):
+        raise CurateError(f"bad teacher {spec!r}: openai: takes an http(s) URL, "
+                          "e.g. openai:http://127.0.0.1:8000/v1")
+    opts = {k: v for k, v in options.items() if v is not None}
+    if "server_args" in opts:
+        opts["server_args"] = tuple(opts["server_args"])
+    for k in ("tensor_parallel", "data_parallel"):
+        if int(opts.get(k, 1)) < 1:
+            raise CurateError(f"--{k.replace('_', '-')} must be at least 1")
+    return TeacherSpec(kind, target, **opts)
