@@ -46,6 +46,7 @@ class GenerateConfig:
     enable_thinking: bool | None = None
     chat_template_kwargs: dict[str, Any] = field(default_factory=dict)
     stop: list[str] | None = None
+    extra_body: dict[str, Any] = field(default_factory=dict)   # engine-specific, e.g. ignore_eos
     concurrency: int = 64
     timeout: float = 1800.0
     max_retries: int = 8
@@ -55,7 +56,8 @@ class GenerateConfig:
         return {"temperature": self.temperature, "top_p": self.top_p, "top_k": self.top_k,
                 "min_p": self.min_p, "max_tokens": self.max_tokens, "seed": self.seed,
                 "stop": self.stop, "system": self.system, "prompt_template": self.prompt_template,
-                "chat_template_kwargs": self.template_kwargs()}
+                "chat_template_kwargs": self.template_kwargs(),
+                **({"extra_body": self.extra_body} if self.extra_body else {})}
 
     def template_kwargs(self) -> dict[str, Any]:
         kw = dict(self.chat_template_kwargs or {})
@@ -123,6 +125,7 @@ def finalize_requests(reqs: list[Request], ep: Endpoint, cfg: GenerateConfig) ->
     ident = {"model": ep.model, "revision": ep.revision}
     for r in reqs:
         r.body = request_body(ep, r.messages, sampling, r.seed, cfg.template_kwargs(), cfg.stop)
+        r.body.update(cfg.extra_body or {})
         r.key = hashlib.sha256(stable_json([ident, r.body, r.sample_index]).encode()).hexdigest()[:32]
 
 
@@ -266,7 +269,17 @@ def _run_requests(base_url: str, spec: TeacherSpec, reqs_fn, cfg: GenerateConfig
                                        "send_wall_s": round(time.monotonic() - t0, 3),
                                        "completion_tokens_this_run": bar.tokens}
 
-    return asyncio.run(main())
+    return run_async(main())
+
+
+def run_async(coro):
+    """Run on uvloop when installed (about 1.5x the requests/s of the default loop)."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(coro)
 
 
 @contextlib.contextmanager
