@@ -183,27 +183,42 @@ def test_math_recipes_from_imported_traces(catalog, tmp_path):
 
 
 def test_math_recipe_with_tiny_teacher(catalog, tmp_path):
-    """`curate run recipes/math-cot-20k.yaml` end to end with a tiny local transformers teacher."""
-    try:
-        from curate.training.tiny import build_tiny_model
-    except ImportError:
-        pytest.skip("curate.training.tiny (tiny-model helper) is not available yet")
-    from curate.curation.steps import TASK_STEPS, load_step_modules
+    """`curate run recipes/math-cot-20k.yaml` end to end with a tiny local transformers teacher:
+    the teacher is launched with `transformers serve`, and it was taught these five answers
+    first, so rows verify and every step (verify, filter, dedup, decontaminate, sample, cot)
+    has something to do."""
+    from tiny_lm import finetune
+    from transformers import AutoTokenizer
 
-    load_step_modules()
-    if "math" not in TASK_STEPS.get("generate", {}):
-        pytest.skip("no math generate step registered yet (teacher helper)")
+    from curate.training.tiny import build_tiny_model
+
     prompts, _, bench = _files(tmp_path)
-    model = build_tiny_model(tmp_path / "tiny")
+    template = "{problem}\nPlease reason step by step, and put your final answer within \\boxed{}."
+    rows = [json.loads(x) for x in prompts.read_text().splitlines()]
+    base = build_tiny_model(tmp_path / "tiny", texts=[r["prompt"] for r in rows] * 4 + [
+        "<think>\nLet me think.\n</think>\n\nThe answer is \\boxed{4}."] * 4)
+    tok = AutoTokenizer.from_pretrained(base)
+    convs = [tok.apply_chat_template([
+        {"role": "user", "content": template.replace("{problem}", r["prompt"])},
+        {"role": "assistant", "content": "<think>\nLet me think.\n</think>\n\n"
+                                         f"The answer is \\boxed{{{r['answer']}}}."}],
+        tokenize=False) for r in rows]
+    model = finetune(base, tmp_path / "taught", convs, steps=150, lr=5e-3, add_special_tokens=False)
     over = _math_overrides(prompts, bench) + [f"teacher=transformers:{model}", "samples=2",
-                                              "max_tokens=16", "n=5"]
-    try:
-        refs = run_recipe(catalog, load_recipe(REPO / "recipes/math-cot-20k.yaml", over))
-    except CurateError as e:
-        # a tiny random model rarely answers right: an empty verified set ends the run cleanly
-        assert "no rows" in str(e) or "reasoning" in str(e), e
-        return
-    assert refs[-1].name == "math-cot-20k"
+                                              "max_tokens=40", "n=2", "temperature=0.1"]
+    args = ["run", str(REPO / "recipes/math-cot-20k.yaml"), "--json"]
+    for o in over:
+        args += ["--set", o]
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 0, (r.output, r.exception)
+    out = json.loads(r.output[r.output.index("{"):])
+    assert out["outputs"][-1]["name"] == "math-cot-20k"
+    final = catalog.table("math-cot-20k").to_pylist()
+    assert len(final) == 2 and all(x["verified"] for x in final)   # p1, p2|p3, p5 left; n=2
+    assert all("<think>" in x["messages"][-1]["content"] for x in final)
+    assert {x["problem_id"] for x in final} <= {"p1", "p2", "p3", "p5"}        # p4 contaminated
+    raw = catalog.table("math-cot-raw").to_pylist()
+    assert len(raw) == 10 and json.loads(raw[0]["metadata"])["engine"] == "transformers-serve"
 
 
 def test_generate_dispatches_on_task_and_countdown_verifies(catalog, tmp_path):

@@ -7,6 +7,7 @@ all its samples. The first occurrence is kept, so results are deterministic.
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
 from typing import Any
@@ -28,6 +29,7 @@ DEFAULTS: dict[str, Any] = {
     "shingle": 5,           # n-gram size of the shingles
     "unit": "char",         # char | word: shingles of characters (robust on short prompts) or words
     "seed": 1,
+    "strip_template": True,  # drop the prefix and suffix every prompt shares before MinHash
 }
 
 
@@ -51,9 +53,30 @@ def shingles(text: str, n: int, unit: str = "char") -> set[bytes]:
     return {" ".join(words[i:i + n]).encode() for i in range(len(words) - n + 1)}
 
 
+def strip_shared(texts: list[str]) -> list[str]:
+    """Remove the prefix and suffix all texts share (a prompt template), keeping what varies.
+
+    A template of instructions around short problems makes them look alike to MinHash: two
+    different one-line problems inside the same 70-character template share most shingles.
+    """
+    if len(texts) < 2:
+        return texts
+    norm = [normalise(t) for t in texts]
+    prefix = len(os.path.commonprefix(norm))
+    suffix = len(os.path.commonprefix([t[::-1] for t in norm]))
+    if prefix + suffix < 8:
+        return texts
+    out = []
+    for t in norm:
+        core = t[prefix:len(t) - suffix] if len(t) > prefix + suffix else ""
+        out.append(core or t)
+    return out
+
+
 def duplicate_flags(texts: list[str], *, exact: bool = True, minhash: bool = True,
                     threshold: float = 0.6, num_perm: int = 128, shingle: int = 5,
-                    unit: str = "char", seed: int = 1) -> list[str | None]:
+                    unit: str = "char", seed: int = 1,
+                    strip_template: bool = True) -> list[str | None]:
     """Per text: None (kept), "exact_duplicate" or "near_duplicate" of an earlier text."""
     from datasketch import MinHash, MinHashLSH
 
@@ -70,7 +93,9 @@ def duplicate_flags(texts: list[str], *, exact: bool = True, minhash: bool = Tru
             raise BadInput(f"threshold must be in (0, 1], got {threshold}")
         lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
         todo = [i for i in range(len(texts)) if out[i] is None]
-        hashes = MinHash.bulk([shingles(texts[i], shingle, unit) for i in todo], num_perm=num_perm,
+        cores = strip_shared([texts[i] for i in todo]) if strip_template else \
+            [texts[i] for i in todo]
+        hashes = MinHash.bulk([shingles(c, shingle, unit) for c in cores], num_perm=num_perm,
                               seed=seed)
         kept: dict[int, Any] = {}
         for i, m in zip(todo, hashes):

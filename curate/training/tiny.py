@@ -14,7 +14,10 @@ from curate.corpora.countdown import CountdownConfig, draw_instance
 from curate.curation.countdown_teacher import countdown_prompt, solve_with_trace
 
 SPECIAL_TOKENS = ["<pad>", "<s>", "</s>", "<unk>", "<|system|>", "<|user|>", "<|assistant|>",
-                  "<|end|>", "<think>", "</think>"]
+                  "<|end|>"]
+# Added but not special (as in Qwen3): decoding with skip_special_tokens keeps them, so a
+# server returns the think block instead of silently dropping its tags.
+THINK_TOKENS = ["<think>", "</think>"]
 
 CHAT_TEMPLATE = (
     "{% for m in messages %}"
@@ -75,6 +78,7 @@ def build_tiny_model(out_dir: str | Path, texts: list[str] | None = None, vocab_
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
                                   show_progress=False)
     tok.train_from_iterator(corpus, trainer)
+    tok.add_tokens(THINK_TOKENS)
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="<|end|>",
                                    pad_token="<pad>", unk_token="<unk>",
                                    model_max_length=max_positions)
