@@ -1,19 +1,34 @@
-"""Export a catalog version in the Hugging Face Hub's folder layout (Parquet shards per
-config and split, a README dataset card), so `datasets.load_dataset(DIR)` reads it."""
+"""Export a catalog version in the Hugging Face Hub's folder layout: Parquet shards per config
+and split (`data/<config>/<split>-XXXXX-of-YYYYY.parquet`), a README dataset card with full
+provenance, the length histogram and the recipe that made it, so `datasets.load_dataset(DIR)`
+and `load_dataset(DIR, "nocot")` read it and `curate publish` uploads exactly this folder.
+
+Configs: the version itself is `cot` (or `default` when its rows carry no reasoning; a
+variant's own name when it is a variant), and every variant registered from it with
+`curate variant` (lineage step `variant`, parent = this version) becomes a config named by
+the variant (`nocot`, `short`, ...). Splits: rows whose `metadata` all name a split (train,
+validation, test, as Countdown rows do) are split by it; anything else is `train`.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import shutil
 import uuid
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
-import yaml
 
+from curate.catalog.card import RECIPE, ConfigData, build_card, provenance
+from curate.curation.progress import progress_bar
 from curate.errors import CurateError
 
 SHARD_ROWS = 100_000
+SPLITS = ("train", "validation", "test")
 
 
 def write_config_shards(table, out_dir: Path, config: str, split: str = "train") -> list[str]:
@@ -29,46 +44,124 @@ def write_config_shards(table, out_dir: Path, config: str, split: str = "train")
     return paths
 
 
-def basic_card(spec: str, configs: dict[str, list[str]], lineage: list[dict],
-               rows: int, pretty_name: str | None = None) -> str:
-    """A minimal card: YAML `configs` so each config loads by name, then provenance."""
-    meta = {
-        "pretty_name": pretty_name or spec.split("@")[0],
-        "configs": [
-            {"config_name": c, "data_files": [{"split": "train", "path": f"data/{c}/train-*"}],
-             **({"default": True} if i == 0 else {})}
-            for i, c in enumerate(configs)
-        ],
-    }
-    lines = ["---", yaml.safe_dump(meta, sort_keys=False).rstrip(), "---", "",
-             f"# {meta['pretty_name']}", "",
-             f"Exported by curate from catalog version `{spec}` ({rows} rows).", "",
-             "## Lineage", "", "| dataset | step | counts |", "|---|---|---|"]
-    for entry in lineage:
-        counts = entry.get("counts") or {}
-        lines.append(f"| `{entry['dataset']}` | {entry.get('step') or ''} | "
-                     f"{counts if counts else ''} |")
-    return "\n".join(lines) + "\n"
+def split_rows(table: pa.Table) -> dict[str, pa.Table]:
+    """{split: rows}: by `metadata.split` when every row names a known split, else train."""
+    if "metadata" not in table.column_names or table.num_rows == 0:
+        return {"train": table}
+    names = []
+    for m in table.column("metadata").to_pylist():
+        try:
+            s = json.loads(m).get("split") if isinstance(m, str) and m else None
+        except (ValueError, AttributeError):
+            s = None
+        if s not in SPLITS:
+            return {"train": table}
+        names.append(s)
+    arr = pa.array(names)
+    return {s: table.filter(pc.equal(arr, s)) for s in SPLITS if s in set(names)}
 
 
-def export_dataset(catalog, spec: str, out_dir: str | os.PathLike,
-                   configs: dict[str, str] | None = None, overwrite: bool = False) -> Path:
-    """Export `spec` (and optional extra configs name -> spec) to `out_dir` atomically."""
-    out = Path(out_dir)
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise CurateError(f"{out}: folder exists and is not empty (use --overwrite)")
+def base_config_name(catalog, ref, table: pa.Table | None = None) -> str:
+    """`cot` for rows with reasoning, `default` without; a variant keeps its own name."""
+    own = catalog.sql(f"SELECT step, params FROM lineage WHERE child='{_sq(ref.spec)}' LIMIT 1")
+    if own and own[0]["step"] == "variant":
+        v = (json.loads(own[0]["params"] or "{}") or {}).get("variant")
+        if v:
+            return v
+    table = table if table is not None else catalog.table(ref)
+    if "reasoning" in table.column_names and table.column("reasoning").null_count < table.num_rows:
+        return "cot"
+    return "default"
+
+
+def _sq(s: str) -> str:
+    return s.replace("'", "''")
+
+
+def variant_children(catalog, spec: str) -> dict[str, str]:
+    """{variant: newest child spec} for variants registered from `spec`."""
+    rows = catalog.sql(f"SELECT child, params FROM lineage WHERE parent='{_sq(spec)}' AND "
+                       "step='variant' ORDER BY created DESC")
+    out: dict[str, str] = {}
+    for r in rows:
+        v = (json.loads(r["params"] or "{}") or {}).get("variant")
+        if v and v not in out and catalog.exists(r["child"]):
+            out[v] = r["child"]
+    return out
+
+
+def config_specs(catalog, spec: str, configs: dict[str, str] | None = None,
+                 variants: bool = True, table: pa.Table | None = None) -> dict[str, str]:
+    """{config name: catalog spec}, the exported version first (it is the default config)."""
     ref = catalog.resolve(spec)
-    all_configs = {"default": ref.spec, **(configs or {})}
+    out = {base_config_name(catalog, ref, table): ref.spec}
+    if variants:
+        for v, child in variant_children(catalog, ref.spec).items():
+            out.setdefault(v, child)
+    for name, s in (configs or {}).items():
+        out[name] = catalog.resolve(s).spec
+    return out
+
+
+def load_configs(catalog, spec: str, configs: dict[str, str] | None = None,
+                 variants: bool = True) -> list[ConfigData]:
+    """The configs to export with their rows split (memory-mapped: nothing is copied yet)."""
+    ref = catalog.resolve(spec)
+    tables = {ref.spec: catalog.table(ref)}
+    specs = config_specs(catalog, ref.spec, configs, variants, tables[ref.spec])
+    return [ConfigData(name, s, split_rows(tables[s] if s in tables else catalog.table(s)))
+            for name, s in specs.items()]
+
+
+def check_target(out_dir: str | os.PathLike, overwrite: bool = False) -> Path:
+    """The export folder, refused when it holds something and `overwrite` is off."""
+    out = Path(out_dir)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
+        raise CurateError(f"{out}: folder exists and is not empty (use --overwrite)")
+    return out
+
+
+def write_export(catalog, cfgs: list[ConfigData], out_dir: str | os.PathLike,
+                 overwrite: bool = False, repo_id: str | None = None, license: str | None = None,
+                 pretty_name: str | None = None, progress: bool = False) -> Path:
+    """Write shards, card, histogram and recipe into `out_dir` atomically (temp + rename)."""
+    out = check_target(out_dir, overwrite)
+    spec = cfgs[0].spec
+    prov = provenance(catalog, spec, [c.spec for c in cfgs])
+    out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir(parents=True)
+    tmp.mkdir()
+    total = sum(c.rows for c in cfgs)
     try:
-        written = {c: write_config_shards(catalog.table(s), tmp, c) for c, s in all_configs.items()}
-        card = basic_card(ref.spec, written, catalog.lineage(ref), ref.rows)
-        (tmp / "README.md").write_text(card)
+        with progress_bar() if progress else contextlib.nullcontext() as bar:
+            task = bar.add_task(f"export {spec}", total=2 * total) if bar else None
+            for c in cfgs:
+                c.files = {}
+                for s, t in c.splits.items():
+                    c.files[s] = write_config_shards(t, tmp, c.name, s)
+                    if bar:
+                        bar.advance(task, t.num_rows)
+            if prov.recipe and prov.recipe.get("exists"):
+                shutil.copyfile(prov.recipe["path"], tmp / RECIPE)
+            card = build_card(spec, cfgs, prov, tmp, repo_id=repo_id, license=license,
+                              pretty_name=pretty_name)
+            card.save(tmp / "README.md")
+            if bar:
+                bar.advance(task, total)
         if out.exists():
-            shutil.rmtree(out)
+            shutil.rmtree(out) if out.is_dir() else out.unlink()
         os.rename(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def export_dataset(catalog, spec: str, out_dir: str | os.PathLike,
+                   configs: dict[str, str] | None = None, overwrite: bool = False, *,
+                   variants: bool = True, repo_id: str | None = None,
+                   license: str | None = None, pretty_name: str | None = None) -> Path:
+    """Export `spec`, its registered variants and any extra configs (name -> spec)."""
+    out = check_target(out_dir, overwrite)
+    cfgs = load_configs(catalog, spec, configs, variants)
+    return write_export(catalog, cfgs, out, overwrite, repo_id, license, pretty_name)

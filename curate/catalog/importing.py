@@ -162,6 +162,12 @@ def read_rows(path: str | Path, kind: str = "problems", skip_bad: bool = False,
     else:
         raise BadInput(f"unsupported file type {suffix!r} (jsonl, json, parquet, csv)",
                        file=str(path))
+    return _collect(source, str(path), kind, skip_bad)
+
+
+def _collect(source: Iterator[tuple[int, Any, str | None]], where: str, kind: str,
+             skip_bad: bool) -> ImportResult:
+    """Validate rows from `source`; the first bad one raises unless `skip_bad`."""
     result = ImportResult(rows=[])
     types: dict[str, str] = {}
     for lineno, row, err in source:
@@ -173,43 +179,71 @@ def read_rows(path: str | Path, kind: str = "problems", skip_bad: bool = False,
                 err, fld = bad
         if err is not None:
             if not skip_bad:
-                raise BadInput(err, file=str(path), row=lineno, field=fld)
+                raise BadInput(err, file=where, row=lineno, field=fld)
             raw = json.dumps(row, ensure_ascii=False, default=str)[:1000] if row is not None else ""
             result.rejected.append(Rejected(lineno, err, fld, raw))
             continue
         result.rows.append(row)
     if result.total == 0:
-        raise BadInput("no rows in file", file=str(path))
+        raise BadInput("no rows in file", file=where)
     if not result.rows:
         raise BadInput(f"no valid rows ({len(result.rejected)} rejected; first: "
                        f"line {result.rejected[0].line}: {result.rejected[0].reason})",
-                       file=str(path))
+                       file=where)
     return result
 
 
 def import_file(catalog, path: str | Path, name: str, kind: str = "problems",
                 skip_bad: bool = False, max_row_bytes: int = MAX_ROW_BYTES):
     """Import a local file as a new dataset version; rejected rows go to `NAME-rejects`."""
-    from curate.record import problem_id_for
-
     path = Path(path)
     res = read_rows(path, kind, skip_bad, max_row_bytes)
+    params = {"file": str(path.resolve()), "kind": kind, "skip_bad": skip_bad}
+    return _register(catalog, res, name, kind, params, str(path))
+
+
+def import_hf(catalog, spec: str, name: str, kind: str = "problems", skip_bad: bool = False):
+    """Import one split of a Hub dataset (or an exported folder): `hf:ORG/NAME[@REV][:config]
+    [:split]`. Column types are kept (a traces export comes back as the same schema)."""
+    from curate.corpora.hub import load_hf, parse_hf_spec
+
+    if kind not in KINDS:
+        raise BadInput(f"unknown kind {kind!r} (one of {', '.join(KINDS)})")
+    hs = parse_hf_spec(spec)
+    table = load_hf(hs, cache_dir=catalog.cache_dir("hf")).with_format("arrow")[:]
+    res = _collect(_table_rows(table), str(hs), kind, skip_bad)
+    schema = table.schema
+    if "prompt" not in schema.names:  # taken from an alias column (problem, question, ...)
+        schema = schema.append(pa.field("prompt", pa.string()))
+    params = {"hf": str(hs), "repo": hs.repo, "config": hs.config, "split": hs.split or "train",
+              "revision": hs.revision, "kind": kind, "skip_bad": skip_bad}
+    return _register(catalog, res, name, kind, params, str(hs), schema)
+
+
+def _register(catalog, res: ImportResult, name: str, kind: str, params: dict, where: str,
+              schema: pa.Schema | None = None):
+    """Register good rows as `name` (and rejected ones as `name-rejects`) with counts."""
+    from curate.record import problem_id_for
+
     for row in res.rows:
         if kind in ("problems", "benchmark") and row.get("problem_id") is None:
             row["problem_id"] = str(row["id"]) if row.get("id") is not None \
                 else problem_id_for(row["prompt"], name)
+    if schema is not None and "problem_id" not in schema.names and res.rows \
+            and "problem_id" in res.rows[0]:
+        schema = schema.append(pa.field("problem_id", pa.string()))
+    data = pa.Table.from_pylist(res.rows, schema=schema) if schema is not None else res.rows
     dropped: dict[str, int] = {}
     for r in res.rejected:
         key = r.reason.split(" (")[0]
         dropped[key] = dropped.get(key, 0) + 1
-    params = {"file": str(path.resolve()), "kind": kind, "skip_bad": skip_bad}
     counts = {"in": res.total, "out": len(res.rows), "dropped": dropped}
-    ref = catalog.register(name, res.rows, kind=kind, step="import", params=params, counts=counts)
+    ref = catalog.register(name, data, kind=kind, step="import", params=params, counts=counts)
     rejects_ref = None
     if res.rejected:
         rejects_ref = catalog.register(
             f"{name}-rejects",
-            [{"file": str(path), "line": r.line, "reason": r.reason, "field": r.field,
+            [{"file": where, "line": r.line, "reason": r.reason, "field": r.field,
               "raw": r.raw} for r in res.rejected],
             kind="rejects", step="import-rejects", params=params, counts=counts)
     return ref, rejects_ref, counts

@@ -66,7 +66,9 @@ def sql(query: str = typer.Argument(..., help="A read-only SQL query over the ca
 
 
 def import_cmd(
-    file: str = typer.Argument(..., help="A local JSONL, JSON, Parquet or CSV file."),
+    file: str = typer.Argument(..., help="A local JSONL, JSON, Parquet or CSV file, or "
+                               "hf:ORG/NAME[@REV][:config][:split] (a Hub dataset or an "
+                               "exported folder)."),
     name: str = typer.Option(..., "--name", help="Dataset name in the catalog."),
     kind: str = typer.Option("problems", "--kind", help="problems | traces | benchmark"),
     skip_bad: bool = typer.Option(False, "--skip-bad",
@@ -74,10 +76,14 @@ def import_cmd(
     max_row_bytes: int = typer.Option(16 * 1024 * 1024, help="Reject rows larger than this."),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Import a file as a new dataset version. Bad rows stop the import unless --skip-bad."""
-    from curate.catalog.importing import import_file
+    """Import a file or Hub dataset as a new version. Bad rows stop it unless --skip-bad."""
+    from curate.catalog.importing import import_file, import_hf
+    from curate.corpora.hub import is_hf_spec
 
-    ref, rejects, counts = import_file(_cat(), file, name, kind, skip_bad, max_row_bytes)
+    if is_hf_spec(file):
+        ref, rejects, counts = import_hf(_cat(), file, name, kind, skip_bad)
+    else:
+        ref, rejects, counts = import_file(_cat(), file, name, kind, skip_bad, max_row_bytes)
     out = {"dataset": ref.spec, "rows": ref.rows, "counts": counts,
            "rejects": rejects.spec if rejects else None}
     if json_out:
@@ -93,12 +99,31 @@ def export_cmd(
     spec: str = typer.Argument(..., help="NAME or NAME@VERSION."),
     out_dir: str = typer.Argument(..., help="Folder to write (Hub layout)."),
     overwrite: bool = typer.Option(False, "--overwrite"),
+    no_variants: bool = typer.Option(False, "--no-variants",
+                                     help="Only this version, not the variants made from it."),
+    repo: str = typer.Option(None, "--repo", help="Hub repo ORG/NAME the card's examples "
+                             "load from (default: the folder path)."),
+    license: str = typer.Option(None, "--license",
+                                help="License id for the card (default: unknown)."),
+    json_out: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Write Parquet shards and a README dataset card; `datasets.load_dataset(DIR)` loads it."""
-    from curate.catalog.export import export_dataset
+    """Write the Hub layout: Parquet shards per config (the version, and each variant made
+    from it: cot, nocot, ...) and split, a README card with provenance, the recipe.
+    `datasets.load_dataset(DIR)` and `load_dataset(DIR, "nocot")` load it."""
+    from curate.catalog.export import check_target, load_configs, write_export
 
-    path = export_dataset(_cat(), spec, out_dir, overwrite=overwrite)
-    console.print(f"exported {spec} to {path}")
+    cat = _cat()
+    check_target(out_dir, overwrite)
+    cfgs = load_configs(cat, spec, variants=not no_variants)
+    path = write_export(cat, cfgs, out_dir, overwrite=overwrite, repo_id=repo, license=license,
+                        progress=not json_out)
+    out = {"dataset": cfgs[0].spec, "folder": str(path.resolve()),
+           "configs": {c.name: {"dataset": c.spec, "splits": {s: t.num_rows for s, t in
+                                                             c.splits.items()}} for c in cfgs}}
+    if json_out:
+        print_json(out)
+    else:
+        console.print(f"exported {out['dataset']} ({', '.join(out['configs'])}) to {path}")
 
 
 def register(app: typer.Typer) -> None:

@@ -320,7 +320,8 @@ def generate_traces(catalog, name: str, prompts: str | PromptSet, teacher: str |
         raise CurateError(f"prompt source {ps.source!r} has no rows")
     base_reqs = build_requests(ps.rows, cfg)
     api_key = os.environ.get(api_key_env) if spec.kind == "openai" else None
-    params = {"task": task, "teacher": str(spec), "prompts": ps.source, "prompt_info": ps.info,
+    params = {"task": task, "teacher": str(spec), "prompts": ps.source, "n": n,
+              "prompt_info": ps.info,
               **{k: v for k, v in asdict(cfg).items() if k not in ("chat_template_kwargs",)},
               "chat_template_kwargs": cfg.template_kwargs(),
               "tensor_parallel": spec.tensor_parallel, "data_parallel": spec.data_parallel}
