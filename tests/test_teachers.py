@@ -253,3 +253,23 @@ def test_vllm_launcher_generates(catalog, tmp_path):
     assert res.ref.rows == 8
     meta = json.loads(catalog.table(res.ref).to_pylist()[0]["metadata"])
     assert meta["engine"] == "vllm" and meta["engine_version"]
+
+
+def test_parse_completion_reasoning_forms():
+    from curate.curation.generate import parse_completion
+
+    def resp(msg, finish="stop"):
+        return {"id": "r", "model": "m", "choices": [{"message": msg, "finish_reason": finish}],
+                "usage": {"prompt_tokens": 3, "completion_tokens": 5}}
+
+    c = parse_completion(resp({"content": "\\boxed{2}", "reasoning_content": "think hard"}))
+    assert (c["reasoning"], c["answer_text"], c["reasoning_source"]) == ("think hard", "\\boxed{2}",
+                                                                         "reasoning_content")
+    c = parse_completion(resp({"content": "<think>a</think>\n\\boxed{2}"}))
+    assert (c["reasoning"], c["answer_text"], c["think_closed"]) == ("a", "\\boxed{2}", True)
+    c = parse_completion(resp({"content": "a prefilled think</think> B"}))      # template opened it
+    assert (c["reasoning"], c["answer_text"]) == ("a prefilled think", "B")
+    c = parse_completion(resp({"content": "<think>never closed"}, finish="length"))
+    assert c["think_closed"] is False and c["finish_reason"] == "length" and c["answer_text"] == ""
+    c = parse_completion(resp({"content": None, "reasoning": "vllm>=0.10 field"}, finish="length"))
+    assert c["reasoning"] == "vllm>=0.10 field" and c["think_closed"] is False
