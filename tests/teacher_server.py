@@ -72,6 +72,7 @@ class Proxy:
         self.received = 0
         self.fail_500_first = 0          # answer 500 to the first N chat requests
         self.fail_400_marker: str | None = None
+        self.auth: set[str] = set()
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -85,6 +86,7 @@ class Proxy:
             body = await request.read()
             path = request.path
             if request.method == "POST" and path.endswith("/chat/completions"):
+                self.auth.add(request.headers.get("Authorization", ""))
                 self.received += 1
                 data = json.loads(body)
                 if self.received <= self.fail_500_first:

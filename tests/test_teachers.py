@@ -273,3 +273,18 @@ def test_parse_completion_reasoning_forms():
     assert c["think_closed"] is False and c["finish_reason"] == "length" and c["answer_text"] == ""
     c = parse_completion(resp({"content": None, "reasoning": "vllm>=0.10 field"}, finish="length"))
     assert c["reasoning"] == "vllm>=0.10 field" and c["think_closed"] is False
+
+
+def test_api_key_is_sent_but_never_stored(catalog, tmp_path, proxy, monkeypatch, capsys):
+    secret = "sk-curate-test-SECRET-0123"
+    monkeypatch.setenv("OPENAI_API_KEY", secret)
+    src = _prompts(tmp_path / "p.jsonl", 2)
+    res = generate_traces(catalog, "gkey", str(src), f"openai:{proxy.url}",
+                          GenerateConfig(samples=1, max_tokens=4), progress=True)
+    assert proxy.auth == {f"Bearer {secret}"}
+    out = capsys.readouterr()
+    assert secret not in out.out + out.err
+    for f in catalog.home.rglob("*"):
+        if f.is_file():
+            assert secret.encode() not in f.read_bytes(), f
+    assert res.ref.rows == 2
