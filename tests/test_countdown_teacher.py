@@ -61,7 +61,7 @@ def test_bad_options_are_one_line_errors(home):
          "strategy"),
         (["generate", "--task", "countdown", "-n", "5", "--name", "x", "--numbers", "9"],
          "numbers"),
-        (["generate", "--task", "math", "-n", "5", "--name", "x"], "not available"),
+        (["generate", "--task", "math", "-n", "5", "--name", "x"], "needs --prompts"),
         (["verify-answer", "--task", "countdown", "--numbers", "3,x", "--target", "22",
           "--answer", "3*5+7"], "numbers"),
         (["verify-answer", "--task", "countdown", "--answer", "3*5+7"], "--numbers"),

@@ -45,10 +45,24 @@ def show(spec: str = typer.Argument(..., help="NAME or NAME@VERSION (newest if n
 
 
 @catalog_app.command("lineage")
-def lineage(spec: str = typer.Argument(..., help="NAME or NAME@VERSION."),
+def lineage(spec: str = typer.Argument(..., help="NAME, NAME@VERSION, or a checkpoint id / "
+                                         "folder (then: checkpoint, run, mixture, ... teacher)."),
             json_out: bool = typer.Option(False, "--json")) -> None:
     """The chain of parents with each step, its parameters and counts (in, out, dropped)."""
-    chain = _cat().lineage(spec)
+    cat = _cat()
+    if not cat.exists(spec):
+        from curate.errors import NotFound
+        from curate.training.callbacks import find_checkpoint
+
+        try:
+            find_checkpoint(cat, spec)
+        except NotFound:
+            pass
+        else:
+            from curate.commands.training import lineage as checkpoint_lineage_cmd
+
+            return checkpoint_lineage_cmd(spec, json_out)
+    chain = cat.lineage(spec)
     if json_out:
         print_json(chain)
         return

@@ -1,0 +1,107 @@
+"""Checkpoints into the catalog: a `TrainerCallback` that records each save (path, step,
+tokens seen, loss, the loss curve so far) against its run and its mixture, and the walk back
+from a checkpoint to the teacher: checkpoint -> run -> mixture -> traces -> teacher."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from transformers import TrainerCallback
+
+from curate.errors import NotFound
+
+LOG_KEYS = ("loss", "grad_norm", "learning_rate", "reward", "num_tokens", "entropy",
+            "mean_token_accuracy", "completions/mean_length")
+
+
+def _num(v: Any) -> Any:
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return v
+
+
+def register_checkpoint(catalog, *, run_id: str, path: str | Path, step: int, model: str,
+                        mixture: str, tokens_seen: int | None, loss: float | None,
+                        metrics: dict[str, Any] | None = None) -> str:
+    """One row in `checkpoints`; returns its id."""
+    return catalog.insert("checkpoints", {
+        "run_id": run_id, "path": str(Path(path).resolve()), "step": int(step), "model": model,
+        "mixture": mixture, "tokens_seen": None if tokens_seen is None else int(tokens_seen),
+        "loss": None if loss is None else float(loss), "metrics": metrics or {}})
+
+
+class CatalogCallback(TrainerCallback):
+    """Keeps the loss curve from the trainer's logs and registers every saved checkpoint."""
+
+    def __init__(self, catalog, run_id: str, model: str, mixture: str,
+                 extra: dict[str, Any] | None = None):
+        self.catalog, self.run_id, self.model, self.mixture = catalog, run_id, model, mixture
+        self.extra = extra or {}
+        self.curve: list[dict[str, Any]] = []
+        self.checkpoints: list[dict[str, Any]] = []
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if logs and any(k in logs for k in LOG_KEYS) and "train_loss" not in logs:
+            point = {"step": state.global_step, **{k: _num(v) for k, v in logs.items()
+                                                   if k in LOG_KEYS or k.startswith("rewards/")}}
+            if state.num_input_tokens_seen:
+                point["tokens_seen"] = state.num_input_tokens_seen
+            self.curve.append(point)
+
+    def last_loss(self) -> float | None:
+        for p in reversed(self.curve):
+            if p.get("loss") is not None:
+                return float(p["loss"])
+        return None
+
+    def record(self, path: str | Path, state, final: bool = False) -> dict[str, Any]:
+        """Register `path` as the checkpoint at `state.global_step`."""
+        tokens = state.num_input_tokens_seen or None
+        metrics = {"loss_curve": list(self.curve), "epoch": state.epoch, "final": final,
+                   **self.extra}
+        cid = register_checkpoint(self.catalog, run_id=self.run_id, path=path,
+                                  step=state.global_step, model=self.model, mixture=self.mixture,
+                                  tokens_seen=tokens, loss=self.last_loss(), metrics=metrics)
+        row = {"id": cid, "path": str(Path(path).resolve()), "step": state.global_step,
+               "tokens_seen": tokens, "loss": self.last_loss(), "final": final}
+        self.checkpoints.append(row)
+        return row
+
+    def on_save(self, args, state, control, **kwargs):
+        if state.is_world_process_zero:
+            self.record(Path(args.output_dir) / f"checkpoint-{state.global_step}", state)
+
+
+def find_checkpoint(catalog, ref: str) -> dict[str, Any]:
+    """A checkpoint row by id, by its folder, or by a run's output folder (its final one)."""
+    rows = catalog.sql("SELECT * FROM checkpoints ORDER BY created")
+    hits = [r for r in rows if r["id"] == ref]
+    if not hits and Path(ref).exists():
+        target = str(Path(ref).resolve())
+        hits = [r for r in rows if r["path"] == target]
+    if not hits:
+        raise NotFound(f"no checkpoint {ref!r} in the catalog (give a checkpoint id or folder)")
+    return hits[-1]
+
+
+def checkpoint_lineage(catalog, ref: str) -> list[dict[str, Any]]:
+    """checkpoint -> run -> each dataset it read and their ancestors (to the teacher)."""
+    ck = find_checkpoint(catalog, ref)
+    run_id = str(ck["run_id"]).replace("'", "''")
+    run = (catalog.sql(f"SELECT * FROM runs WHERE id = '{run_id}'") or [{}])[0]
+    metrics = json.loads(ck["metrics"]) if isinstance(ck.get("metrics"), str) else ck.get("metrics")
+    out: list[dict[str, Any]] = [{
+        "checkpoint": ck["id"], "path": ck["path"], "step": ck["step"], "model": ck["model"],
+        "tokens_seen": ck["tokens_seen"], "loss": ck["loss"],
+        "final": bool((metrics or {}).get("final")), "parents": [f"run:{ck['run_id']}"]}]
+    inputs = json.loads(run["inputs"]) if run.get("inputs") else []
+    datasets = [i for i in inputs if catalog.exists(i)]
+    out.append({"run": ck["run_id"], "kind": run.get("kind"), "status": run.get("status"),
+                "config": json.loads(run["config"]) if run.get("config") else {},
+                "parents": datasets or ([ck["mixture"]] if ck.get("mixture") else [])})
+    for spec in out[-1]["parents"]:
+        out.extend(catalog.lineage(spec))
+    return out

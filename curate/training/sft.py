@@ -1,0 +1,350 @@
+"""`curate train sft`: TRL's SFTTrainer on a catalog mixture, with assistant-only loss and
+optional packing, checkpoints registered in the catalog as they are saved.
+
+Before any training: the model and mixture must exist, the rows must be conversations with an
+assistant turn, the chat template must carry `{% generation %}` markers (or be one TRL knows
+how to patch), and a round trip through the template must keep the reasoning in the loss;
+every row is measured so truncation is counted, never silent.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from curate.errors import BadInput, CurateError, NotFound
+from curate.record import THINK_CLOSE, split_think
+from curate.training import schedules
+
+SCHEDULERS = {"cosine": "cosine", "constant": "constant_with_warmup"}
+OVERFLOW = ("truncate", "drop", "error")
+
+
+@dataclass
+class SFTOptions:
+    epochs: float = 1.0
+    learning_rate: float = 5e-5          # P3 default; P1 also 5e-5
+    warmup_ratio: float = 0.1
+    scheduler: str = "cosine"            # cosine | constant (after warmup)
+    weight_decay: float = 0.01
+    batch_size: int = 8                  # per device; with packing: packed sequences
+    grad_accum: int = 1
+    max_length: int = 2048
+    max_steps: int | None = None
+    save_steps: int | None = None        # checkpoint every N steps (plus the final model)
+    packing: bool = False
+    exposures: int = 1                   # K: train K x epochs on N//K rows (equal steps)
+    overflow: str = "truncate"           # rows over max_length: truncate | drop | error
+    full_sequence_loss: bool = False     # loss on every token, not only the assistant's
+    allow_lost_reasoning: bool = False   # train even when the template drops the think block
+    gradient_checkpointing: bool = False
+    logging_steps: int = 10
+    seed: int = 0
+    overwrite: bool = False
+    progress: bool = True
+
+    def validate(self) -> None:
+        if self.scheduler not in SCHEDULERS:
+            raise BadInput(f"--scheduler must be one of {', '.join(SCHEDULERS)}")
+        if self.overflow not in OVERFLOW:
+            raise BadInput(f"--overflow must be one of {', '.join(OVERFLOW)}")
+        for name, v in (("--batch-size", self.batch_size), ("--grad-accum", self.grad_accum),
+                        ("--max-length", self.max_length), ("--exposures", self.exposures),
+                        ("--logging-steps", self.logging_steps)):
+            if v < 1:
+                raise BadInput(f"{name} must be at least 1")
+        for name, v in (("--max-steps", self.max_steps), ("--save-steps", self.save_steps)):
+            if v is not None and v < 1:
+                raise BadInput(f"{name} must be at least 1")
+        if self.epochs <= 0 or self.learning_rate <= 0:
+            raise BadInput("--epochs and --learning-rate must be more than 0")
+        if not 0 <= self.warmup_ratio < 1:
+            raise BadInput("--warmup-ratio must be in [0, 1)")
+        if self.weight_decay < 0:
+            raise BadInput("--weight-decay must be 0 or more")
+
+
+# -- model and template checks -------------------------------------------------------------
+def check_model_path(model: str) -> str:
+    """A local model folder or a hub id (owner/name); NotFound otherwise, before loading."""
+    p = Path(model).expanduser()
+    if p.exists():
+        if not (p / "config.json").is_file():
+            raise NotFound(f"model {model!r}: the folder has no config.json")
+        return str(p.resolve())
+    if re.fullmatch(r"[A-Za-z0-9][\w.\-]*/[\w.\-]+", model) and not model.startswith("."):
+        return model
+    raise NotFound(f"model {model!r} not found (a local folder or a hub id owner/name)")
+
+
+def load_tokenizer(model: str):
+    from transformers import AutoTokenizer
+
+    try:
+        tok = AutoTokenizer.from_pretrained(model)
+    except (OSError, ValueError) as e:
+        raise NotFound(f"cannot load a tokenizer from {model!r}: {str(e).splitlines()[0]}") \
+            from None
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    return tok
+
+
+def training_template(tokenizer, full_sequence_loss: bool = False) -> tuple[str | None, str]:
+    """(template to pass to apply_chat_template or None for the tokenizer's own, its origin).
+
+    Assistant-only loss needs `{% generation %}` markers: the model's own template, or TRL's
+    patched copy for the families it knows (Qwen3, Llama 3, ...); else a one-line refusal.
+    """
+    from trl.chat_template_utils import get_training_chat_template, has_generation_markers
+
+    if not getattr(tokenizer, "chat_template", None):
+        raise CurateError("the model's tokenizer has no chat template; SFT on conversations "
+                          "needs one (set tokenizer.chat_template in the model folder)")
+    if full_sequence_loss or has_generation_markers(tokenizer.chat_template):
+        return None, "model"
+    try:
+        patched = get_training_chat_template(tokenizer)
+    except ValueError:
+        raise CurateError("the chat template has no {% generation %} markers, so assistant-only "
+                          "loss cannot mask the prompt; add them around the assistant turn, or "
+                          "pass --full-sequence-loss to train on every token") from None
+    return patched, "trl-training-template" if patched else "model"
+
+
+def _norm(text: str) -> str:
+    return " ".join((text or "").split())
+
+
+def think_roundtrip(tokenizer, conversations: list[list[dict]], template: str | None,
+                    assistant_only: bool = True) -> dict[str, Any]:
+    """Tokenise conversations that hold a think block with the training template and check
+    the reasoning and `</think>` come back in the trained tokens (the assistant mask)."""
+    checked = kept = 0
+    first_lost = None
+    for msgs in conversations:
+        turns = [m for m in msgs if m["role"] == "assistant" and THINK_CLOSE in (m["content"] or "")]
+        if not turns:
+            continue
+        reasoning, _, closed = split_think(turns[-1]["content"])
+        if not reasoning or not closed:
+            continue
+        checked += 1
+        enc = tokenizer.apply_chat_template(msgs, chat_template=template, tokenize=True,
+                                            return_dict=True,
+                                            return_assistant_tokens_mask=assistant_only)
+        ids = list(enc["input_ids"])
+        if assistant_only:
+            ids = [t for t, m in zip(ids, enc["assistant_masks"]) if m]
+        text = tokenizer.decode(ids, skip_special_tokens=False)
+        if _norm(reasoning) in _norm(text) and THINK_CLOSE in text:
+            kept += 1
+        elif first_lost is None:
+            first_lost = _norm(reasoning)[:80]
+    return {"checked": checked, "kept": kept, "lost": checked - kept, "first_lost": first_lost}
+
+
+def check_conversations(rows: list[Any], spec: str) -> None:
+    """Every row a list of {role, content} with a non-empty assistant turn."""
+    for i, msgs in enumerate(rows):
+        if not isinstance(msgs, list) or not msgs:
+            raise BadInput("row has no messages", file=spec, row=i, field="messages")
+        for m in msgs:
+            if not isinstance(m, dict) or not m.get("role") or m.get("content") is None:
+                raise BadInput("a message lacks role or content", file=spec, row=i,
+                               field="messages")
+        if not any(m["role"] == "assistant" and m["content"].strip() for m in msgs):
+            raise BadInput("row has no assistant turn to train on", file=spec, row=i,
+                           field="messages")
+
+
+def token_lengths(tokenizer, conversations: list[list[dict]], template: str | None,
+                  chunk: int = 512, progress=None) -> list[int]:
+    """Tokens per conversation as the trainer will see it (template rendered, then tokenised
+    in fast batches)."""
+    out: list[int] = []
+    for i in range(0, len(conversations), chunk):
+        part = conversations[i:i + chunk]
+        texts = tokenizer.apply_chat_template(part, chat_template=template, tokenize=False)
+        enc = tokenizer(texts, add_special_tokens=False)["input_ids"]
+        out.extend(len(x) for x in enc)
+        if progress:
+            progress(len(part))
+    return out
+
+
+def length_report(lengths: list[int], max_length: int) -> dict[str, Any]:
+    """How many rows (and tokens) exceed max_length: the truncation the run will do."""
+    import numpy as np
+
+    if not lengths:
+        return {"rows": 0, "over_max_length": 0, "tokens_cut": 0}
+    arr = np.asarray(lengths)
+    over = arr > max_length
+    return {"rows": int(arr.size), "tokens": int(arr.sum()), "max_length": max_length,
+            "over_max_length": int(over.sum()),
+            "tokens_cut": int((arr[over] - max_length).sum()),
+            "p50": int(np.percentile(arr, 50)), "p95": int(np.percentile(arr, 95)),
+            "max": int(arr.max())}
+
+
+def device_settings() -> dict[str, Any]:
+    """GPU: bf16 when supported; CPU: float32 (bf16 matmuls are slow on most CPUs)."""
+    import torch
+
+    if torch.cuda.is_available():
+        bf16 = torch.cuda.is_bf16_supported()
+        return {"device": "cuda", "bf16": bf16, "dtype": torch.bfloat16 if bf16 else torch.float32}
+    return {"device": "cpu", "bf16": False, "dtype": torch.float32}
+
+
+def _check_output(output: str | Path, overwrite: bool) -> Path:
+    out = Path(output).expanduser()
+    if out.exists() and not out.is_dir():
+        raise BadInput(f"--output {output!r} is a file")
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise BadInput(f"--output {output!r} is not empty (pass --overwrite to write into it)")
+    return out
+
+
+def _sample(rows: list, k: int = 16) -> list:
+    step = max(1, len(rows) // k)
+    return rows[::step][:k]
+
+
+# -- training ------------------------------------------------------------------------------
+def prepare_sft(catalog, mixture: str, model: str, output: str | Path, opts: SFTOptions,
+                ) -> dict[str, Any]:
+    """Every check and measurement that must pass before a model is loaded."""
+    opts.validate()
+    out = _check_output(output, opts.overwrite)
+    model_id = check_model_path(model)
+    ref = catalog.resolve(mixture)
+    table = catalog.table(ref)
+    if "messages" not in table.column_names:
+        raise BadInput(f"{ref.spec} has no `messages` column: build a mixture with `curate mix` "
+                       "(it writes messages for a variant)")
+    convs = table.column("messages").to_pylist()
+    check_conversations(convs, ref.spec)
+    tok = load_tokenizer(model_id)
+    template, template_source = training_template(tok, opts.full_sequence_loss)
+    trip = think_roundtrip(tok, _sample([c for c in convs if any(
+        THINK_CLOSE in (m["content"] or "") for m in c if m["role"] == "assistant")]), template,
+        assistant_only=not opts.full_sequence_loss)
+    if trip["lost"] and not opts.allow_lost_reasoning:
+        raise CurateError(f"the chat template of {model!r} drops the reasoning from the trained "
+                          f"tokens in {trip['lost']} of {trip['checked']} sampled rows (e.g. "
+                          f"{trip['first_lost']!r}); fix the template, or pass "
+                          "--allow-lost-reasoning to train without it")
+    indices = schedules.exposure_subset(len(convs), opts.exposures, opts.seed)
+    convs = [convs[i] for i in indices] if opts.exposures > 1 else convs
+    lengths = _measure(tok, convs, template, opts.progress)
+    report = length_report(lengths, opts.max_length)
+    if report["over_max_length"] and opts.overflow == "error":
+        raise BadInput(f"{report['over_max_length']} of {report['rows']} rows are longer than "
+                       f"--max-length {opts.max_length} (longest {report['max']} tokens); raise "
+                       "it, or pass --overflow truncate|drop")
+    if opts.overflow == "drop" and report["over_max_length"]:
+        keep = [i for i, n in enumerate(lengths) if n <= opts.max_length]
+        if not keep:
+            raise BadInput(f"every row is longer than --max-length {opts.max_length}")
+        convs = [convs[i] for i in keep]
+        report["dropped"] = report["rows"] - len(keep)
+    else:
+        report["truncated"] = report["over_max_length"] if opts.overflow == "truncate" else 0
+    sched = schedules.plan(len(convs) * opts.exposures, opts.batch_size * opts.grad_accum,
+                           opts.epochs, opts.exposures) if not opts.packing else None
+    return {"mixture": ref.spec, "model": model_id, "output": out, "tokenizer": tok,
+            "template": template, "template_source": template_source, "roundtrip": trip,
+            "conversations": convs, "lengths": report,
+            "plan": sched.to_dict() if sched else None}
+
+
+def _measure(tok, convs, template, progress: bool) -> list[int]:
+    if not progress or len(convs) < 2000:
+        return token_lengths(tok, convs, template)
+    from curate.curation.progress import progress_bar
+
+    with progress_bar() as bar:
+        task = bar.add_task("measuring lengths", total=len(convs))
+        return token_lengths(tok, convs, template, progress=lambda n: bar.advance(task, n))
+
+
+def sft_config(opts: SFTOptions, output: Path, dev: dict[str, Any]):
+    from trl import SFTConfig
+
+    return SFTConfig(
+        output_dir=str(output), num_train_epochs=opts.epochs * opts.exposures,
+        max_steps=opts.max_steps or -1, learning_rate=opts.learning_rate,
+        warmup_steps=opts.warmup_ratio, lr_scheduler_type=SCHEDULERS[opts.scheduler],
+        weight_decay=opts.weight_decay, max_grad_norm=1.0,
+        per_device_train_batch_size=opts.batch_size, gradient_accumulation_steps=opts.grad_accum,
+        max_length=opts.max_length, packing=opts.packing, packing_strategy="bfd",
+        assistant_only_loss=not opts.full_sequence_loss,
+        save_strategy="steps" if opts.save_steps else "no", save_steps=opts.save_steps or 500,
+        save_only_model=True, logging_steps=opts.logging_steps, logging_first_step=True,
+        report_to="none", bf16=dev["bf16"], fp16=False,
+        activation_checkpointing=opts.gradient_checkpointing, seed=opts.seed,
+        data_seed=opts.seed, include_num_input_tokens_seen="non_padding",
+        disable_tqdm=not opts.progress, dataloader_num_workers=0,
+        dataloader_pin_memory=dev["device"] == "cuda")
+
+
+def build_trainer(prep: dict[str, Any], opts: SFTOptions, dev: dict[str, Any],
+                  callbacks: list | None = None):
+    """The SFTTrainer for a prepared run (model loaded in the device's dtype)."""
+    import datasets
+    from transformers import AutoModelForCausalLM
+    from trl import SFTTrainer
+
+    lm = AutoModelForCausalLM.from_pretrained(prep["model"], dtype=dev["dtype"])
+    tok = prep["tokenizer"]
+    if prep["template"]:
+        tok.chat_template = prep["template"]  # saved with the model: inference matches
+    train = datasets.Dataset.from_dict({"messages": prep["conversations"]})
+    return SFTTrainer(model=lm, args=sft_config(opts, prep["output"], dev), train_dataset=train,
+                      processing_class=tok, callbacks=callbacks or [])
+
+
+def train_sft(catalog, mixture: str, model: str, output: str | Path,
+              opts: SFTOptions | None = None) -> dict[str, Any]:
+    """Train, register every checkpoint and the run; return the run's figures."""
+    from curate.training.callbacks import CatalogCallback
+
+    opts = opts or SFTOptions()
+    prep = prepare_sft(catalog, mixture, model, output, opts)
+    dev = device_settings()
+    out: Path = prep["output"]
+    config = {"method": "sft", "model": prep["model"], "mixture": prep["mixture"],
+              "output": str(out.resolve()), "options": asdict(opts),
+              "device": dev["device"], "bf16": dev["bf16"],
+              "template": prep["template_source"], "roundtrip": prep["roundtrip"],
+              "lengths": prep["lengths"], "plan": prep["plan"]}
+    run = catalog.start_run("train", config=config, inputs=[prep["mixture"]],
+                            name=f"sft:{out.name}")
+    try:
+        cb = CatalogCallback(catalog, run, prep["model"], prep["mixture"],
+                             extra={"method": "sft"})
+        trainer = build_trainer(prep, opts, dev, callbacks=[cb])
+        t0 = time.perf_counter()
+        result = trainer.train()
+        seconds = time.perf_counter() - t0
+        trainer.save_model(str(out))
+        final = cb.record(out, trainer.state, final=True)
+    except BaseException as e:
+        catalog.finish_run(run, "failed", error=f"{type(e).__name__}: {str(e)[:500]}")
+        raise
+    tokens = trainer.state.num_input_tokens_seen
+    figures = {"steps": trainer.state.global_step, "train_loss": result.training_loss,
+               "final_loss": cb.last_loss(), "tokens_seen": tokens, "seconds": round(seconds, 2),
+               "tokens_per_second": round(tokens / seconds, 1) if seconds and tokens else None,
+               "truncation": prep["lengths"], "loss_curve": cb.curve}
+    catalog.finish_run(run, "ok", outputs=[c["path"] for c in cb.checkpoints], metrics=figures)
+    return {"run_id": run, "mixture": prep["mixture"], "model": prep["model"],
+            "output": str(out.resolve()), "device": dev["device"], "bf16": dev["bf16"],
+            "template": prep["template_source"], "roundtrip": prep["roundtrip"],
+            "plan": prep["plan"], "checkpoints": cb.checkpoints, "final": final,
+            **{k: v for k, v in figures.items() if k != "loss_curve"}}
