@@ -206,6 +206,27 @@ def _report(res: dict, json_out: bool) -> None:
                 for c in res["checkpoints"]], title="checkpoints")
 
 
+@train_app.command("tiny-model")
+def tiny_model(
+    out_dir: str = typer.Argument(..., help="Folder to write the model and tokenizer to."),
+    layers: int = typer.Option(2, "--layers"),
+    hidden: int = typer.Option(64, "--hidden"),
+    vocab_size: int = typer.Option(400, "--vocab-size"),
+    seed: int = typer.Option(0, "--seed"),
+    json_out: bool = typer.Option(False, "--json", help="Print the path as JSON."),
+) -> None:
+    """Build a tiny local Llama (BPE trained on the spot, think-keeping chat template) for CPU
+    smoke runs of `train sft`, `train grpo`, `eval` and `generate --teacher transformers:DIR`."""
+    from curate.training.tiny import build_tiny_model
+
+    path = build_tiny_model(out_dir, layers=layers, hidden=hidden, vocab_size=vocab_size,
+                            seed=seed)
+    if json_out:
+        print_json({"path": str(path)})
+    else:
+        console.print(f"tiny model in [bold]{path}[/bold]")
+
+
 def register(app: typer.Typer) -> None:
     app.command("mix")(mix)
     app.add_typer(train_app, name="train")
