@@ -48,6 +48,8 @@ def generate(
     prompt_field: str = typer.Option(None, "--prompt-field", help="Field holding the prompt."),
     reference_field: str = typer.Option(None, "--reference-field", help="Field holding the answer."),
     id_field: str = typer.Option(None, "--id-field", help="Field holding the problem id."),
+    subset: list[str] = typer.Option(None, "--subset", help="Math: keep prompt rows whose FIELD "
+                                     "equals VALUE (FIELD=VALUE, repeatable), before -n."),
     api_key_env: str = typer.Option("OPENAI_API_KEY", "--api-key-env",
                                     help="openai: environment variable with the API key "
                                          "(never printed)."),
@@ -135,7 +137,13 @@ def _generate_math(catalog, name: str, o: dict, json_out: bool):
     spec = parse_teacher(o["teacher"], model=o["model"], tensor_parallel=o["tensor_parallel"],
                          data_parallel=o["data_parallel"], max_model_len=o["max_model_len"],
                          server_args=o["server_arg"] or None)
-    res = generate_traces(catalog, name, o["prompts"], spec, cfg, n=o["n"],
+    where = {}
+    for item in o["subset"] or []:
+        k, sep, v = item.partition("=")
+        if not sep or not k:
+            raise CurateError(f"--subset {item!r}: expected FIELD=VALUE")
+        where[k] = v
+    res = generate_traces(catalog, name, o["prompts"], spec, cfg, n=o["n"], subset=where or None,
                           prompt_field=o["prompt_field"], reference_field=o["reference_field"],
                           id_field=o["id_field"], api_key_env=o["api_key_env"],
                           progress=not json_out)

@@ -129,7 +129,8 @@ def load_prompts(source: str, catalog=None, *, n: int | None = None, seed: int =
         info = {"file": str(path.resolve()), "sha256": _file_hash(path)}
         name = path.stem
     if subset:
-        raw = [r for r in raw if all(r.get(k) == v for k, v in subset.items())]
+        raw = [r for r in raw if all(r.get(k) == v or str(r.get(k)) == str(v)
+                                     for k, v in subset.items())]
         if not raw:
             raise CurateError(f"{source}: no rows match subset {subset}")
     rows = normalise_rows(raw, name, prompt_field=prompt_field, reference_field=reference_field,

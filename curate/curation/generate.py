@@ -306,6 +306,7 @@ def generate_traces(catalog, name: str, prompts: str | PromptSet, teacher: str |
                     cfg: GenerateConfig | None = None, *, task: str = "math",
                     n: int | None = None, prompt_field: str | None = None,
                     reference_field: str | None = None, id_field: str | None = None,
+                    subset: dict[str, Any] | None = None,
                     api_key_env: str = "OPENAI_API_KEY", progress: bool = True,
                     startup_timeout: float = 1800.0) -> GenerateResult:
     """Generate traces for `prompts` with `teacher` and register them as `name` (resumable)."""
@@ -315,12 +316,12 @@ def generate_traces(catalog, name: str, prompts: str | PromptSet, teacher: str |
     spec = teacher if isinstance(teacher, TeacherSpec) else parse_teacher(teacher)
     ps = prompts if isinstance(prompts, PromptSet) else load_prompts(
         prompts, catalog, n=n, seed=cfg.seed, prompt_field=prompt_field,
-        reference_field=reference_field, id_field=id_field)
+        reference_field=reference_field, id_field=id_field, subset=subset)
     if not ps.rows:
         raise CurateError(f"prompt source {ps.source!r} has no rows")
     base_reqs = build_requests(ps.rows, cfg)
     api_key = os.environ.get(api_key_env) if spec.kind == "openai" else None
-    params = {"task": task, "teacher": str(spec), "prompts": ps.source, "n": n,
+    params = {"task": task, "teacher": str(spec), "prompts": ps.source, "n": n, "subset": subset,
               "prompt_info": ps.info,
               **{k: v for k, v in asdict(cfg).items() if k not in ("chat_template_kwargs",)},
               "chat_template_kwargs": cfg.template_kwargs(),
