@@ -17,10 +17,10 @@ import time
 from pathlib import Path
 
 import pytest
+from teacher_server import Proxy, free_port, start_serve, stop
 
 from curate.curation.generate import GenerateConfig, cache_path, generate_traces
 from curate.errors import CurateError
-from tests.teacher_server import Proxy, free_port, start_serve, stop
 
 pytestmark = pytest.mark.timeout(300)
 
