@@ -38,6 +38,9 @@ def distinct_prompts() -> list[str]:
     return uniq
 
 
+TEMPLATE = "\nPlease reason step by step, and put your final answer within \\boxed{}."
+
+
 def perturb(t: str, rng: random.Random) -> str:
     w = t.split()
     for _ in range(rng.randint(1, 3)):
@@ -69,6 +72,14 @@ def main() -> None:
     secs = time.perf_counter() - t0
     fp = sum(f is not None for f in flags[: len(base)])
     rec = sum(f is not None for f in flags[len(base):])
+    # the same prompts inside the math recipe's instruction template, as a teacher saw them
+    wrapped = [t + TEMPLATE for t in texts]
+    templated = {}
+    for strip in (True, False):
+        f = duplicate_flags(wrapped, strip_template=strip)
+        templated["strip_template" if strip else "no_strip"] = {
+            "recall": round(sum(x is not None for x in f[len(base):]) / len(copies), 4),
+            "false_positive_rate": round(sum(x is not None for x in f[: len(base)]) / len(base), 5)}
     # exact Jaccard of each planted copy vs its original (what MinHash estimates)
     th = DEFAULTS["threshold"]
     jac = []
@@ -82,6 +93,7 @@ def main() -> None:
         "recall": round(rec / len(copies), 4),
         "false_positive_rate": round(fp / len(base), 5), "false_positives": fp,
         "planted_with_true_jaccard_above_threshold": round(sum(j >= th for j in jac) / len(jac), 4),
+        "templated_prompts": {"template": TEMPLATE, **templated},
     })
 
 
