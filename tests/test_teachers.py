@@ -288,3 +288,36 @@ def test_api_key_is_sent_but_never_stored(catalog, tmp_path, proxy, monkeypatch,
         if f.is_file():
             assert secret.encode() not in f.read_bytes(), f
     assert res.ref.rows == 2
+
+
+def test_launcher_command_lines():
+    from curate.curation.teachers.servers import server_command
+    from curate.curation.teachers.spec import parse_teacher
+
+    spec = parse_teacher("vllm:Qwen/Qwen3-32B", tensor_parallel=4, data_parallel=2,
+                         max_model_len=32768, server_args=["--reasoning-parser", "qwen3"])
+    cmd = server_command(spec, 8123)
+    assert cmd[1:3] == ["serve", "Qwen/Qwen3-32B"]
+    s = " ".join(cmd)
+    assert "--tensor-parallel-size 4" in s and "--data-parallel-size 2" in s
+    assert "--max-model-len 32768" in s and s.endswith("--reasoning-parser qwen3")
+    cmd = server_command(parse_teacher("sglang:M", tensor_parallel=2), 8124)
+    assert cmd[1:3] == ["-m", "sglang.launch_server"] and "--tp-size" in cmd
+    cmd = server_command(parse_teacher("transformers:/m"), 8125)
+    assert cmd[1:3] == ["serve", "/m"] and "--port" in cmd
+
+
+def test_no_server_left_behind(catalog, tmp_path, tiny):
+    """transformers:PATH launches `transformers serve`, and it is gone when the run ends."""
+    import psutil
+
+    src = _prompts(tmp_path / "p.jsonl", 2)
+    before = {p.pid for p in psutil.process_iter()}
+    res = generate_traces(catalog, "gl", str(src), f"transformers:{tiny}",
+                          GenerateConfig(samples=1, max_tokens=4), progress=False)
+    assert res.ref.rows == 2
+    meta = json.loads(catalog.table(res.ref).to_pylist()[0]["metadata"])
+    assert meta["engine"] == "transformers-serve" and meta["engine_version"]
+    left = [p for p in psutil.process_iter() if p.pid not in before
+            and "serve" in " ".join(p.cmdline() if p.is_running() else [])]
+    assert not left

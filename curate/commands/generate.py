@@ -73,10 +73,11 @@ def generate(
 ) -> None:
     """Generate traces with a teacher and register them in the catalog.
 
-    Countdown: `--task countdown --teacher search -n N`. Math: `--task math --prompts SOURCE
-    --teacher vllm:MODEL | sglang:MODEL | openai:URL | transformers:PATH`. Every answer is
-    cached as it arrives: run the same command again after an interruption and only the
-    missing requests are sent.
+    Countdown: --task countdown --teacher search -n N
+
+    Math: --task math --prompts SOURCE --teacher vllm:MODEL | sglang:MODEL | openai:URL | transformers:PATH
+
+    Every answer is cached as it arrives: run the same command again after an interruption and only the missing requests are sent.
     """
     from curate.catalog import Catalog
     from curate.catalog.catalog import ref_dict

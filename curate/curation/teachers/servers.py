@@ -34,7 +34,7 @@ def server_command(spec: TeacherSpec, port: int) -> list[str]:
     """The command line that serves `spec` on 127.0.0.1:port."""
     extra = list(spec.server_args)
     if spec.kind == "vllm":
-        exe = shutil.which("vllm") or _bin("vllm")
+        exe = _bin("vllm")
         cmd = [exe, "serve", spec.target, "--host", "127.0.0.1", "--port", str(port),
                "--tensor-parallel-size", str(spec.tensor_parallel),
                "--data-parallel-size", str(spec.data_parallel)]
@@ -49,18 +49,16 @@ def server_command(spec: TeacherSpec, port: int) -> list[str]:
             cmd += ["--context-length", str(spec.max_model_len)]
         return cmd + extra
     if spec.kind == "transformers":
-        exe = shutil.which("transformers") or _bin("transformers")
+        exe = _bin("transformers")
         return [exe, "serve", spec.target, "--host", "127.0.0.1", "--port", str(port),
                 "--log-level", "warning"] + extra
     raise CurateError(f"{spec} does not launch a server")
 
 
 def _bin(name: str) -> str:
+    """This environment's console script (installation is checked before launch)."""
     path = Path(sys.executable).parent / name
-    if not path.exists():
-        raise CurateError(f"`{name}` is not installed in this environment "
-                          + ("(pip install 'curate-traces[gpu]')" if name == "vllm" else ""))
-    return str(path)
+    return str(path) if path.exists() else (shutil.which(name) or str(path))
 
 
 def _check_installed(spec: TeacherSpec) -> None:
