@@ -200,6 +200,7 @@ def row_summary(table: pa.Table) -> dict[str, Any]:
         "tasks": Counter(f"{t}/{s}" for t, s in zip(_col(table, "task") or [None] * n,
                                                    _col(table, "source") or [None] * n)),
         "teachers": Counter(t for t in _col(table, "teacher") if t),
+        "engines": row_engines(table),
         "sampling": Counter(s for s in _col(table, "sampling") if s),
         "verifiers": Counter(d.get("verifier") for d in details if d.get("verifier")),
         "verified": Counter({True: "verified", False: "wrong", None: "not checkable"}[v]
@@ -208,6 +209,21 @@ def row_summary(table: pa.Table) -> dict[str, Any]:
         "finish": finish,
         "completion_tokens": np.array(tokens, dtype=np.int64),
     }
+
+
+def row_engines(table: pa.Table) -> dict[str, str]:
+    """Teacher -> "engine version" as the generation recorded it in the rows' metadata."""
+    out: dict[str, str] = {}
+    for t, m in zip(_col(table, "teacher"), _col(table, "metadata") or []):
+        if not t or t in out or not m:
+            continue
+        try:
+            meta = json.loads(m)
+        except (TypeError, ValueError):
+            continue
+        if isinstance(meta, dict) and meta.get("engine"):
+            out[t] = " ".join(str(x) for x in (meta["engine"], meta.get("engine_version")) if x)
+    return out
 
 
 def flag_counts(configs: list[ConfigData]) -> dict[str, int]:
@@ -422,7 +438,8 @@ def _gen_params(prov: Provenance) -> list[dict]:
 
 def _teacher_section(prov: Provenance, summary: dict) -> list[str]:
     lines = ["## Teacher and engine", ""]
-    rows = [[t, engine_of(t), n] for t, n in summary["teachers"].most_common()]
+    engines = summary.get("engines") or {}
+    rows = [[t, engines.get(t) or engine_of(t), n] for t, n in summary["teachers"].most_common()]
     lines += _table(["teacher (model and revision, or solver)", "engine", "rows"],
                     rows or [["unknown", "", 0]])
     for p in _gen_params(prov):
