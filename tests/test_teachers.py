@@ -321,3 +321,27 @@ def test_no_server_left_behind(catalog, tmp_path, tiny):
     left = [p for p in psutil.process_iter() if p.pid not in before
             and "serve" in " ".join(p.cmdline() if p.is_running() else [])]
     assert not left
+
+
+def test_generated_traces_export_with_provenance(catalog, tmp_path, proxy):
+    """Teacher traces -> nocot variant -> export: the card names teacher, engine, sampling."""
+    import datasets
+    from huggingface_hub import DatasetCard
+
+    from curate.catalog.export import export_dataset
+    from curate.curation.variants import make_variant
+
+    src = _prompts(tmp_path / "p.jsonl", 3)
+    res = generate_traces(catalog, "gx", str(src), f"openai:{proxy.url}",
+                          GenerateConfig(samples=1, max_tokens=6, system="Be brief."),
+                          progress=False)
+    make_variant(catalog, "gx", "nocot", "gx-nocot")
+    out = export_dataset(catalog, "gx", tmp_path / "export")
+    card = DatasetCard.load(out / "README.md")
+    text = card.text
+    assert "transformers-serve" in text and res.summary["teacher"] in text
+    assert "Be brief." in text and "temperature" in text
+    names = {c["config_name"] for c in card.data.to_dict()["configs"]}
+    assert "nocot" in names
+    ds = datasets.load_dataset(str(out), "nocot", split="train", cache_dir=str(tmp_path / "c"))
+    assert len(ds) == 3
