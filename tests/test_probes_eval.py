@@ -188,3 +188,16 @@ def test_countdown_local_suite(tiny_pair, catalog, tmp_path):
 
     row = pq.read_table(out["outputs"]).to_pylist()[0]
     assert "countdown" in row["verify_detail"] and out["problems"] == 1
+
+
+def test_eval_through_a_served_teacher(tiny_pair, catalog):
+    """`--teacher transformers:PATH` evaluates through `transformers serve` and the teacher
+    client (the vLLM path on a GPU): same greedy answers as local generation."""
+    _, ft, suite = tiny_pair
+    kw = dict(max_new_tokens=16, temperature=0.0, progress=False)
+    local = evaluation.evaluate(catalog, str(ft), f"local:{suite}", **kw)
+    served = evaluation.evaluate(catalog, str(ft), f"local:{suite}", teacher=f"transformers:{ft}",
+                                 **kw)
+    a, b = local["benchmarks"]["arith"], served["benchmarks"]["arith"]
+    assert b["problems"] == 4 and b["accuracy"] >= 0.5
+    assert b["accuracy"] == a["accuracy"]

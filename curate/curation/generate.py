@@ -10,7 +10,6 @@ their reason in `NAME-failures`; `length` truncations are kept in the traces and
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import os
 import re
@@ -282,24 +281,11 @@ def run_async(coro):
         return runner.run(coro)
 
 
-@contextlib.contextmanager
 def teacher_endpoint(spec: TeacherSpec, catalog, startup_timeout: float = 1800.0):
-    """(base_url, engine, engine version): launch the server if the spec asks for one."""
-    if not spec.launches_server:
-        yield spec.target.rstrip("/"), None, None
-        return
-    from importlib.metadata import PackageNotFoundError, version
+    """(base_url, engine, engine version); launches the server when the spec asks for one."""
+    from curate.curation.teachers.servers import serving
 
-    from curate.curation.teachers.servers import launched_server
-
-    pkg = {"vllm": "vllm", "sglang": "sglang", "transformers": "transformers"}[spec.kind]
-    try:
-        ver = version(pkg)
-    except PackageNotFoundError:
-        ver = None
-    engine = "transformers-serve" if spec.kind == "transformers" else spec.kind
-    with launched_server(spec, catalog.cache_dir("servers"), startup_timeout) as url:
-        yield url, engine, ver
+    return serving(spec, catalog.cache_dir("servers"), startup_timeout)
 
 
 def generate_traces(catalog, name: str, prompts: str | PromptSet, teacher: str | TeacherSpec,

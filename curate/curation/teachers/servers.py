@@ -148,3 +148,22 @@ def stop_server(proc: subprocess.Popen, grace: float = 30.0) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(10)
+
+
+@contextlib.contextmanager
+def serving(spec: TeacherSpec, log_dir: Path, startup_timeout: float = 1800.0):
+    """(base_url, engine, engine version) for any spec: an `openai:` URL as given, or a server
+    launched for the duration of the block."""
+    if not spec.launches_server:
+        yield spec.target.rstrip("/"), None, None
+        return
+    from importlib.metadata import PackageNotFoundError, version
+
+    pkg = {"vllm": "vllm", "sglang": "sglang", "transformers": "transformers"}[spec.kind]
+    try:
+        ver = version(pkg)
+    except PackageNotFoundError:
+        ver = None
+    engine = "transformers-serve" if spec.kind == "transformers" else spec.kind
+    with launched_server(spec, log_dir, startup_timeout) as url:
+        yield url, engine, ver
