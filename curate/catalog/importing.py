@@ -205,12 +205,12 @@ def import_file(catalog, path: str | Path, name: str, kind: str = "problems",
 def import_hf(catalog, spec: str, name: str, kind: str = "problems", skip_bad: bool = False):
     """Import one split of a Hub dataset (or an exported folder): `hf:ORG/NAME[@REV][:config]
     [:split]`. Column types are kept (a traces export comes back as the same schema)."""
-    from curate.corpora.hub import load_hf, parse_hf_spec
+    from curate.corpora.hub import cache_for, load_hf, parse_hf_spec
 
     if kind not in KINDS:
         raise BadInput(f"unknown kind {kind!r} (one of {', '.join(KINDS)})")
     hs = parse_hf_spec(spec)
-    table = load_hf(hs, cache_dir=catalog.cache_dir("hf")).with_format("arrow")[:]
+    table = load_hf(hs, cache_dir=cache_for(catalog, hs)).with_format("arrow")[:]
     res = _collect(_table_rows(table), str(hs), kind, skip_bad)
     schema = table.schema
     if "prompt" not in schema.names:  # taken from an alias column (problem, question, ...)

@@ -39,6 +39,15 @@ def parse_hf_spec(spec: str) -> HubSpec:
     return HubSpec(repo, config, split, revision)
 
 
+def cache_for(catalog, hs: HubSpec) -> Path | None:
+    """Hub names use the user's datasets cache (HF_HOME, shared with every other tool); a local
+    folder gets one under the catalog, since `datasets` offline can confuse two folders that
+    share a basename."""
+    if catalog is None or not Path(hs.repo).expanduser().exists():
+        return None
+    return catalog.cache_dir("hub")
+
+
 def load_hf(spec: str | HubSpec, cache_dir: str | Path | None = None, default_split: str = "train"):
     """Load one split of a Hub dataset (or an exported local folder) as a `datasets.Dataset`.
 

@@ -97,15 +97,14 @@ def load_prompts(source: str, catalog=None, *, n: int | None = None, seed: int =
     `subset` keeps rows whose original fields equal the given values (e.g. {"source":
     "olympiads"}); `n` then draws that many rows with `seed` (the same seed, the same rows).
     """
-    from curate.corpora.hub import is_hf_spec, load_hf, parse_hf_spec
+    from curate.corpora.hub import cache_for, is_hf_spec, load_hf, parse_hf_spec
 
     parents: list[str] = []
     info: dict[str, Any] = {}
     file = None
     if is_hf_spec(source):
         hs = parse_hf_spec(source)
-        cache = catalog.cache_dir("hub") if catalog is not None else None
-        ds = load_hf(hs, cache_dir=cache)
+        ds = load_hf(hs, cache_dir=cache_for(catalog, hs))
         raw = ds.to_list()
         info = {"hub": hs.repo, "config": hs.config, "split": hs.split or "train",
                 "revision": hs.revision or _dataset_revision(ds), "fingerprint": ds._fingerprint}

@@ -57,7 +57,7 @@ def _post_import(catalog, ref, output, kind, params):
 
 def _import_hub(catalog, spec: str, output: str, kind: str, params: dict):
     """`hf:ORG/NAME[@REV][:config][:split]` through `datasets` (see curate.corpora.hub)."""
-    from curate.corpora.hub import load_hf, parse_hf_spec
+    from curate.corpora.hub import cache_for, load_hf, parse_hf_spec
     from curate.corpora.prompts import load_prompts
 
     limit = int(params["limit"]) if params.get("limit") else None
@@ -66,7 +66,8 @@ def _import_hub(catalog, spec: str, output: str, kind: str, params: dict):
         rows = ps.rows
         info = ps.info
     else:
-        ds = load_hf(parse_hf_spec("hf:" + spec), cache_dir=catalog.cache_dir("hub"))
+        hs = parse_hf_spec("hf:" + spec)
+        ds = load_hf(hs, cache_dir=cache_for(catalog, hs))
         if limit:
             ds = ds.select(range(min(limit, len(ds))))
         rows, info = ds.to_list(), {"hub": "hf:" + spec}
