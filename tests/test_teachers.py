@@ -345,3 +345,37 @@ def test_generated_traces_export_with_provenance(catalog, tmp_path, proxy):
     assert "nocot" in names
     ds = datasets.load_dataset(str(out), "nocot", split="train", cache_dir=str(tmp_path / "c"))
     assert len(ds) == 3
+
+
+def test_unauthorized_endpoint_stops_with_one_line(catalog, tmp_path):
+    """A server that wants a key we do not have: one line naming the cause, nothing registered."""
+    from aiohttp import web
+
+    from curate.curation.teachers.client import FatalTeacherError
+
+    async def deny(request):
+        return web.json_response({"error": "invalid api key"}, status=401)
+
+    import asyncio
+
+    port = free_port()
+    ready = threading.Event()
+
+    def serve():
+        async def main():
+            app = web.Application()
+            app.router.add_route("*", "/{tail:.*}", deny)
+            runner = web.AppRunner(app)
+            await runner.setup()
+            await web.TCPSite(runner, "127.0.0.1", port).start()
+            ready.set()
+            await asyncio.sleep(30)
+        asyncio.run(main())
+
+    threading.Thread(target=serve, daemon=True).start()
+    ready.wait(5)
+    src = _prompts(tmp_path / "p.jsonl", 2)
+    with pytest.raises(FatalTeacherError, match="401.*API key"):
+        generate_traces(catalog, "gdeny", str(src), f"openai:http://127.0.0.1:{port}/v1",
+                        GenerateConfig(samples=1, max_tokens=4), progress=False)
+    assert not catalog.exists("gdeny")

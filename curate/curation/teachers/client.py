@@ -93,6 +93,9 @@ class ChatClient:
         try:
             async with self._session.get(self.base_url + path,
                                          timeout=aiohttp.ClientTimeout(total=timeout)) as r:
+                if r.status in (401, 403):
+                    raise FatalTeacherError(f"{self.base_url}{path}: HTTP {r.status} (check the "
+                                            "API key in the environment)")
                 if r.status != 200:
                     return None
                 return json.loads(await r.read())
