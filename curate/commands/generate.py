@@ -24,7 +24,8 @@ def generate(
     max_tokens: int = typer.Option(16384, "--max-tokens", help="Math: max new tokens."),
     temperature: float = typer.Option(0.6, "--temperature"),
     top_p: float = typer.Option(0.95, "--top-p"),
-    top_k: int = typer.Option(20, "--top-k", help="Math: top-k (-1 or 0: off)."),
+    top_k: int = typer.Option(20, "--top-k", help="Math: top-k (0 or -1: not sent; the OpenAI "
+                              "API itself takes no top_k)."),
     min_p: float = typer.Option(None, "--min-p"),
     system: str = typer.Option(None, "--system", help="Math: system prompt."),
     prompt_template: str = typer.Option(None, "--prompt-template",
