@@ -28,7 +28,7 @@ def tiny_pair(tmp_path_factory):
     tok = AutoTokenizer.from_pretrained(base)
     texts = [render(tok, P3_MATH_PROMPT.format(problem=q)) + f"<think>ok</think> \\boxed{{{a}}}"
              for q, a in PROBLEMS]
-    ft = finetune(base, root / "ft", texts, steps=100, lr=8e-3, add_special_tokens=False)
+    ft = finetune(base, root / "ft", texts, steps=200, lr=8e-3, add_special_tokens=False)
     suite = root / "arith.jsonl"
     suite.write_text("\n".join(json.dumps({"id": f"p{i}", "problem": q, "answer": a})
                                for i, (q, a) in enumerate(PROBLEMS)))

@@ -1,17 +1,12 @@
 """Tiny causal LMs for probe and eval tests: built on the spot, no hub.
 
-A LlamaConfig with a `tokenizers` BPE trained on the given texts and a chat template that keeps
-`<think>` blocks (the same shape as `curate.training.tiny.build_tiny_model`).
+`curate.training.tiny.build_tiny_model` on a small fixed corpus, plus a few steps of plain
+next-token fine-tuning to make a checkpoint that differs from its base.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-
-CHAT_TEMPLATE = (
-    "{% for m in messages %}<|{{ m['role'] }}|>\n{{ m['content'] }}<|end|>\n{% endfor %}"
-    "{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
-)
 
 CORPUS = [
     "What is 2 + 3? <think>2 plus 3 is 5.</think> The answer is \\boxed{5}.",
@@ -27,33 +22,10 @@ CORPUS = [
 def build_local(out_dir: Path, texts: list[str] | None = None, vocab_size: int = 320,
                 layers: int = 2, hidden: int = 32, seed: int = 0) -> Path:
     """A 2-layer Llama with a BPE tokenizer trained on `texts`, saved under `out_dir`."""
-    import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    from curate.training.tiny import build_tiny_model
 
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    specials = ["<pad>", "<s>", "</s>", "<unk>", "<|user|>", "<|assistant|>", "<|end|>",
-                "<think>", "</think>"]
-    tok = Tokenizer(models.BPE(unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=specials,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-                                  show_progress=False)
-    tok.train_from_iterator(texts or CORPUS, trainer)
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>",
-                                   pad_token="<pad>", unk_token="<unk>")
-    fast.chat_template = CHAT_TEMPLATE
-    fast.save_pretrained(out_dir)
-    torch.manual_seed(seed)
-    cfg = LlamaConfig(vocab_size=len(fast), hidden_size=hidden, intermediate_size=2 * hidden,
-                      num_hidden_layers=layers, num_attention_heads=2, num_key_value_heads=2,
-                      max_position_embeddings=4096, bos_token_id=fast.bos_token_id,
-                      eos_token_id=fast.eos_token_id, pad_token_id=fast.pad_token_id,
-                      tie_word_embeddings=False)
-    LlamaForCausalLM(cfg).save_pretrained(out_dir)
-    return out_dir
+    return build_tiny_model(out_dir, texts or CORPUS, vocab_size=vocab_size, layers=layers,
+                            hidden=hidden, heads=2, seed=seed)
 
 
 def build_tiny(out_dir: Path, texts: list[str] | None = None, seed: int = 0) -> Path:
