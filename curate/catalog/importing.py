@@ -134,9 +134,16 @@ def _table_rows(table: pa.Table) -> Iterator[tuple[int, Any, str | None]]:
 def read_rows(path: str | Path, kind: str = "problems", skip_bad: bool = False,
               max_row_bytes: int = MAX_ROW_BYTES) -> ImportResult:
     """Read and validate a file. Without `skip_bad` the first bad row raises BadInput."""
-    path = Path(path)
     if kind not in KINDS:
         raise BadInput(f"unknown kind {kind!r} (one of {', '.join(KINDS)})")
+    return _collect(file_rows(path, max_row_bytes), str(path), kind, skip_bad)
+
+
+def file_rows(path: str | Path, max_row_bytes: int = MAX_ROW_BYTES
+              ) -> Iterator[tuple[int, Any, str | None]]:
+    """(line or row number, row or None, error) for each row of a JSONL/JSON/Parquet/CSV file;
+    file-level problems (missing, empty, unreadable, unknown type) raise BadInput."""
+    path = Path(path)
     if not path.is_file():
         raise BadInput("no such file", file=str(path))
     if path.stat().st_size == 0:
@@ -162,7 +169,7 @@ def read_rows(path: str | Path, kind: str = "problems", skip_bad: bool = False,
     else:
         raise BadInput(f"unsupported file type {suffix!r} (jsonl, json, parquet, csv)",
                        file=str(path))
-    return _collect(source, str(path), kind, skip_bad)
+    return source
 
 
 def _collect(source: Iterator[tuple[int, Any, str | None]], where: str, kind: str,

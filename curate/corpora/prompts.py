@@ -155,35 +155,18 @@ def _has_prompt_field(path: Path, prompt_field: str | None) -> bool:
 
 
 def _read_any(path: Path) -> list[dict[str, Any]]:
-    """Rows of a file whose prompt field is not called `prompt` (JSON errors still one line)."""
-    import json
+    """Rows of a file whose prompt field is not called `prompt`: the importer's readers, with
+    the field checks left to `normalise_rows` (the prompt field is named by the caller)."""
+    from curate.catalog.importing import file_rows
 
-    suffix = path.suffix.lower()
-    if path.stat().st_size == 0:
-        raise BadInput("empty file", file=str(path))
-    if suffix in (".jsonl", ".ndjson"):
-        rows = []
-        with path.open(encoding="utf-8", errors="strict") as f:
-            for i, line in enumerate(f, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as e:
-                    raise BadInput(f"malformed JSON ({e.msg})", file=str(path), row=i) from None
-        return rows
-    if suffix == ".json":
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return data if isinstance(data, list) else [data]
-    if suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        return pq.read_table(path).to_pylist()
-    if suffix in (".csv", ".tsv"):
-        import pyarrow.csv as pacsv
-
-        return pacsv.read_csv(path).to_pylist()
-    raise BadInput(f"unsupported file type {suffix!r} (jsonl, json, parquet, csv)", file=str(path))
+    rows = []
+    for lineno, row, err in file_rows(path):
+        if err is not None:
+            raise BadInput(err, file=str(path), row=lineno)
+        rows.append(row)
+    if not rows:
+        raise BadInput("no rows in file", file=str(path))
+    return rows
 
 
 def _file_hash(path: Path) -> str:
