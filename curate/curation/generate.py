@@ -22,11 +22,10 @@ from curate.corpora.prompts import PromptSet, load_prompts
 from curate.curation.teachers.cache import RequestCache
 from curate.curation.teachers.client import ChatClient, ClientConfig
 from curate.curation.teachers.endpoint import Endpoint, discover, request_body
+from curate.curation.teachers.servers import serving
 from curate.curation.teachers.spec import TeacherSpec, parse_teacher
 from curate.errors import CurateError
 from curate.record import TRACE_SCHEMA, messages_for, split_think, stable_json, trace_id
-
-DEFAULT_TEMPLATE = "{prompt}"
 
 
 @dataclass
@@ -105,12 +104,16 @@ def request_seed(seed: int, problem_id: str, sample_index: int) -> int:
     return int.from_bytes(h[:4], "big") & 0x7FFFFFFF
 
 
+def chat_messages(user: str, system: str | None = None) -> list[dict[str, str]]:
+    return ([{"role": "system", "content": system}] if system else []) + \
+        [{"role": "user", "content": user}]
+
+
 def build_requests(prompts: list[dict[str, Any]], cfg: GenerateConfig) -> list[Request]:
     out = []
     for row in prompts:
         user = render_prompt(cfg.prompt_template, row)
-        msgs = ([{"role": "system", "content": cfg.system}] if cfg.system else []) + \
-            [{"role": "user", "content": user}]
+        msgs = chat_messages(user, cfg.system)
         for k in range(cfg.samples):
             out.append(Request(len(out), row, k, user, msgs,
                                request_seed(cfg.seed, row["problem_id"], k)))
@@ -209,7 +212,7 @@ class _Progress:
     """Rows done / total, requests in flight, tokens per second, ETA (rich, on stderr)."""
 
     def __init__(self, enabled: bool, total: int, done: int, client: ChatClient):
-        self.enabled, self.client = enabled, client
+        self.client = client
         self.tokens, self.start = 0, time.monotonic()
         self.bar = None
         if enabled:
@@ -232,15 +235,14 @@ class _Progress:
             self.bar.stop()
 
 
-def _run_requests(base_url: str, spec: TeacherSpec, reqs_fn, cfg: GenerateConfig,
+def _run_requests(base_url: str, spec: TeacherSpec, reqs: list[Request], cfg: GenerateConfig,
                   cache_file, api_key: str | None, progress: bool, engine_hint, engine_version):
     async def main():
         ccfg = ClientConfig(concurrency=cfg.concurrency, timeout=cfg.timeout,
                             max_retries=cfg.max_retries, api_key=api_key)
         async with ChatClient(base_url, ccfg) as client:
-            ep = await discover(client, spec.model or (spec.target if spec.launches_server else None),
-                                engine_hint, engine_version)
-            reqs = reqs_fn(ep)
+            ep = await discover(client, spec.served_model, engine_hint, engine_version)
+            finalize_requests(reqs, ep, cfg)
             with RequestCache(cache_file) as cache:
                 lengths = prompt_lengths([r for r in reqs if not cache.done(r.key)], ep, cfg)
                 pending = []
@@ -264,7 +266,7 @@ def _run_requests(base_url: str, spec: TeacherSpec, reqs_fn, cfg: GenerateConfig
                 finally:
                     bar.close()
                 records = {r.key: cache.get(r.key) for r in reqs}
-            return ep, reqs, records, {"sent": len(pending), "cached": cached,
+            return ep, records, {"sent": len(pending), "cached": cached,
                                        "send_wall_s": round(time.monotonic() - t0, 3),
                                        "completion_tokens_this_run": bar.tokens}
 
@@ -279,13 +281,6 @@ def run_async(coro):
         return asyncio.run(coro)
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         return runner.run(coro)
-
-
-def teacher_endpoint(spec: TeacherSpec, catalog, startup_timeout: float = 1800.0):
-    """(base_url, engine, engine version); launches the server when the spec asks for one."""
-    from curate.curation.teachers.servers import serving
-
-    return serving(spec, catalog.cache_dir("servers"), startup_timeout)
 
 
 def generate_traces(catalog, name: str, prompts: str | PromptSet, teacher: str | TeacherSpec,
@@ -305,7 +300,7 @@ def generate_traces(catalog, name: str, prompts: str | PromptSet, teacher: str |
         reference_field=reference_field, id_field=id_field, subset=subset)
     if not ps.rows:
         raise CurateError(f"prompt source {ps.source!r} has no rows")
-    base_reqs = build_requests(ps.rows, cfg)
+    reqs = build_requests(ps.rows, cfg)
     api_key = os.environ.get(api_key_env) if spec.kind == "openai" else None
     params = {"task": task, "teacher": str(spec), "prompts": ps.source, "n": n, "subset": subset,
               "prompt_info": ps.info,
@@ -315,14 +310,9 @@ def generate_traces(catalog, name: str, prompts: str | PromptSet, teacher: str |
     run = catalog.start_run("generate", config=params, inputs=ps.parents or [ps.source], name=name)
     t0 = time.monotonic()
     try:
-        def reqs_fn(ep: Endpoint) -> list[Request]:
-            finalize_requests(base_reqs, ep, cfg)
-            return base_reqs
-
-        with teacher_endpoint(spec, catalog, startup_timeout) as (url, engine, ver):
-            ep, reqs, records, run_stats = _run_requests(
-                url, spec, reqs_fn, cfg, cache_path(catalog, name), api_key, progress,
-                engine, ver)
+        with serving(spec, catalog.cache_dir("servers"), startup_timeout) as (url, engine, ver):
+            ep, records, run_stats = _run_requests(
+                url, spec, reqs, cfg, cache_path(catalog, name), api_key, progress, engine, ver)
         result = _register(catalog, name, task, ps, ep, reqs, records, cfg, params, run,
                            time.monotonic() - t0, run_stats)
     except BaseException as e:

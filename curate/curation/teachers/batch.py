@@ -33,7 +33,12 @@ class ServedTeacher:
                       top_k: int | None = None, system: str | None = None,
                       chat_template_kwargs: dict[str, Any] | None = None) -> list[list[dict]]:
         """n completions per prompt: {text (think block inline), finish_reason, completion_tokens}."""
-        from curate.curation.generate import parse_completion, request_seed, run_async
+        from curate.curation.generate import (
+            chat_messages,
+            parse_completion,
+            request_seed,
+            run_async,
+        )
         from curate.curation.teachers.servers import serving
 
         sampling = {"temperature": temperature, "top_p": top_p, "top_k": top_k,
@@ -43,12 +48,10 @@ class ServedTeacher:
             import asyncio
 
             async with ChatClient(url, self.cfg) as client:
-                ep = await discover(client, self.spec.model or (
-                    self.spec.target if self.spec.launches_server else None), engine, version)
+                ep = await discover(client, self.spec.served_model, engine, version)
                 jobs = []
                 for i, p in enumerate(prompts):
-                    msgs = ([{"role": "system", "content": system}] if system else []) + \
-                        [{"role": "user", "content": p}]
+                    msgs = chat_messages(p, system)
                     for k in range(n):
                         jobs.append((i, request_body(ep, msgs, sampling,
                                                      request_seed(seed, str(i), k),

@@ -86,12 +86,17 @@ class ChatClient:
         if self._session is not None:
             await self._session.close()
 
-    async def get_json(self, path: str, timeout: float = 10.0) -> Any | None:
+    @property
+    def root_url(self) -> str:
+        """The server root, for endpoints outside the OpenAI `/v1` tree (`/version`, ...)."""
+        return self.base_url[:-3] if self.base_url.endswith("/v1") else self.base_url
+
+    async def get_json(self, path: str, timeout: float = 10.0, root: bool = False) -> Any | None:
         """GET a JSON endpoint (model list, version); None when absent or unreachable."""
         import aiohttp
 
         try:
-            async with self._session.get(self.base_url + path,
+            async with self._session.get((self.root_url if root else self.base_url) + path,
                                          timeout=aiohttp.ClientTimeout(total=timeout)) as r:
                 if r.status in (401, 403):
                     raise FatalTeacherError(f"{self.base_url}{path}: HTTP {r.status} (check the "

@@ -98,28 +98,23 @@ async def discover(client: ChatClient, model: str | None, engine_hint: str | Non
             raise CurateError(f"{client.base_url} lists no models; pass --model")
         model = served[0]
     entry = next((m for m in data if isinstance(m, dict) and m.get("id") == model), {})
-    root = client.base_url[:-3] if client.base_url.endswith("/v1") else client.base_url
     engine, version = engine_hint, engine_version
     if engine is None:
-        engine, version = await _detect_engine(client, root, entry)
+        engine, version = await _detect_engine(client, entry)
     revision, folder = model_source(entry.get("root") or model)
     max_len = entry.get("max_model_len") or _max_len_from_config(folder)
     return Endpoint(client.base_url, model, engine, version, revision, max_len, folder,
                     info={"served_models": served})
 
 
-async def _detect_engine(client: ChatClient, root: str, entry: dict) -> tuple[str, str | None]:
-    base = client.base_url
-    try:
-        client.base_url = root
-        v = await client.get_json("/version")
-        if isinstance(v, dict) and "version" in v:
-            return "vllm", str(v["version"])
-        info = await client.get_json("/get_server_info") or await client.get_json("/server_info")
-        if isinstance(info, dict) and ("sglang_version" in info or "version" in info):
-            return "sglang", str(info.get("sglang_version") or info.get("version"))
-    finally:
-        client.base_url = base
+async def _detect_engine(client: ChatClient, entry: dict) -> tuple[str, str | None]:
+    v = await client.get_json("/version", root=True)
+    if isinstance(v, dict) and "version" in v:
+        return "vllm", str(v["version"])
+    info = await client.get_json("/get_server_info", root=True) or \
+        await client.get_json("/server_info", root=True)
+    if isinstance(info, dict) and ("sglang_version" in info or "version" in info):
+        return "sglang", str(info.get("sglang_version") or info.get("version"))
     if isinstance(entry.get("status"), dict) and entry.get("owned_by") == "local":
         return "transformers-serve", None
     return "openai-compatible", None

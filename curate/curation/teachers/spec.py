@@ -24,6 +24,12 @@ class TeacherSpec:
     def launches_server(self) -> bool:
         return self.kind != "openai"
 
+    @property
+    def served_model(self) -> str | None:
+        """The model name requests carry: --model, the launched model, or (None) whatever an
+        `openai:` endpoint lists first."""
+        return self.model or (self.target if self.launches_server else None)
+
     def __str__(self) -> str:
         return f"{self.kind}:{self.target}"
 
