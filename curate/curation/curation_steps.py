@@ -56,27 +56,24 @@ def _post_import(catalog, ref, output, kind, params):
 
 
 def _import_hub(catalog, spec: str, output: str, kind: str, params: dict):
-    """`hf:ORG/NAME[@REV][:config][:split]` through `datasets` (see curate.corpora.hub)."""
-    from curate.corpora.hub import cache_for, load_hf, parse_hf_spec
+    """`hf:ORG/NAME[@REV][:config][:split]`: problems through the prompt-source field mapping
+    (a seeded sample of `limit`), other kinds through the importer, like a local file."""
+    from curate.catalog.importing import import_hf
     from curate.corpora.prompts import load_prompts
 
+    if kind != "problems":
+        ref, _rejects, _counts = import_hf(catalog, "hf:" + spec, output, kind=kind,
+                                           skip_bad=bool(params.get("skip_bad", False)))
+        return _post_import(catalog, ref, output, kind, params) \
+            if params.get("limit") or params.get("task") else ref
     limit = int(params["limit"]) if params.get("limit") else None
-    if kind == "problems":
-        ps = load_prompts("hf:" + spec, catalog, n=limit, seed=int(params.get("seed", 0)))
-        rows = ps.rows
-        info = ps.info
-    else:
-        hs = parse_hf_spec("hf:" + spec)
-        ds = load_hf(hs, cache_dir=cache_for(catalog, hs))
-        if limit:
-            ds = ds.select(range(min(limit, len(ds))))
-        rows, info = ds.to_list(), {"hub": "hf:" + spec}
+    ps = load_prompts("hf:" + spec, catalog, n=limit, seed=int(params.get("seed", 0)))
     if params.get("task"):
-        for r in rows:
+        for r in ps.rows:
             r.setdefault("task", params["task"])
-    return catalog.register(output, rows, kind=kind, step="import",
-                            params={"source": "hf:" + spec, **info, "limit": limit},
-                            counts={"in": len(rows), "out": len(rows)})
+    return catalog.register(output, ps.rows, kind=kind, step="import",
+                            params={"source": "hf:" + spec, **ps.info, "limit": limit},
+                            counts={"in": len(ps.rows), "out": len(ps.rows)})
 
 
 @step("verify")
