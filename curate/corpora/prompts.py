@@ -121,9 +121,8 @@ def load_prompts(source: str, catalog=None, *, n: int | None = None, seed: int =
             raise BadInput(f"prompt source {source!r} is not a catalog dataset, a file or hf:ORG/NAME")
         from curate.catalog.importing import read_rows
 
-        res = read_rows(path, kind="problems") if _has_prompt_field(path, prompt_field) \
+        raw = read_rows(path, kind="problems").rows if _has_prompt_field(path, prompt_field) \
             else _read_any(path)
-        raw = res.rows if hasattr(res, "rows") else res
         file = str(path)
         info = {"file": str(path.resolve()), "sha256": _file_hash(path)}
         name = path.stem
@@ -150,8 +149,10 @@ def _is_catalog_name(catalog, source: str) -> bool:
 
 def _has_prompt_field(path: Path, prompt_field: str | None) -> bool:
     """The importer validates `prompt`-keyed files strictly; other field names go around it."""
-    return prompt_field in (None, "prompt") and path.suffix.lower() in (".jsonl", ".ndjson") and \
-        '"prompt"' in path.open(encoding="utf-8", errors="replace").readline()
+    if prompt_field not in (None, "prompt") or path.suffix.lower() not in (".jsonl", ".ndjson"):
+        return False
+    with path.open(encoding="utf-8", errors="replace") as f:
+        return '"prompt"' in f.readline()
 
 
 def _read_any(path: Path) -> list[dict[str, Any]]:
