@@ -40,32 +40,32 @@ def normalise(text: str | None) -> str:
     return _WS.sub(" ", t).strip()
 
 
-def shingles(text: str, n: int, unit: str = "char") -> set[bytes]:
+def shingles(text: str, n: int, unit: str = "char", normalised: bool = False) -> set[bytes]:
     """The shingle set of a normalised text: character or word n-grams."""
+    t = text if normalised else normalise(text)
     if unit == "char":
-        t = normalise(text)
         if len(t) < n:
             return {t.encode()}
         return {t[i:i + n].encode() for i in range(len(t) - n + 1)}
-    words = normalise(text).split()
+    words = t.split()
     if len(words) < n:
         return {" ".join(words).encode()} if words else {b""}
     return {" ".join(words[i:i + n]).encode() for i in range(len(words) - n + 1)}
 
 
-def strip_shared(texts: list[str]) -> list[str]:
-    """Remove the prefix and suffix all texts share (a prompt template), keeping what varies.
+def strip_shared(norm: list[str]) -> list[str]:
+    """Remove the prefix and suffix all (normalised) texts share, a prompt template, keeping
+    what varies.
 
     A template of instructions around short problems makes them look alike to MinHash: two
     different one-line problems inside the same 70-character template share most shingles.
     """
-    if len(texts) < 2:
-        return texts
-    norm = [normalise(t) for t in texts]
+    if len(norm) < 2:
+        return norm
     prefix = len(os.path.commonprefix(norm))
     suffix = len(os.path.commonprefix([t[::-1] for t in norm]))
     if prefix + suffix < 8:
-        return texts
+        return norm
     out = []
     for t in norm:
         core = t[prefix:len(t) - suffix] if len(t) > prefix + suffix else ""
@@ -81,10 +81,10 @@ def duplicate_flags(texts: list[str], *, exact: bool = True, minhash: bool = Tru
     from datasketch import MinHash, MinHashLSH
 
     out: list[str | None] = [None] * len(texts)
+    norm = [normalise(t) for t in texts]
     seen: set[str] = set()
     if exact:
-        for i, t in enumerate(texts):
-            key = normalise(t)
+        for i, key in enumerate(norm):
             if key in seen:
                 out[i] = "exact_duplicate"
             seen.add(key)
@@ -93,9 +93,11 @@ def duplicate_flags(texts: list[str], *, exact: bool = True, minhash: bool = Tru
             raise BadInput(f"threshold must be in (0, 1], got {threshold}")
         lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
         todo = [i for i in range(len(texts)) if out[i] is None]
-        cores = strip_shared([texts[i] for i in todo]) if strip_template else \
-            [texts[i] for i in todo]
-        hashes = MinHash.bulk([shingles(c, shingle, unit) for c in cores], num_perm=num_perm,
+        cores = [norm[i] for i in todo]
+        if strip_template:
+            cores = strip_shared(cores)
+        hashes = MinHash.bulk([shingles(c, shingle, unit, normalised=True) for c in cores],
+                              num_perm=num_perm,
                               seed=seed)
         kept: dict[int, Any] = {}
         for i, m in zip(todo, hashes):
