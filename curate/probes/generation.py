@@ -80,7 +80,7 @@ def generate_local(model, tokenizer, prompts: Sequence[str], sampling: Sampling,
                         n_tok, reason = t + 1, "stop"
                         break
                 text = tokenizer.decode(ids[:n_tok], skip_special_tokens=False)
-                text = _strip_specials(text, tokenizer)
+                text = strip_specials(text, tokenizer)
                 comps.append(Completion(text, reason, n_tok))
             out.append(comps)
         if progress is not None:
@@ -98,7 +98,7 @@ def _eos_ids(model, tokenizer) -> set[int]:
     return ids
 
 
-def _strip_specials(text: str, tokenizer) -> str:
+def strip_specials(text: str, tokenizer) -> str:
     """Drop pad/eos marks but keep `<think>` tags (they are special tokens in some vocabularies)."""
     for tok in {tokenizer.pad_token, tokenizer.eos_token, tokenizer.bos_token} - {None}:
         text = text.replace(tok, "")

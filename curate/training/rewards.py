@@ -103,17 +103,12 @@ REWARDS: dict[str, RewardFn] = {"countdown": countdown_reward, "math": math_rewa
 def keep_think_tokens(fn: RewardFn, tokenizer) -> RewardFn:
     """`fn` on completions re-decoded from their ids with special tokens kept (pad, eos and
     bos removed), so `<think>` survives where the tokenizer marks it special."""
-    drop = {t for t in (tokenizer.pad_token, tokenizer.eos_token, tokenizer.bos_token) if t}
+    from curate.probes.generation import strip_specials
 
     def wrapped(completions: list, completion_ids: list | None = None, **kwargs) -> list[float]:
         if completion_ids is not None:
-            texts = []
-            for ids in completion_ids:
-                t = tokenizer.decode(list(ids), skip_special_tokens=False)
-                for tok in drop:
-                    t = t.replace(tok, "")
-                texts.append(t)
-            completions = texts
+            completions = [strip_specials(tokenizer.decode(list(ids), skip_special_tokens=False),
+                                          tokenizer) for ids in completion_ids]
         return fn(completions, **kwargs)
 
     wrapped.__name__ = fn.__name__
