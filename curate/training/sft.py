@@ -81,13 +81,10 @@ def check_model_path(model: str) -> str:
 
 
 def load_tokenizer(model: str):
-    from transformers import AutoTokenizer
+    """The model's tokenizer (one-line NotFound), with a pad token for batching."""
+    from curate.probes.models import load_tokenizer as load
 
-    try:
-        tok = AutoTokenizer.from_pretrained(model)
-    except (OSError, ValueError) as e:
-        raise NotFound(f"cannot load a tokenizer from {model!r}: {str(e).splitlines()[0]}") \
-            from None
+    tok = load(model)
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     return tok
