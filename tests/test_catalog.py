@@ -198,3 +198,10 @@ def test_concurrent_writers_time_bound(home):
     assert time.monotonic() - t > 0.5
     holder.wait(timeout=30)
     assert file_lock  # imported for clarity of what is exercised
+
+
+def test_sql_binds_parameters(catalog):
+    catalog.register("ds", [{"prompt": "a"}], kind="problems")
+    assert catalog.sql("SELECT name, rows FROM datasets WHERE name = ?", ["ds"]) == \
+        [{"name": "ds", "rows": 1}]
+    assert catalog.sql("SELECT name FROM datasets WHERE name = ?", ["x' OR '1'='1"]) == []

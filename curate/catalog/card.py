@@ -74,14 +74,10 @@ def provenance(catalog, spec: str, extra_specs: list[str] = ()) -> Provenance:
                 lineage.append(e)
     stats = {}
     for e in lineage:
-        rows = catalog.sql(f"SELECT stats FROM datasets WHERE name || '@' || version = "
-                           f"'{_sq(e['dataset'])}'")
+        rows = catalog.sql("SELECT stats FROM datasets WHERE name || '@' || version = ?",
+                           [e["dataset"]])
         stats[e["dataset"]] = json.loads(rows[0]["stats"]) if rows and rows[0]["stats"] else {}
     return Provenance(lineage, stats, find_recipe(catalog, seen))
-
-
-def _sq(s: str) -> str:
-    return s.replace("'", "''")
 
 
 def find_recipe(catalog, specs: set[str]) -> dict[str, Any] | None:

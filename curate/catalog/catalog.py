@@ -272,12 +272,12 @@ class Catalog:
             frontier = nxt
         return out
 
-    def sql(self, query: str) -> list[dict[str, Any]]:
-        """Run a read-only SQL query over the catalog tables."""
+    def sql(self, query: str, params: list | None = None) -> list[dict[str, Any]]:
+        """Run a read-only SQL query over the catalog tables; values go in `params` (`?`)."""
         self._ensure()
         with self.connect(read_only=True) as con:
             try:
-                cur = con.execute(query)
+                cur = con.execute(query, params) if params is not None else con.execute(query)
             except duckdb.Error as e:
                 raise CurateError(f"SQL error: {str(e).splitlines()[0]}") from None
             if cur.description is None:

@@ -63,7 +63,7 @@ def split_rows(table: pa.Table) -> dict[str, pa.Table]:
 
 def base_config_name(catalog, ref, table: pa.Table | None = None) -> str:
     """`cot` for rows with reasoning, `default` without; a variant keeps its own name."""
-    own = catalog.sql(f"SELECT step, params FROM lineage WHERE child='{_sq(ref.spec)}' LIMIT 1")
+    own = catalog.sql("SELECT step, params FROM lineage WHERE child = ? LIMIT 1", [ref.spec])
     if own and own[0]["step"] == "variant":
         v = (json.loads(own[0]["params"] or "{}") or {}).get("variant")
         if v:
@@ -74,14 +74,10 @@ def base_config_name(catalog, ref, table: pa.Table | None = None) -> str:
     return "default"
 
 
-def _sq(s: str) -> str:
-    return s.replace("'", "''")
-
-
 def variant_children(catalog, spec: str) -> dict[str, str]:
     """{variant: newest child spec} for variants registered from `spec`."""
-    rows = catalog.sql(f"SELECT child, params FROM lineage WHERE parent='{_sq(spec)}' AND "
-                       "step='variant' ORDER BY created DESC")
+    rows = catalog.sql("SELECT child, params FROM lineage WHERE parent = ? AND "
+                       "step = 'variant' ORDER BY created DESC", [spec])
     out: dict[str, str] = {}
     for r in rows:
         v = (json.loads(r["params"] or "{}") or {}).get("variant")

@@ -31,16 +31,15 @@ def resolve_target(catalog, spec: str) -> dict[str, Any]:
     """What MODEL_OR_RUN names: {'kind': 'model'|'run', ...}."""
     if Path(spec).exists():
         return {"kind": "model", "path": str(Path(spec).resolve()), "name": model_name(spec)}
-    q = spec.replace("'", "''")
-    ck = catalog.sql(f"SELECT id, path, step, run_id FROM checkpoints WHERE id = '{q}'")
+    ck = catalog.sql("SELECT id, path, step, run_id FROM checkpoints WHERE id = ?", [spec])
     if ck:
         return {"kind": "model", "path": ck[0]["path"], "name": model_name(ck[0]["path"]),
                 "checkpoint_id": ck[0]["id"], "step": ck[0]["step"]}
-    cks = catalog.sql(f"SELECT id, path, step, model FROM checkpoints WHERE run_id = '{q}' "
-                      "ORDER BY step")
+    cks = catalog.sql("SELECT id, path, step, model FROM checkpoints WHERE run_id = ? "
+                      "ORDER BY step", [spec])
     if cks:
         return {"kind": "run", "run_id": spec, "checkpoints": cks}
-    if catalog.sql(f"SELECT id FROM runs WHERE id = '{q}'"):
+    if catalog.sql("SELECT id FROM runs WHERE id = ?", [spec]):
         raise NotFound(f"run {spec!r} has no checkpoints in the catalog")
     return {"kind": "model", "path": spec, "name": spec}
 

@@ -23,7 +23,7 @@ def resolve_model(spec: str, catalog) -> str:
     """A local folder, a catalog checkpoint id, or a hub id (left as is)."""
     if Path(spec).exists():
         return str(Path(spec).resolve())
-    rows = catalog.sql(f"SELECT path FROM checkpoints WHERE id = '{_q(spec)}' LIMIT 1")
+    rows = catalog.sql("SELECT path FROM checkpoints WHERE id = ? LIMIT 1", [spec])
     if rows:
         return rows[0]["path"]
     return spec
@@ -33,14 +33,10 @@ def eval_name(catalog, spec: str) -> str:
     """The name `curate eval` records a model under (absolute path for local folders)."""
     if Path(spec).exists():
         return str(Path(spec).resolve())
-    rows = catalog.sql(f"SELECT path FROM checkpoints WHERE id = '{_q(spec)}' LIMIT 1")
+    rows = catalog.sql("SELECT path FROM checkpoints WHERE id = ? LIMIT 1", [spec])
     if rows and Path(rows[0]["path"]).exists():
         return str(Path(rows[0]["path"]).resolve())
     return spec
-
-
-def _q(s: str) -> str:
-    return s.replace("'", "''")
 
 
 def probe_dir(catalog) -> Path:

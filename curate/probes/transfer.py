@@ -242,13 +242,10 @@ def eval_rows_from_catalog(catalog, models: Iterable[str], metric: str = "accura
     if not models:
         return []
     marks = ", ".join("?" * len(models))
-    catalog._ensure()
-    with catalog.connect(read_only=True) as con:
-        cur = con.execute(
-            f"SELECT model, benchmark, domain, value FROM evals WHERE metric = ? AND model IN "
-            f"({marks}) ORDER BY created", [metric, *models])
-        data = cur.fetchall()
-    data = [d for d in data if d[3] is not None]
+    rows = catalog.sql(f"SELECT model, benchmark, domain, value FROM evals WHERE metric = ? AND "
+                       f"model IN ({marks}) ORDER BY created", [metric, *models])
+    data = [(r["model"], r["benchmark"], r["domain"], r["value"]) for r in rows
+            if r["value"] is not None]
     # Fractions in [0, 1] as `curate eval` stores them; a model whose rows were written in
     # percent (any value above 1) passes unchanged.
     percent = {m for m, _, _, v in data if float(v) > 1.0}

@@ -90,8 +90,7 @@ def find_checkpoint(catalog, ref: str) -> dict[str, Any]:
 def checkpoint_lineage(catalog, ref: str) -> list[dict[str, Any]]:
     """checkpoint -> run -> each dataset it read and their ancestors (to the teacher)."""
     ck = find_checkpoint(catalog, ref)
-    run_id = str(ck["run_id"]).replace("'", "''")
-    run = (catalog.sql(f"SELECT * FROM runs WHERE id = '{run_id}'") or [{}])[0]
+    run = (catalog.sql("SELECT * FROM runs WHERE id = ?", [str(ck["run_id"])]) or [{}])[0]
     metrics = json.loads(ck["metrics"]) if isinstance(ck.get("metrics"), str) else ck.get("metrics")
     out: list[dict[str, Any]] = [{
         "checkpoint": ck["id"], "path": ck["path"], "step": ck["step"], "model": ck["model"],
