@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from curate.errors import BadInput, CurateError
+from curate.formats.boxed import last_boxed
+from curate.formats.rows import file_rows, read_rows
 from curate.record import problem_id_for, stable_json
 
 PROMPT_FIELDS = ("prompt", "problem", "question", "query", "input", "instruction")
@@ -43,8 +45,6 @@ def normalise_rows(raw: list[dict[str, Any]], source: str, *, prompt_field: str 
                    reference_field: str | None = None, id_field: str | None = None,
                    file: str | None = None) -> list[dict[str, Any]]:
     """Map source rows to prompt rows; a row without a usable prompt is a one-line error."""
-    from curate.curation.verify_math import last_boxed
-
     out = []
     for i, row in enumerate(raw, start=1):
         if not isinstance(row, dict):
@@ -119,8 +119,6 @@ def load_prompts(source: str, catalog=None, *, n: int | None = None, seed: int =
         path = Path(source).expanduser()
         if not path.exists():
             raise BadInput(f"prompt source {source!r} is not a catalog dataset, a file or hf:ORG/NAME")
-        from curate.catalog.importing import read_rows
-
         raw = read_rows(path, kind="problems").rows if _has_prompt_field(path, prompt_field) \
             else _read_any(path)
         file = str(path)
@@ -158,8 +156,6 @@ def _has_prompt_field(path: Path, prompt_field: str | None) -> bool:
 def _read_any(path: Path) -> list[dict[str, Any]]:
     """Rows of a file whose prompt field is not called `prompt`: the importer's readers, with
     the field checks left to `normalise_rows` (the prompt field is named by the caller)."""
-    from curate.catalog.importing import file_rows
-
     rows = []
     for lineno, row, err in file_rows(path):
         if err is not None:

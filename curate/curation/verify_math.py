@@ -19,6 +19,7 @@ import re
 from functools import lru_cache
 
 from curate.curation.verify_result import VerifyResult
+from curate.formats.boxed import last_boxed
 
 THINK_CLOSERS = ("</think>", "<|end_of_thought|>")
 THINK_OPENERS = ("<think>", "<|begin_of_thought|>")
@@ -55,28 +56,6 @@ def think_unclosed(text: str | None) -> bool:
     if SOLUTION_RE.search(t):
         return False
     return any(o in t for o in THINK_OPENERS) and not any(c in t for c in THINK_CLOSERS)
-
-
-def last_boxed(text: str) -> str | None:
-    """Content of the last `\\boxed{...}` / `\\fbox{...}` (brace matched), or `\\boxed 5`."""
-    best = None
-    for m in re.finditer(r"\\(?:boxed|fbox)\s*(\{)?", text):
-        if m.group(1) is None:
-            tail = re.match(r"\s*([^\s$]+)", text[m.end():])
-            if tail:
-                best = tail.group(1)
-            continue
-        depth, i = 1, m.end()
-        while i < len(text) and depth:
-            c = text[i]
-            if c == "\\" and i + 1 < len(text):
-                i += 2
-                continue
-            depth += (c == "{") - (c == "}")
-            i += 1
-        if depth == 0:
-            best = text[m.end():i - 1].strip()
-    return best
 
 
 def last_number(text: str) -> str | None:

@@ -20,8 +20,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from curate.curation.verify_countdown import verify_countdown_completion
-from curate.curation.verify_math import last_boxed
 from curate.errors import BadInput
+from curate.formats.boxed import last_boxed
 from curate.record import split_think
 
 RewardFn = Callable[..., list[float]]
