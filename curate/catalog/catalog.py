@@ -27,7 +27,18 @@ from curate.catalog.locking import file_lock
 from curate.catalog.schema import JSON_COLUMNS, TABLES
 from curate.errors import BadInput, CurateError, NotFound
 
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,127}$")
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-]{0,127}")   # the whole name (fullmatch)
+
+
+def check_names(*names: str) -> None:
+    """Raise BadInput unless every name is a valid dataset name: 1-128 of letters, digits,
+    `.`, `_`, `-`, starting with a letter or digit (no path separators, no newline). Verbs call
+    it with every name they will write (`X`, `X-rejects`, `X-failures`, `X-dropped`) before
+    any work, so a bad companion name never leaves the main dataset registered alone."""
+    for name in names:
+        if not isinstance(name, str) or not NAME_RE.fullmatch(name):
+            raise BadInput(f"dataset name {name!r} must be 1-128 letters, digits, '.', '_' or "
+                           "'-', starting with a letter or digit")
 
 
 @dataclass(frozen=True)
@@ -142,8 +153,7 @@ class Catalog:
         catalog rows are inserted in one transaction. Identical content returns the existing
         version.
         """
-        if not NAME_RE.match(name or ""):
-            raise BadInput(f"dataset name {name!r} must match {NAME_RE.pattern}")
+        check_names(name)
         parent_specs = [self.resolve(p).spec for p in parents]
         written = store.write_version(self.store_root, name, data, schema=schema)
         all_stats = {**written.stats, **(stats or {})}

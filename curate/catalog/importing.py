@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from curate.catalog.catalog import check_names
 from curate.errors import BadInput
 from curate.formats.rows import (  # noqa: F401  (re-exported: the importer's public readers)
     KINDS,
@@ -21,9 +22,15 @@ from curate.formats.rows import (  # noqa: F401  (re-exported: the importer's pu
 )
 
 
+def output_names(name: str, skip_bad: bool) -> list[str]:
+    """Every dataset an import writes: NAME, and NAME-rejects when bad rows may be set aside."""
+    return [name, f"{name}-rejects"] if skip_bad else [name]
+
+
 def import_file(catalog, path: str | Path, name: str, kind: str = "problems",
                 skip_bad: bool = False, max_row_bytes: int = MAX_ROW_BYTES):
     """Import a local file as a new dataset version; rejected rows go to `NAME-rejects`."""
+    check_names(*output_names(name, skip_bad))
     path = Path(path)
     res = read_rows(path, kind, skip_bad, max_row_bytes)
     params = {"file": str(path.resolve()), "kind": kind, "skip_bad": skip_bad}
@@ -37,6 +44,7 @@ def import_hf(catalog, spec: str, name: str, kind: str = "problems", skip_bad: b
 
     if kind not in KINDS:
         raise BadInput(f"unknown kind {kind!r} (one of {', '.join(KINDS)})")
+    check_names(*output_names(name, skip_bad))
     hs = parse_hf_spec(spec)
     table = load_hf(hs, cache_dir=cache_for(catalog, hs)).with_format("arrow")[:]
     res = _collect(_table_rows(table), str(hs), kind, skip_bad)

@@ -81,8 +81,9 @@ def generate(
     Every answer is cached as it arrives: run the same command again after an interruption and only the missing requests are sent.
     """
     from curate.catalog import Catalog
-    from curate.catalog.catalog import ref_dict
+    from curate.catalog.catalog import check_names, ref_dict
 
+    check_names(name, *([f"{name}-failures"] if task == "math" else []))
     if task == "countdown":
         if teacher != "search":
             raise CurateError("--task countdown uses --teacher search")

@@ -291,6 +291,9 @@ def generate_traces(catalog, name: str, prompts: str | PromptSet, teacher: str |
                     api_key_env: str = "OPENAI_API_KEY", progress: bool = True,
                     startup_timeout: float = 1800.0) -> GenerateResult:
     """Generate traces for `prompts` with `teacher` and register them as `name` (resumable)."""
+    from curate.catalog.catalog import check_names
+
+    check_names(name, f"{name}-failures")   # before any prompt is read or request sent
     cfg = cfg or GenerateConfig()
     if cfg.samples < 1 or cfg.max_tokens < 1 or cfg.concurrency < 1:
         raise CurateError("--samples, --max-tokens and --concurrency must be at least 1")
