@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from curate.errors import CurateError
+from curate.models import strip_specials
 
 
 @dataclass
@@ -96,13 +97,6 @@ def _eos_ids(model, tokenizer) -> set[int]:
         elif src:
             ids.update(src)
     return ids
-
-
-def strip_specials(text: str, tokenizer) -> str:
-    """Drop pad/eos marks but keep `<think>` tags (they are special tokens in some vocabularies)."""
-    for tok in {tokenizer.pad_token, tokenizer.eos_token, tokenizer.bos_token} - {None}:
-        text = text.replace(tok, "")
-    return text
 
 
 def teacher_backend(spec: str):

@@ -1,59 +1,12 @@
-"""Loading a model and its tokenizer for probing, and checking two share a tokenizer."""
+"""Loading a model and its tokenizer for probing (from `curate.models`), and checking two
+share a tokenizer."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+from curate.errors import CurateError
+from curate.models import load_model, load_tokenizer, pick_device, pick_dtype
 
-from curate.errors import CurateError, NotFound
-
-
-def pick_device(device: str | None = None) -> str:
-    """The device to probe on: CUDA when present, else CPU."""
-    if device:
-        return device
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def pick_dtype(dtype: str | None, device: str):
-    """bf16 on GPU (as the papers load), fp32 on CPU where bf16 matmuls are slow."""
-    import torch
-
-    if dtype in (None, "auto"):
-        return torch.bfloat16 if device.startswith("cuda") else torch.float32
-    try:
-        return {"bf16": torch.bfloat16, "bfloat16": torch.bfloat16, "fp16": torch.float16,
-                "float16": torch.float16, "fp32": torch.float32, "float32": torch.float32}[dtype]
-    except KeyError:
-        raise CurateError(f"unknown dtype {dtype!r} (bf16, fp16, fp32)") from None
-
-
-def load_tokenizer(path: str):
-    """The tokenizer of a local folder or hub id; a clear error when it cannot be loaded."""
-    from transformers import AutoTokenizer
-
-    try:
-        return AutoTokenizer.from_pretrained(str(path))
-    except (OSError, ValueError) as e:
-        raise NotFound(f"cannot load a tokenizer from {path!r}: {str(e).splitlines()[0]}") from None
-
-
-def load_model(path: str, device: str | None = None, dtype: str | None = None) -> Any:
-    """A causal LM in eval mode on `device`; a clear error when the path is not a model."""
-    from transformers import AutoModelForCausalLM
-
-    device = pick_device(device)
-    if not Path(str(path)).exists() and "/" not in str(path):
-        raise NotFound(f"model {path!r} not found (a local folder or a hub id owner/name)")
-    try:
-        model = AutoModelForCausalLM.from_pretrained(str(path), dtype=pick_dtype(dtype, device))
-    except (OSError, ValueError) as e:
-        raise NotFound(f"cannot load a model from {path!r}: {str(e).splitlines()[0]}") from None
-    model.to(device)
-    model.eval()
-    return model
+__all__ = ["check_same_tokenizer", "load_model", "load_tokenizer", "pick_device", "pick_dtype"]
 
 
 def check_same_tokenizer(tok_a, tok_b, name_a: str = "model", name_b: str = "base") -> None:

@@ -103,7 +103,7 @@ REWARDS: dict[str, RewardFn] = {"countdown": countdown_reward, "math": math_rewa
 def keep_think_tokens(fn: RewardFn, tokenizer) -> RewardFn:
     """`fn` on completions re-decoded from their ids with special tokens kept (pad, eos and
     bos removed), so `<think>` survives where the tokenizer marks it special."""
-    from curate.probes.generation import strip_specials
+    from curate.models import strip_specials
 
     def wrapped(completions: list, completion_ids: list | None = None, **kwargs) -> list[float]:
         if completion_ids is not None:

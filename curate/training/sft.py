@@ -82,7 +82,7 @@ def check_model_path(model: str) -> str:
 
 def load_tokenizer(model: str):
     """The model's tokenizer (one-line NotFound), with a pad token for batching."""
-    from curate.probes.models import load_tokenizer as load
+    from curate.models import load_tokenizer as load
 
     tok = load(model)
     if tok.pad_token is None:
