@@ -156,6 +156,46 @@ class Catalog:
         check_names(name)
         parent_specs = [self.resolve(p).spec for p in parents]
         written = store.write_version(self.store_root, name, data, schema=schema)
+        return self._record(name, written, kind, parent_specs, step, params, counts, card,
+                            stats, run_id)
+
+    def adopt(
+        self,
+        name: str,
+        files: Iterable[str | os.PathLike],
+        *,
+        kind: str = "traces",
+        parents: Iterable[str | DatasetRef] = (),
+        step: str = "adopt",
+        params: dict | None = None,
+        counts: dict | None = None,
+        card: str | None = None,
+        stats: dict | None = None,
+        run_id: str | None = None,
+        keep_source: bool = False,
+    ) -> DatasetRef:
+        """Register Parquet files written elsewhere (executor workers) as a version of `name`.
+
+        The files, in the given order, become the version's parts without re-encoding a byte:
+        they are hard-linked (or copied across filesystems) into the store, read once for the
+        content id and statistics, and the manifest is written; the sources are removed after
+        unless `keep_source`. The version id is the same `register` gives the same rows
+        (`content_id.py`): independent of how the rows were split into files and row groups,
+        and of the writer's schema metadata. Errors: BadInput for a bad name, a file that is
+        not Parquet, or files whose columns differ.
+        """
+        if not NAME_RE.match(name or ""):
+            raise BadInput(f"dataset name {name!r} must match {NAME_RE.pattern}")
+        parent_specs = [self.resolve(p).spec for p in parents]
+        written = store.adopt_files(self.store_root, name, [Path(f) for f in files],
+                                    keep_source=keep_source)
+        return self._record(name, written, kind, parent_specs, step, params, counts, card,
+                            stats, run_id)
+
+    def _record(self, name: str, written, kind: str, parent_specs: list[str], step: str,
+                params: dict | None, counts: dict | None, card: str | None,
+                stats: dict | None, run_id: str | None) -> DatasetRef:
+        """Insert a written version and its lineage in one transaction (or find it)."""
         all_stats = {**written.stats, **(stats or {})}
         created = _now()
         with self.connect() as con:

@@ -1,8 +1,10 @@
 """The content-addressed Parquet store: immutable version folders written atomically.
 
 A version folder is `store/<name>/<version>/part-NNNNN.parquet` plus `manifest.json` with
-each file's size and xxh3-128 hash. The version id is a hash of those file hashes, so identical
-content gets the same version and a version can never be rewritten with other bytes.
+each file's size and xxh3-128 hash (the integrity check). The version id is a hash of the
+content (column names, logical types and values in row order: `content_id.py`), not of the
+files, so the same rows get the same version however they were written and split: by
+`write_version` here, or by workers whose files `adopt_files` takes in without re-encoding.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import xxhash
 
+from curate.catalog.content_id import ContentId
 from curate.errors import BadInput, IntegrityError
 
 MANIFEST = "manifest.json"
@@ -240,39 +243,118 @@ def write_version(store_root: Path, name: str, data: Any, schema: pa.Schema | No
     tmp = tmp_root / f"{os.getpid()}-{uuid.uuid4().hex}"
     tmp.mkdir()
     try:
-        files, rows, nbytes, out_schema, stats = _write_parts(tmp, data, schema, part_bytes)
+        content = ContentId()
+        files, rows, nbytes, out_schema, stats = _write_parts(tmp, data, schema, part_bytes,
+                                                              content)
         manifest = {"files": [], "rows": rows, "format": "parquet"}
         for f, digest in files:
             manifest["files"].append(
                 {"name": f.name, "bytes": f.stat().st_size, "xxh3_128": digest,
                  "mtime_ns": f.stat().st_mtime_ns})
-        version = xxhash.xxh3_128(
-            "".join(x["xxh3_128"] for x in manifest["files"]).encode()
-        ).hexdigest()[:16]
+        version = content.hexdigest()
         manifest["version"] = version
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1))
         _fsync_path(tmp / MANIFEST)  # parts were synced as they were closed
         _fsync_path(tmp)
-        final = store_root / name / version
-        final.parent.mkdir(parents=True, exist_ok=True)
-        if final.exists():
-            # Same content was written before (perhaps by a run killed before it registered):
-            # keep the intact copy, repair a damaged one.
-            try:
-                check_version(final, full=True)
-                shutil.rmtree(tmp)
-            except IntegrityError:
-                shutil.rmtree(final)
-                os.rename(tmp, final)
-        else:
-            os.rename(tmp, final)
-        _fsync_path(final.parent)
-        # mtimes change on rename on some filesystems only for dirs; record the final ones
-        _refresh_mtimes(final)
+        final = _install(tmp, store_root / name / version)
         return WrittenVersion(version, final, rows, nbytes, out_schema, stats)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def adopt_files(store_root: Path, name: str, files: list[Path], keep_source: bool = False,
+                read_rows: int = 65_536) -> WrittenVersion:
+    """Take Parquet files written elsewhere (executor workers) in as a new version.
+
+    The files become the version's parts in the given order, byte for byte: each is
+    hard-linked into a temporary folder (copied where a link is impossible, e.g. across
+    filesystems), read once, batch by batch, for the content id and the statistics, hashed
+    for the manifest, and the folder is renamed into place as `write_version` does. Files
+    with no rows are left out unless all are empty. The sources are removed once the version
+    is in place unless `keep_source`. Errors (`BadInput`, naming the file): a file that is
+    not Parquet, or whose columns differ from the first file's.
+    """
+    paths = [Path(f) for f in files]
+    if not paths:
+        raise BadInput("adopt: no files given")
+    schemas, sizes = [], []
+    for p in paths:
+        try:
+            md = pq.ParquetFile(p).metadata
+            schemas.append(md.schema.to_arrow_schema().remove_metadata())
+            sizes.append(md.num_rows)
+        except (OSError, pa.ArrowException) as e:
+            raise BadInput(f"cannot read as Parquet: {str(e).splitlines()[0]}",
+                           file=str(p)) from None
+    for p, sch in zip(paths, schemas):
+        if sch != schemas[0]:
+            raise BadInput(f"columns differ from {paths[0].name}: {sch} vs {schemas[0]}",
+                           file=str(p))
+    keep = [p for p, n in zip(paths, sizes) if n] or paths[:1]
+    tmp_root = store_root / ".tmp"
+    tmp_root.mkdir(parents=True, exist_ok=True)
+    clean_stale_tmp(store_root)
+    tmp = tmp_root / f"{os.getpid()}-{uuid.uuid4().hex}"
+    tmp.mkdir()
+    try:
+        parts = []
+        for i, src in enumerate(keep):
+            dst = tmp / f"part-{i:05d}.parquet"
+            try:
+                os.link(src, dst)
+            except OSError:
+                shutil.copyfile(src, dst)
+                _fsync_path(dst)
+            parts.append(dst)
+        content, stats = ContentId(), _Stats()
+        content.update(pq.ParquetFile(parts[0]).schema_arrow.empty_table())
+        rows = nbytes = 0
+        manifest: dict[str, Any] = {"files": [], "format": "parquet"}
+        for dst in parts:
+            with pq.ParquetFile(dst) as pf:
+                for batch in pf.iter_batches(batch_size=read_rows):
+                    content.update(batch)
+                    stats.add(batch)
+                    rows += batch.num_rows
+                    nbytes += batch.nbytes
+                out_schema = pf.schema_arrow
+            st = dst.stat()
+            manifest["files"].append({"name": dst.name, "bytes": st.st_size,
+                                      "xxh3_128": _hash_file(dst), "mtime_ns": st.st_mtime_ns})
+        version = content.hexdigest()
+        manifest.update(rows=rows, version=version)
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1))
+        _fsync_path(tmp / MANIFEST)
+        _fsync_path(tmp)
+        final = _install(tmp, store_root / name / version)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if not keep_source:
+        for p in paths:
+            p.unlink(missing_ok=True)
+    return WrittenVersion(version, final, rows, nbytes, out_schema, stats.result(rows))
+
+
+def _install(tmp: Path, final: Path) -> Path:
+    """Rename a finished temporary version folder into place (atomic, durable)."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    if final.exists():
+        # Same content was written before (perhaps by a run killed before it registered):
+        # keep the intact copy, repair a damaged one.
+        try:
+            check_version(final, full=True)
+            shutil.rmtree(tmp)
+        except IntegrityError:
+            shutil.rmtree(final)
+            os.rename(tmp, final)
+    else:
+        os.rename(tmp, final)
+    _fsync_path(final.parent)
+    # mtimes change on rename on some filesystems only for dirs; record the final ones
+    _refresh_mtimes(final)
+    return final
 
 
 def _refresh_mtimes(folder: Path) -> None:
@@ -337,7 +419,8 @@ class _Stats:
         return out
 
 
-def _write_parts(folder: Path, data: Any, schema: pa.Schema | None, part_bytes: int):
+def _write_parts(folder: Path, data: Any, schema: pa.Schema | None, part_bytes: int,
+                 content: ContentId):
     files: list[tuple[Path, str]] = []
     paths: list[Path] = []
     writer: pq.ParquetWriter | None = None
@@ -383,7 +466,10 @@ def _write_parts(folder: Path, data: Any, schema: pa.Schema | None, part_bytes: 
                                    f"{str(e).splitlines()[0]}") from None
             if not batch.num_rows:
                 continue
+            if not rows:
+                background.submit(functools.partial(content.update, out_schema.empty_table()))
             background.submit(functools.partial(stats.add, batch))
+            background.submit(functools.partial(content.update, batch))
             pending.append(batch)
             pending_bytes += batch.nbytes
             rows += batch.num_rows
@@ -396,6 +482,7 @@ def _write_parts(folder: Path, data: Any, schema: pa.Schema | None, part_bytes: 
         if writer is None:  # no rows at all: still a valid, empty version
             if out_schema is None:
                 out_schema = pa.schema([])
+            content.update(out_schema.empty_table())
             path = folder / "part-00000.parquet"
             pq.write_table(out_schema.empty_table(), path)
             _fsync_path(path)
