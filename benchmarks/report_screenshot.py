@@ -94,8 +94,8 @@ def main() -> None:
     from PIL import Image
 
     from curate.catalog import Catalog
-    from curate.probes.report import write_report
-    from curate.probes.screenshot import find_chromium, screenshot
+    from curate.dashboard import write_dashboard as write_report
+    from curate.dashboard.screenshot import find_chromium, screenshot
 
     home = Path(args.home or tempfile.mkdtemp(prefix="curate-report-"))
     t0 = time.perf_counter()

@@ -45,6 +45,7 @@ COMMAND_MODULES = [
     "training",
     "evaluation",
     "probes",
+    "report",
     "publish",
 ]
 

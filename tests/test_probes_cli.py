@@ -144,12 +144,14 @@ def test_eval_run_checkpoints_and_report(setup, catalog, tmp_path):
     out = tmp_path / "report"
     r = _run(["report", "--out", str(out)])
     assert r.exit_code == 0, r.output
-    page = (out / "index.html").read_text()
-    assert page.count("data:image/png;base64,") >= 3
-    for section in ("Datasets and lineage", "Evaluations", "Transferability Index", "Probes",
-                    "toy", "pca-shift"):
-        assert section in page
-    assert "src=\"http" not in page and "<script" not in page
+    pages = {p.name: p.read_text() for p in out.glob("*.html")}
+    assert {"index.html", "lineage.html", "datasets.html", "runs.html", "evals.html",
+            "probes.html"} <= set(pages)
+    assert "toy" in pages["datasets.html"] and "Transferability Index" in pages["probes.html"]
+    assert "pca-shift" in pages["probes.html"] and "data:image/png;base64," in pages["probes.html"]
+    assert "<svg" in pages["evals.html"]  # score and length against step
+    for text in pages.values():
+        assert "src=\"http" not in text and "<script" not in text
     shot = _screenshot(out / "index.html", tmp_path / "shot.png")
     if shot is None:
         import warnings
@@ -171,7 +173,7 @@ def _screenshot(page: Path, png: Path) -> Path | None:
     exe = _chromium()
     if exe is None:
         return None
-    from curate.probes.screenshot import screenshot
+    from curate.dashboard.screenshot import screenshot
 
     return screenshot(page, png, exe=exe)
 
@@ -198,8 +200,8 @@ def test_pca_shift_on_registry_benchmarks(setup, catalog, shared_data):
 
 
 def test_screenshot_reports_page_errors(tmp_path):
+    from curate.dashboard.screenshot import find_chromium, screenshot
     from curate.errors import CurateError
-    from curate.probes.screenshot import find_chromium, screenshot
 
     if find_chromium() is None:
         pytest.skip("chromium is not installed (apt-get install -y chromium)")

@@ -1,4 +1,4 @@
-"""Verbs: `curate probe ti|kl|pca-shift|rank-shift`, `curate report`."""
+"""Verbs: `curate probe ti|kl|pca-shift|rank-shift`."""
 
 from __future__ import annotations
 
@@ -115,19 +115,5 @@ def rank_shift(model: str = _MODEL, base: str = _BASE, texts: str = _TEXTS,
            chat_template=chat_template, device=device, dtype=dtype)
 
 
-def report(out: str = typer.Option(None, "--out", help="Folder for index.html (default: "
-                                   "$CURATE_HOME/report)."),
-           json_out: bool = _JSON) -> None:
-    """A self-contained HTML dashboard over the catalog (plots inlined)."""
-    from curate.probes.report import write_report
-
-    path = write_report(_cat(), out)
-    if json_out:
-        print_json({"path": str(path)})
-    else:
-        console.print(f"report: {path}")
-
-
 def register(app: typer.Typer) -> None:
     app.add_typer(probe_app, name="probe")
-    app.command("report")(report)

@@ -1,0 +1,150 @@
+"""Rows for the dashboard's row browser: a page of a version's rows, and the rows a step
+dropped (the parent's rows whose id is missing from the child), read with DuckDB straight from
+the immutable Parquet files so that only one page is ever in memory.
+
+A dropped row's reason comes from a `NAME-dropped` dataset (rows the step kept aside with a
+`reason` column, and for dedup the row each one duplicates) when the step wrote one; otherwise
+the row is shown as dropped by the step, with the step's counts by reason beside it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from curate.errors import CurateError
+from curate.record import split_think
+
+PROMPT_KEYS = ("prompt", "problem", "question", "input", "instruction")
+ANSWER_KEYS = ("answer_text", "answer", "response", "output", "completion", "solution")
+SHOWN = {"id", "reasoning", "final_answer", "reference", "verified", "verify_detail",
+         "messages", "reason", "duplicate_of", "metadata", "sampling", *PROMPT_KEYS,
+         *ANSWER_KEYS}
+TEXT_LIMIT = 6000
+
+
+def _files(catalog, spec: str) -> list[str]:
+    return [str(p) for p in catalog.files(spec)]
+
+
+def _columns(files: list[str]) -> list[str]:
+    import pyarrow.parquet as pq
+
+    return list(pq.read_schema(files[0]).names) if files else []
+
+
+def _sql_list(files: list[str]) -> str:
+    return "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
+
+
+def _fetch(query: str) -> list[dict[str, Any]]:
+    con = duckdb.connect()
+    try:
+        cur = con.execute(query)
+        cols = [d[0] for d in cur.description]
+        return [dict(zip(cols, r)) for r in cur.fetchall()]
+    finally:
+        con.close()
+
+
+def page_of_rows(catalog, spec: str, offset: int, limit: int) -> list[dict[str, Any]]:
+    """Rows [offset, offset+limit) of version `spec`, in stored order, as display dicts."""
+    files = _files(catalog, spec)
+    if not files:
+        return []
+    rows = _fetch(f"SELECT * FROM read_parquet({_sql_list(files)}) LIMIT {int(limit)} "
+                  f"OFFSET {int(offset)}")
+    return [display_row(r) for r in rows]
+
+
+def dropped_by_step(catalog, child: str, parent: str, limit: int,
+                    kept_aside: str | None = None) -> tuple[int, list[dict[str, Any]]]:
+    """(number dropped, the first `limit` of them): rows of `parent` whose `id` is not in
+    `child`. With `kept_aside` (a `NAME-dropped` version) its rows are used instead: they carry
+    the reason and, for dedup, the row each duplicates."""
+    if kept_aside:
+        files = _files(catalog, kept_aside)
+        src = f"read_parquet({_sql_list(files)})"
+        n = _fetch(f"SELECT count(*) AS n FROM {src}")[0]["n"]
+        rows = _fetch(f"SELECT * FROM {src} LIMIT {int(limit)}")
+        return n, [display_row(r, dropped=True) for r in rows]
+    pfiles, cfiles = _files(catalog, parent), _files(catalog, child)
+    if not pfiles or "id" not in _columns(pfiles) or "id" not in _columns(cfiles):
+        return 0, []
+    anti = (f"FROM read_parquet({_sql_list(pfiles)}) p WHERE p.id NOT IN "
+            f"(SELECT id FROM read_parquet({_sql_list(cfiles)}) WHERE id IS NOT NULL)")
+    n = _fetch(f"SELECT count(*) AS n {anti}")[0]["n"]
+    rows = _fetch(f"SELECT p.* {anti} LIMIT {int(limit)}") if n else []
+    return n, [display_row(r, dropped=True) for r in rows]
+
+
+def _first(r: dict[str, Any], keys) -> tuple[str | None, Any]:
+    for k in keys:
+        if r.get(k) not in (None, ""):
+            return k, r[k]
+    return None, None
+
+
+def _json(v: Any) -> Any:
+    if isinstance(v, str) and v[:1] in "{[":
+        try:
+            return json.loads(v)
+        except json.JSONDecodeError:
+            return v
+    return v
+
+
+def _clip(s: Any) -> str | None:
+    if s is None:
+        return None
+    s = str(s)
+    return s if len(s) <= TEXT_LIMIT else s[:TEXT_LIMIT] + f"\n… ({len(s):,} characters in all)"
+
+
+def display_row(r: dict[str, Any], dropped: bool = False) -> dict[str, Any]:
+    """A stored row as the browser shows it: prompt, reasoning, answer, verdict and reason,
+    and a few other fields (JSON columns decoded)."""
+    _, prompt = _first(r, PROMPT_KEYS)
+    _, answer = _first(r, ANSWER_KEYS)
+    reasoning = r.get("reasoning")
+    msgs = r.get("messages")
+    if msgs and (prompt is None or answer is None):
+        users = [m.get("content") for m in msgs if m.get("role") == "user"]
+        assistant = [m.get("content") for m in msgs if m.get("role") == "assistant"]
+        if prompt is None and users:
+            prompt = users[0]
+        if answer is None and assistant:
+            think, answer, _ = split_think(assistant[-1] or "")
+            reasoning = reasoning or think
+    detail = _json(r.get("verify_detail"))
+    reason = r.get("reason") or (detail.get("reason") if isinstance(detail, dict) else None)
+    extra = {k: _json(v) for k, v in r.items()
+             if k not in SHOWN and v not in (None, "") and not isinstance(v, (bytes, list))}
+    meta = _json(r.get("metadata"))
+    return {
+        "id": r.get("id"),
+        "prompt": _clip(prompt),
+        "reasoning": _clip(reasoning),
+        "answer": _clip(answer),
+        "final_answer": r.get("final_answer"),
+        "reference": _clip(r.get("reference")),
+        "verified": r.get("verified"),
+        "verifier": detail.get("verifier") if isinstance(detail, dict) else None,
+        "reason": reason,
+        "duplicate_of": r.get("duplicate_of"),
+        "dropped": dropped,
+        "reasoning_chars": len(reasoning) if reasoning else 0,
+        "extra": extra,
+        "metadata": meta if isinstance(meta, dict) else None,
+    }
+
+
+def version_files_exist(catalog, spec: str) -> bool:
+    """False when the version's files are gone (the page then says so instead of failing)."""
+    try:
+        return all(Path(f).is_file() for f in _files(catalog, spec))
+    except CurateError:  # missing or altered files: shown as such, not a crash
+        return False
