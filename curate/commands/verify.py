@@ -48,6 +48,9 @@ def verify_answer(
     answer: str = typer.Option(..., help="The model's answer or full completion."),
     numbers: str = typer.Option(None, "--numbers", help="countdown: the given numbers, e.g. 3,5,7."),
     target: int = typer.Option(None, "--target", help="countdown: the target."),
+    semantics: str = typer.Option(None, "--semantics", help="countdown: integer (Stream of "
+                                  "Search: no negatives, exact division) | rational; default: "
+                                  "the reference's, else integer."),
     timeout: float = typer.Option(5.0, help="Wall-clock seconds before giving up."),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
@@ -56,34 +59,57 @@ def verify_answer(
     Exit code 0 whether or not the answer is right; 2 on bad arguments."""
     from curate.curation.verify import verify_answer as run
 
-    if task == "countdown" and reference is None:
-        reference = _countdown_reference(numbers, target)
+    if task == "countdown":
+        reference = _countdown_reference(reference, numbers, target, semantics)
+    elif semantics is not None:
+        from curate.errors import CurateError
+
+        raise CurateError("--semantics applies to --task countdown only")
 
     r = run(task, reference, answer, timeout=timeout)
     row = {"verified": r.verified, "reason": r.reason, "verifier": r.verifier,
-           "final_answer": r.final_answer}
+           "final_answer": r.final_answer, **({"note": r.note} if r.note else {})}
     if json_out:
         print_json(row)
     else:
         print_rows([row], title="verify-answer")
 
 
-def _countdown_reference(numbers: str | None, target: int | None) -> str:
-    """--numbers 3,5,7 --target 22 as the JSON reference the verifier takes."""
-    from curate.errors import CurateError
-    from curate.record import stable_json
+def _countdown_reference(reference: str | None, numbers: str | None, target: int | None,
+                         semantics: str | None) -> str:
+    """--reference JSON, or --numbers 3,5,7 --target 22, with --semantics, as the checked
+    reference string the verifier takes; a malformed one is a one-line error (exit 2)."""
+    import json
 
-    if numbers is None or target is None:
-        raise CurateError("--task countdown needs --numbers N,N,... and --target T "
-                          "(or --reference JSON)")
+    from curate.curation.verify_countdown import (
+        DEFAULT_SEMANTICS,
+        BadReference,
+        make_reference,
+        parse_reference,
+    )
+    from curate.errors import CurateError
+
     try:
-        nums = [int(x) for x in numbers.replace(" ", "").split(",") if x]
-    except ValueError:
-        raise CurateError(f"--numbers must be integers separated by commas, got {numbers!r}") \
-            from None
-    if not 2 <= len(nums) <= 12:
-        raise CurateError("--numbers must list between 2 and 12 numbers")
-    return stable_json({"numbers": nums, "target": target})
+        if reference is not None:
+            if numbers is not None or target is not None:
+                raise CurateError("give --reference or --numbers/--target, not both")
+            ref = parse_reference(reference)
+            stated = json.loads(reference).get("semantics")  # parsed above: a JSON object
+            if semantics is not None and stated is not None and stated != semantics:
+                raise CurateError(f"--semantics {semantics} disagrees with the reference's "
+                                  f"semantics {stated}")
+            return make_reference(ref.numbers, ref.target, semantics or ref.semantics)
+        if numbers is None or target is None:
+            raise CurateError("--task countdown needs --numbers N,N,... and --target T "
+                              "(or --reference JSON)")
+        try:
+            nums = [int(x) for x in numbers.replace(" ", "").split(",") if x]
+        except ValueError:
+            raise CurateError(f"--numbers must be integers separated by commas, got "
+                              f"{numbers!r}") from None
+        return make_reference(nums, target, semantics or DEFAULT_SEMANTICS)
+    except BadReference as e:
+        raise CurateError(f"bad countdown reference: {e}") from None
 
 
 def register(app: typer.Typer) -> None:

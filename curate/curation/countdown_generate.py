@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 
 from curate.corpora.countdown import CountdownConfig, draw_instance, heldout_targets
 from curate.curation.countdown_teacher import SearchOptions, countdown_prompt, solve_with_trace
-from curate.curation.verify_countdown import verify_countdown
+from curate.curation.verify_countdown import make_reference, verify_countdown
 from curate.errors import CurateError
 from curate.record import THINK_CLOSE, THINK_OPEN, TRACE_SCHEMA, messages_for, stable_json, trace_id
 
@@ -57,7 +57,7 @@ def make_row(numbers: list[int], target: int, split: str, solutions: int, reacha
         "reasoning": res.reasoning,
         "answer_text": res.answer_text,
         "final_answer": res.equation,
-        "reference": stable_json({"numbers": numbers, "target": target}),
+        "reference": make_reference(numbers, target, opts.semantics),
         "verified": True,
         "verify_detail": check.detail(),
         "teacher": TEACHER,
@@ -130,6 +130,9 @@ def iter_countdown_batches(n: int, seed: int = 0, split: str = "train",
         raise CurateError("split must be train or test")
     if n < 0:
         raise CurateError("n must be >= 0")
+    if cfg.semantics != opts.semantics:
+        raise CurateError(f"the problems are drawn under {cfg.semantics} semantics but the "
+                          f"search teacher uses {opts.semantics}: give one semantics")
     workers = workers or os.cpu_count() or 1
     seen: set[str] = set()
     produced = 0
@@ -170,10 +173,14 @@ def generate_countdown(catalog, name: str, n: int, numbers: int = 4, seed: int =
                        **teacher_opts) -> Any:
     """Generate `n` Countdown-CoT traces and register them as a traces dataset."""
     try:
-        cfg = cfg or CountdownConfig(numbers=numbers)
-        opts = SearchOptions(**teacher_opts)
+        cfg = cfg or CountdownConfig(numbers=numbers, semantics=teacher_opts.get(
+            "semantics", "integer"))
+        opts = SearchOptions(**{"semantics": cfg.semantics, **teacher_opts})
     except (TypeError, ValueError) as e:
         raise CurateError(str(e)) from None
+    if cfg.semantics != opts.semantics:
+        raise CurateError(f"the problems are drawn under {cfg.semantics} semantics but the "
+                          f"search teacher uses {opts.semantics}: give one semantics")
     params = {"task": "countdown", "teacher": TEACHER, "n": n, "seed": seed, "split": split,
               "config": asdict(cfg), "search": asdict(opts)}
     run = catalog.start_run("generate", config=params, name=name)

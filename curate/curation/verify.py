@@ -47,16 +47,14 @@ def prediction_text(row: dict[str, Any]) -> str | None:
 
 def verify_countdown_row(answer: str | None, reference: str | None,
                          options: dict | None = None) -> VerifyResult:
-    """Countdown: the equation is extracted from the answer; the reference is
-    `{"numbers": [...], "target": T}` (JSON)."""
+    """Countdown: the equation is extracted from the answer and checked against the reference
+    `{"numbers": [...], "target": T, "semantics": S}` (JSON; no `semantics`: integer) under
+    the reference's semantics (`options["semantics"]` may restate it; a disagreement is a
+    bad reference). A malformed reference gives `verified` None, reason `bad_reference` and
+    a `note` naming the field: one row's verdict, never an exception."""
     from curate.curation.verify_countdown import verify_countdown_completion
 
-    try:
-        ref = json.loads(reference) if isinstance(reference, str) else reference
-        ref["numbers"], ref["target"]
-    except (TypeError, ValueError, KeyError):
-        return VerifyResult(None, "bad_reference", "countdown")
-    return verify_countdown_completion(answer, ref, **(options or {}))
+    return verify_countdown_completion(answer, reference, **(options or {}))
 
 
 def verify_answer(task: str, reference: str | None, answer: str | None,

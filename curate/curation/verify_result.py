@@ -13,10 +13,13 @@ class VerifyResult:
     reason: str                    # short machine-friendly reason ("ok", "wrong_value", ...)
     verifier: str                  # e.g. "countdown-ast/1", "math-verify/0.9.0"
     final_answer: str | None = None
+    note: str | None = None        # what exactly was wrong, e.g. which reference field
 
     def detail(self) -> str:
-        """The `verify_detail` JSON string stored on a row."""
+        """The `verify_detail` JSON string stored on a row (`note` only when set)."""
         d = asdict(self)
         d.pop("verified")
         d.pop("final_answer")
+        if d["note"] is None:
+            d.pop("note")
         return stable_json(d)

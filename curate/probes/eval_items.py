@@ -8,7 +8,6 @@ question id (never Python's process-salted `hash()`), so the order is the same o
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import random
 from dataclasses import dataclass
@@ -65,17 +64,34 @@ def row_to_item(row: dict[str, Any], index: int, setting: BenchSetting,
     if kind == "countdown":
         ref = row.get("reference")
         if "numbers" in row and "target" in row:
-            ref = json.dumps({"numbers": list(row["numbers"]), "target": row["target"]},
-                             sort_keys=True, separators=(",", ":"))
+            nums = row["numbers"]
+            ref = {"numbers": list(nums) if isinstance(nums, (list, tuple)) else nums,
+                   "target": row["target"]}
+            if row.get("semantics") is not None:
+                ref["semantics"] = row["semantics"]
         if not ref:
             raise BadInput("countdown row needs numbers and target", file=source, row=index)
-        return EvalItem(item_id, str(problem), str(ref), "countdown")
+        return EvalItem(item_id, str(problem), _countdown_reference(ref, source, index),
+                        "countdown")
     if kind == "mcq":
         return _mcq_item(row, item_id, str(problem), setting, index, source)
     gold = _first(row, "answer", "reference", "final_answer", "gold")
     if gold is None:
         raise BadInput("row has no answer/reference", file=source, row=index)
     return EvalItem(item_id, str(problem), str(gold), "math")
+
+
+def _countdown_reference(ref: Any, source: str | None, index: int) -> str:
+    """The checked reference string (numbers, target, semantics); a malformed one is a
+    one-line error naming the row, before anything is generated."""
+    from curate.curation.verify_countdown import BadReference, make_reference, parse_reference
+
+    try:
+        r = parse_reference(ref)
+    except BadReference as e:
+        raise BadInput(f"bad countdown reference: {e}", file=source, row=index,
+                       field="reference") from None
+    return make_reference(r.numbers, r.target, r.semantics)
 
 
 def _mcq_item(row, item_id, problem, setting, index, source) -> EvalItem:

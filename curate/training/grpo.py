@@ -94,6 +94,14 @@ def prompt_rows(catalog, spec: str, limit: int | None = None, chat: bool = True,
             raise BadInput("row has no prompt", file=ref.spec, row=i, field="prompt")
         if r["reference"] in (None, ""):
             raise BadInput("row has no reference", file=ref.spec, row=i, field="reference")
+        if r.get("task") == "countdown":
+            from curate.curation.verify_countdown import BadReference, parse_reference
+
+            try:
+                parse_reference(r["reference"])
+            except BadReference as e:
+                raise BadInput(f"bad countdown reference: {e}", file=ref.spec, row=i,
+                               field="reference") from None
     out = [{"prompt": [{"role": "user", "content": r["prompt"]}] if chat else r["prompt"],
             "reference": str(r["reference"]), "task": r.get("task") or "math"} for r in rows]
     return ref.spec, out

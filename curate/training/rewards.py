@@ -2,7 +2,9 @@
 `f(completions, **kwargs) -> list[float]` (dataset columns such as `reference` and `task`
 arrive as keyword lists, one entry per completion).
 
-- `countdown`: 1 when the equation in the completion verifies (AST verifier), else 0;
+- `countdown`: 1 when the equation in the completion verifies (AST verifier, under the
+  semantics the row's reference records), else 0; None (TRL: not applicable, left out of
+  the sum) when the reference itself is malformed;
 - `math`: 1 when math-verify rules the answer correct (in a killable worker pool: some
   inputs hang math-verify), else 0;
 - `correct`: `countdown` or `math` per row, by its `task`;
@@ -42,16 +44,17 @@ def _per_row(values: Sequence[Any] | None, n: int, name: str) -> list[Any]:
     return list(values)[:n] if len(values) >= n else list(values) + [None] * (n - len(values))
 
 
-def countdown_reward(completions: list, reference: list | None = None, **kwargs) -> list[float]:
-    """1.0 when the completion's equation uses each number once and hits the target."""
+def countdown_reward(completions: list, reference: list | None = None,
+                     **kwargs) -> list[float | None]:
+    """1.0 when the completion's equation uses each number once and hits the target under
+    the reference's semantics; 0.0 otherwise; None when the reference is malformed (not
+    checkable: `curate.curation.verify_countdown.parse_reference`; `train grpo` rejects such
+    rows before training, naming the row)."""
     refs = _per_row(reference, len(completions), "reference")
-    out = []
+    out: list[float | None] = []
     for c, ref in zip(completions, refs):
-        try:
-            ok = bool(ref) and verify_countdown_completion(completion_text(c), ref).verified
-        except (ValueError, KeyError, TypeError):
-            ok = False
-        out.append(1.0 if ok else 0.0)
+        res = verify_countdown_completion(completion_text(c), ref)
+        out.append(None if res.verified is None else 1.0 if res.verified else 0.0)
     return out
 
 
@@ -71,14 +74,14 @@ def math_reward(completions: list, reference: list | None = None, **kwargs) -> l
 
 
 def correct_reward(completions: list, reference: list | None = None, task: list | None = None,
-                   **kwargs) -> list[float]:
+                   **kwargs) -> list[float | None]:
     """`countdown_reward` for Countdown rows, `math_reward` for the others."""
     n = len(completions)
     tasks = _per_row(task, n, "task") if task is not None else [None] * n
     refs = _per_row(reference, n, "reference")
     cd = [i for i, t in enumerate(tasks) if t == "countdown"]
     other = [i for i, t in enumerate(tasks) if t != "countdown"]
-    out = [0.0] * n
+    out: list[float | None] = [0.0] * n
     for idx, fn in ((cd, countdown_reward), (other, math_reward)):
         if idx:
             for i, v in zip(idx, fn([completions[i] for i in idx], [refs[i] for i in idx])):
