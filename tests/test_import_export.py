@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -132,3 +133,162 @@ def test_help_on_every_verb():
                  ["catalog", "sql", "--help"]):
         r = runner.invoke(app, verb)
         assert r.exit_code == 0 and "Usage" in r.stdout
+
+
+# -- issue 14: every input error is one line with file, row and field -------------------------
+
+def _lines(path, rows: list) -> str:
+    path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows))
+    return str(path)
+
+
+BIG = 2 ** 63
+
+
+@pytest.mark.parametrize("row,field", [
+    ('{"prompt": "q", "n": ' + str(BIG) + "}", "n"),                 # just past int64
+    ('{"prompt": "q", "n": ' + str(-BIG - 1) + "}", "n"),            # below int64
+    ('{"prompt": "q", "meta": {"seed": ' + str(10 ** 30) + "}}", "meta.seed"),
+    ('{"prompt": "q", "ids": [1, ' + str(10 ** 20) + "]}", "ids[]"),
+    ('{"prompt": "q", "reference": ' + str(10 ** 25) + "}", "reference"),
+])
+def test_integer_above_int64_is_one_line(tmp_path, catalog, row, field):
+    f = _lines(tmp_path / "big.jsonl", [{"prompt": "ok"}, row, {"prompt": "ok2"}])
+    with pytest.raises(BadInput, match=rf"big.jsonl:2: integer out of int64 range.*'{re.escape(field)}'"):
+        import_file(catalog, f, "x")
+    assert catalog.ls() == []
+    ref, rejects, counts = import_file(catalog, f, "x", skip_bad=True)
+    assert ref.rows == 2 and counts["dropped"] == {"integer out of int64 range": 1}
+    assert catalog.get(rejects.spec)[0]["field"] == field
+    from curate.corpora.prompts import load_prompts
+
+    with pytest.raises(BadInput, match=rf"big.jsonl:2: integer out of int64.*'{re.escape(field)}'"):
+        load_prompts(f, catalog)
+
+
+def test_int64_limits_themselves_import(tmp_path, catalog):
+    f = _lines(tmp_path / "ok.jsonl", [{"prompt": "a", "n": BIG - 1}, {"prompt": "b", "n": -BIG}])
+    ref, _, _ = import_file(catalog, f, "x")
+    assert [r["n"] for r in catalog.table(ref).to_pylist()] == [BIG - 1, -BIG]
+
+
+@pytest.mark.parametrize("value", [
+    "[" * 5000 + "]" * 5000,                          # the parser's own recursion limit
+    "[" * 200 + "]" * 200,                            # parses, but deeper than curate keeps
+    '{"a": ' * 300 + "1" + "}" * 300,                 # objects, not lists
+])
+def test_deeply_nested_json_is_one_line(tmp_path, catalog, value):
+    f = tmp_path / "deep.jsonl"
+    f.write_text('{"prompt": "ok"}\n{"prompt": "q", "x": ' + value + "}\n")
+    with pytest.raises(BadInput, match="deep.jsonl:2: .*nested deeper than 64 levels"):
+        import_file(catalog, f, "x")
+    ref, rejects, _ = import_file(catalog, f, "x", skip_bad=True)
+    assert ref.rows == 1 and rejects.rows == 1
+    g = tmp_path / "deep.json"
+    g.write_text('[{"prompt": "q", "x": ' + value + "}]")
+    with pytest.raises(BadInput, match="deep.json.*nested deeper than 64"):
+        import_file(catalog, g, "y")
+    from curate.corpora.prompts import load_prompts
+
+    with pytest.raises(BadInput, match="deep.jsonl:2: .*nested deeper"):
+        load_prompts(str(f), catalog)
+
+
+def test_a_directory_is_named_as_one(tmp_path, catalog, home):
+    d = tmp_path / "data.jsonl"
+    d.mkdir()
+    with pytest.raises(BadInput, match="data.jsonl: is a directory"):
+        import_file(catalog, d, "x")
+    from curate.corpora.prompts import load_prompts
+
+    with pytest.raises(BadInput, match="data.jsonl: is a directory"):
+        load_prompts(str(d), catalog)
+    for args in (["import", str(d), "--name", "x"],
+                 ["generate", "--task", "math", "--name", "g", "--prompts", str(d),
+                  "--teacher", "openai:http://127.0.0.1:9/v1"]):
+        r = _cli(*args)
+        assert r.returncode == 2 and "is a directory" in r.stderr, r.stderr
+        assert r.stderr.strip().count("\n") == 0
+
+
+@pytest.mark.parametrize("rows,row,field,reason", [
+    ([{"prompt": "a", "m": {"k": 1}}, {"prompt": "b", "m": {"k": "x"}}], 2, "m.k", "wrong type"),
+    ([{"prompt": "a", "m": [1, "x"]}], 1, "m[]", "list items of different types"),
+    ([{"prompt": "a", "m": [{"k": 1}]}, {"prompt": "b", "m": [{"k": [2]}]}], 2, "m[].k",
+     "wrong type"),
+    ([{"prompt": "a", "m": {"k": 1}}, {"prompt": "b", "m": "text"}], 2, "m", "wrong type"),
+    ([{"prompt": "a", "m": [[1], ["x"]]}], 1, "m[][]", "list items of different types"),
+])
+def test_nested_type_conflicts_name_row_and_field(tmp_path, catalog, rows, row, field, reason):
+    f = _lines(tmp_path / "n.jsonl", rows)
+    with pytest.raises(BadInput, match=rf"n.jsonl:{row}: {reason}.*'{re.escape(field)}'"):
+        import_file(catalog, f, "x")
+    assert catalog.ls() == []
+
+
+def test_numbers_and_text_in_one_field_import_as_text(tmp_path, catalog):
+    f = _lines(tmp_path / "m.jsonl", [
+        {"prompt": "a", "reference": 12, "level": 3, "score": 1},
+        {"prompt": "b", "reference": "\\frac{1}{2}", "level": "3b", "score": 0.5},
+        {"prompt": "c", "reference": 0.5, "level": 4, "score": 2},
+    ])
+    rows = catalog.table(import_file(catalog, f, "x")[0]).to_pylist()
+    assert [r["reference"] for r in rows] == ["12", "\\frac{1}{2}", "0.5"]
+    assert [r["level"] for r in rows] == ["3", "3b", "4"]
+    assert [r["score"] for r in rows] == [1.0, 0.5, 2.0]          # int and float: one number
+    # a gold answer is text even when every row holds a number
+    g = _lines(tmp_path / "n.jsonl", [{"prompt": "a", "answer": 7}, {"prompt": "b", "answer": 8}])
+    assert [r["answer"] for r in catalog.table(import_file(catalog, g, "y")[0]).to_pylist()] == \
+        ["7", "8"]
+
+
+@pytest.mark.parametrize("rows,field", [
+    ([{"prompt": "a", "id": "p1"}, {"prompt": "b", "id": "p1"}], "id"),
+    ([{"prompt": "a", "problem_id": 7}, {"prompt": "b", "problem_id": "7"}], "problem_id"),
+    ([{"prompt": "same"}, {"prompt": "same"}], "prompt"),       # the derived id
+])
+def test_duplicate_ids_are_rejected(tmp_path, catalog, rows, field):
+    f = _lines(tmp_path / "d.jsonl", rows + [{"prompt": "c", field: "other"} if field != "prompt"
+                                             else {"prompt": "c"}])
+    with pytest.raises(BadInput, match=rf"d.jsonl:2: duplicate .*also row 1.*'{field}'"):
+        import_file(catalog, f, "x")
+    assert catalog.ls() == []
+    ref, rejects, counts = import_file(catalog, f, "x", skip_bad=True)
+    assert ref.rows == 2 and rejects.rows == 1 and catalog.get(rejects.spec)[0]["line"] == 2
+    assert list(counts["dropped"]) == [f"duplicate {'prompt' if field == 'prompt' else field}"]
+
+
+def test_traces_share_problem_ids_but_not_ids(tmp_path, catalog):
+    f = _lines(tmp_path / "t.jsonl", [
+        {"id": "t1", "problem_id": "p", "prompt": "q", "answer_text": "1"},
+        {"id": "t2", "problem_id": "p", "prompt": "q", "answer_text": "2"}])
+    assert import_file(catalog, f, "tr", kind="traces")[0].rows == 2
+    g = _lines(tmp_path / "u.jsonl", [
+        {"id": "t1", "prompt": "q", "answer_text": "1"}, {"id": "t1", "prompt": "q", "answer_text": "2"}])
+    with pytest.raises(BadInput, match="u.jsonl:2: duplicate id"):
+        import_file(catalog, g, "tr2", kind="traces")
+
+
+@pytest.mark.parametrize("text,row,reason", [
+    ("prompt,answer\nq1,1\nq2,2,3\nq3,3\n", 3, "expected 2 fields, got 3"),
+    ("prompt,answer\nq1,1\nq2,2\nq3\n", 4, "expected 2 fields, got 1"),
+    ('prompt,answer\n"two\nlines",1\nq2,2,3\n', 3, "expected 2 fields, got 3"),   # record 3
+])
+def test_ragged_csv_rows_name_the_row(tmp_path, catalog, text, row, reason):
+    f = tmp_path / "r.csv"
+    f.write_text(text)
+    with pytest.raises(BadInput, match=rf"r.csv:{row}: {reason}"):
+        import_file(catalog, f, "x")
+    ref, rejects, _ = import_file(catalog, f, "x", skip_bad=True)
+    assert catalog.get(rejects.spec)[0]["line"] == row and rejects.rows == 1
+    t = tmp_path / "r.tsv"
+    t.write_text(text.replace(",", "\t"))
+    with pytest.raises(BadInput, match=rf"r.tsv:{row}: {reason}"):
+        import_file(catalog, t, "y")
+
+
+def test_csv_answers_stay_text(tmp_path, catalog):
+    f = tmp_path / "a.csv"
+    f.write_text(f"prompt,answer,level\nq1,007,1\nq2,{2 ** 70},2\n")
+    rows = catalog.table(import_file(catalog, f, "x")[0]).to_pylist()
+    assert [r["answer"] for r in rows] == ["007", str(2 ** 70)] and rows[0]["level"] == 1

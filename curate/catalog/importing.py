@@ -15,8 +15,9 @@ from curate.formats.rows import (  # noqa: F401  (re-exported: the importer's pu
     MAX_ROW_BYTES,
     ImportResult,
     Rejected,
-    _collect,
+    UniqueIds,
     _table_rows,
+    collect,
     file_rows,
     read_rows,
 )
@@ -27,12 +28,24 @@ def output_names(name: str, skip_bad: bool) -> list[str]:
     return [name, f"{name}-rejects"] if skip_bad else [name]
 
 
+def unique_ids(kind: str, name: str) -> UniqueIds:
+    """The row check for duplicate ids: a trace's `id`; a problem's `problem_id` or `id`, else
+    the id derived from its prompt (so the same prompt twice is a duplicate, as in
+    `generate --prompts`)."""
+    from curate.record import problem_id_for
+
+    if kind == "traces":
+        return UniqueIds(("id",))
+    return UniqueIds(("problem_id", "id"), derive=lambda r: problem_id_for(r["prompt"], name),
+                     what="prompt")
+
+
 def import_file(catalog, path: str | Path, name: str, kind: str = "problems",
                 skip_bad: bool = False, max_row_bytes: int = MAX_ROW_BYTES):
     """Import a local file as a new dataset version; rejected rows go to `NAME-rejects`."""
     check_names(*output_names(name, skip_bad))
     path = Path(path)
-    res = read_rows(path, kind, skip_bad, max_row_bytes)
+    res = read_rows(path, kind, skip_bad, max_row_bytes, check=unique_ids(kind, name))
     params = {"file": str(path.resolve()), "kind": kind, "skip_bad": skip_bad}
     return _register(catalog, res, name, kind, params, str(path))
 
@@ -47,8 +60,11 @@ def import_hf(catalog, spec: str, name: str, kind: str = "problems", skip_bad: b
     check_names(*output_names(name, skip_bad))
     hs = parse_hf_spec(spec)
     table = load_hf(hs, cache_dir=cache_for(catalog, hs)).with_format("arrow")[:]
-    res = _collect(_table_rows(table), str(hs), kind, skip_bad)
+    res = collect(_table_rows(table), str(hs), kind, skip_bad, unique_ids(kind, name))
     schema = table.schema
+    for i, f in enumerate(schema):      # numbers read as text (a gold 12 is "12")
+        if f.name in res.as_text:
+            schema = schema.set(i, pa.field(f.name, pa.string()))
     if "prompt" not in schema.names:  # taken from an alias column (problem, question, ...)
         schema = schema.append(pa.field("prompt", pa.string()))
     params = {"hf": str(hs), "repo": hs.repo, "config": hs.config, "split": hs.split or "train",

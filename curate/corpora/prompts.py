@@ -16,7 +16,7 @@ from typing import Any
 
 from curate.errors import BadInput, CurateError
 from curate.formats.boxed import last_boxed
-from curate.formats.rows import file_rows, read_rows
+from curate.formats.rows import file_rows, value_problem
 from curate.record import problem_id_for, stable_json
 
 PROMPT_FIELDS = ("prompt", "problem", "question", "query", "input", "instruction")
@@ -117,10 +117,9 @@ def load_prompts(source: str, catalog=None, *, n: int | None = None, seed: int =
         name = ref.name
     else:
         path = Path(source).expanduser()
-        if not path.exists():
+        if not path.exists() and not path.is_symlink():
             raise BadInput(f"prompt source {source!r} is not a catalog dataset, a file or hf:ORG/NAME")
-        raw = read_rows(path, kind="problems").rows if _has_prompt_field(path, prompt_field) \
-            else _read_any(path)
+        raw = read_prompt_file(path)
         file = str(path)
         info = {"file": str(path.resolve()), "sha256": _file_hash(path)}
         name = path.stem
@@ -145,21 +144,18 @@ def _is_catalog_name(catalog, source: str) -> bool:
     return catalog.exists(source)
 
 
-def _has_prompt_field(path: Path, prompt_field: str | None) -> bool:
-    """The importer validates `prompt`-keyed files strictly; other field names go around it."""
-    if prompt_field not in (None, "prompt") or path.suffix.lower() not in (".jsonl", ".ndjson"):
-        return False
-    with path.open(encoding="utf-8", errors="replace") as f:
-        return '"prompt"' in f.readline()
-
-
-def _read_any(path: Path) -> list[dict[str, Any]]:
-    """Rows of a file whose prompt field is not called `prompt`: the importer's readers, with
-    the field checks left to `normalise_rows` (the prompt field is named by the caller)."""
+def read_prompt_file(path: Path) -> list[dict[str, Any]]:
+    """Rows of a local file: the shared readers (a directory, a malformed line, JSON nested too
+    deep or an integer outside int64 is a one-line error naming file, row and field); the
+    field checks are left to `normalise_rows`, which knows which field is the prompt."""
     rows = []
     for lineno, row, err in file_rows(path):
-        if err is not None:
-            raise BadInput(err, file=str(path), row=lineno)
+        if err is None and not isinstance(row, dict):
+            err = f"row is {type(row).__name__}, not an object"
+        bad = value_problem(row) if err is None else None
+        if err is not None or bad is not None:
+            err, fld = (err, None) if err is not None else bad
+            raise BadInput(err, file=str(path), row=lineno, field=fld)
         rows.append(row)
     if not rows:
         raise BadInput("no rows in file", file=str(path))
