@@ -121,7 +121,10 @@ def test_cli_mix_and_sft_registers_checkpoints_and_lineage(home, catalog, cd, ti
     assert run["truncation"]["over_max_length"] == 0
 
     cks = catalog.sql("SELECT * FROM checkpoints ORDER BY step, path")
-    assert [c["step"] for c in cks] == [2, 4, 4]
+    # the last step is the final model, saved and registered once (not checkpoint-4 as well)
+    assert [c["step"] for c in cks] == [2, 4]
+    assert [json.loads(c["metrics"])["final"] for c in cks] == [False, True]
+    assert not (out / "checkpoint-4").exists()
     assert {c["mixture"] for c in cks} == {mix["spec"]}
     assert all(c["run_id"] == run["run_id"] and c["tokens_seen"] > 0 and c["loss"] > 0
                for c in cks)
@@ -129,6 +132,8 @@ def test_cli_mix_and_sft_registers_checkpoints_and_lineage(home, catalog, cd, ti
     curve = json.loads(cks[-1]["metrics"])["loss_curve"]
     assert [p["step"] for p in curve] == [1, 2, 3, 4]
     assert cks[0]["tokens_seen"] < cks[1]["tokens_seen"]
+    assert run["plan"] == {"rows": 32, "exposures": 1, "batch_size": 4, "steps_per_epoch": 8,
+                           "steps": 4, "world_size": 1}
     (r,) = _runs(catalog)
     assert r["status"] == "ok" and json.loads(r["inputs"]) == [mix["spec"]]
     assert json.loads(r["config"])["options"]["learning_rate"] == 1e-3
@@ -169,11 +174,28 @@ def test_schedules_equal_steps():
 def test_truncation_counted_never_silent(catalog, cd, tiny, tmp_path):
     from curate.training.sft import SFTOptions, prepare_sft
 
+    heard = []
+    # the default refuses a run that would cut more than 5% of its rows, naming the shares
+    with pytest.raises(BadInput, match=r"rows \(\d+\.\d%\) are longer than --max-length 410;"
+                                       r" \d+ of \d+ tokens \(\d+\.\d%\) would be cut.*"
+                                       r"--overflow truncate"):
+        prepare_sft(catalog, "cd", str(tiny), tmp_path / "o",
+                    SFTOptions(max_length=410, progress=False), log=heard.append)
+    assert heard and heard[0].startswith("truncation: ")  # reported before anything trains
     prep = prepare_sft(catalog, "cd", str(tiny), tmp_path / "o",
-                       SFTOptions(max_length=410, progress=False))
+                       SFTOptions(max_length=410, overflow="truncate", progress=False))
     rep = prep["lengths"]
     assert 0 < rep["over_max_length"] < rep["rows"] and rep["truncated"] == rep["over_max_length"]
     assert rep["tokens_cut"] >= rep["over_max_length"]
+    assert rep["rows_share"] == rep["over_max_length"] / rep["rows"] > 0.05
+    assert rep["tokens_share"] == rep["tokens_cut"] / rep["tokens"]
+    # a limit above the share lets auto truncate; none over the length: nothing to refuse
+    auto = prepare_sft(catalog, "cd", str(tiny), tmp_path / "o",
+                       SFTOptions(max_length=410, truncate_limit=1.0, progress=False))
+    assert auto["lengths"]["truncated"] == rep["over_max_length"]
+    fits = prepare_sft(catalog, "cd", str(tiny), tmp_path / "o",
+                       SFTOptions(max_length=rep["max"], truncate_limit=0.0, progress=False))
+    assert fits["lengths"]["over_max_length"] == 0 and fits["lengths"]["rows_share"] == 0.0
     dropped = prepare_sft(catalog, "cd", str(tiny), tmp_path / "o",
                           SFTOptions(max_length=410, overflow="drop", progress=False))
     assert len(dropped["conversations"]) == rep["rows"] - rep["over_max_length"]

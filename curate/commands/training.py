@@ -8,7 +8,7 @@ import sys
 
 import typer
 
-from curate.commands._common import console, print_json, print_rows
+from curate.commands._common import console, err_console, print_json, print_rows
 
 train_app = typer.Typer(help="Train on catalog mixtures with TRL (SFT, GRPO); checkpoints are "
                         "registered in the catalog.", no_args_is_help=True)
@@ -79,12 +79,21 @@ def sft(
     max_steps: int = typer.Option(None, "--max-steps", help="Stop after N optimiser steps."),
     save_steps: int = typer.Option(None, "--save-steps", help="Checkpoint every N steps (the "
                                    "final model is always saved and registered)."),
+    save_at: str = typer.Option(None, "--save-at", help="Checkpoint at these steps, e.g. "
+                                "10,20,40,80,160,320,480,640 (P3's dense checkpoints); with or "
+                                "without --save-steps. The last step is the final model, saved "
+                                "once."),
+    shuffle: bool = typer.Option(True, "--shuffle/--no-shuffle", help="--no-shuffle keeps the "
+                                 "mixture's order (a sequential sampler, as P3 trains)."),
     packing: bool = typer.Option(False, "--packing/--no-packing", help="Best-fit packing of "
                                  "rows into --max-length sequences (padding-free)."),
     exposures: int = typer.Option(1, "--exposures", help="Repeated exposure K: train K x epochs "
                                   "on a seeded N/K subset, the same steps as one pass over N."),
-    overflow: str = typer.Option("truncate", "--overflow", help="Rows over --max-length: "
-                                 "truncate (keep the start), drop, or error."),
+    overflow: str = typer.Option("auto", "--overflow", help="Rows over --max-length: auto "
+                                 "(truncate, but refuse past --truncate-limit), truncate (keep "
+                                 "the start), drop, or error."),
+    truncate_limit: float = typer.Option(0.05, "--truncate-limit", help="With --overflow auto: "
+                                         "the largest share of rows that may be truncated."),
     full_sequence_loss: bool = typer.Option(False, "--full-sequence-loss", help="Loss on every "
                                             "token, not only the assistant's (for templates "
                                             "without {% generation %} markers)."),
@@ -102,14 +111,16 @@ def sft(
     opts = SFTOptions(epochs=epochs, learning_rate=learning_rate, warmup_ratio=warmup_ratio,
                       scheduler=scheduler, weight_decay=weight_decay, batch_size=batch_size,
                       grad_accum=grad_accum, max_length=max_length, max_steps=max_steps,
-                      save_steps=save_steps, packing=packing, exposures=exposures,
-                      overflow=overflow, full_sequence_loss=full_sequence_loss,
+                      save_steps=save_steps, save_at=save_at, shuffle=shuffle,
+                      packing=packing, exposures=exposures, overflow=overflow,
+                      truncate_limit=truncate_limit, full_sequence_loss=full_sequence_loss,
                       allow_lost_reasoning=allow_lost_reasoning,
                       gradient_checkpointing=gradient_checkpointing,
                       logging_steps=logging_steps, seed=seed, overwrite=overwrite,
                       progress=not json_out)
     with _stdout_to_stderr(json_out):
-        res = train_sft(_cat(), mixture, model, output, opts)
+        res = train_sft(_cat(), mixture, model, output, opts,
+                        log=lambda line: err_console.print(f"[yellow]{line}[/yellow]"))
     _report(res, json_out)
 
 
@@ -191,6 +202,10 @@ def lineage(
 
 
 def _report(res: dict, json_out: bool) -> None:
+    from curate.training.ranks import process_rank
+
+    if process_rank() != 0:  # under torchrun every rank returns; rank 0 speaks for the run
+        return
     if json_out:
         print_json(res)
         return

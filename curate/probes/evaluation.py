@@ -36,7 +36,7 @@ def resolve_target(catalog, spec: str) -> dict[str, Any]:
         return {"kind": "model", "path": ck[0]["path"], "name": model_name(ck[0]["path"]),
                 "checkpoint_id": ck[0]["id"], "step": ck[0]["step"]}
     cks = catalog.sql("SELECT id, path, step, model FROM checkpoints WHERE run_id = ? "
-                      "ORDER BY step", [spec])
+                      "ORDER BY step, created", [spec])
     if cks:
         return {"kind": "run", "run_id": spec, "checkpoints": cks}
     if catalog.sql("SELECT id FROM runs WHERE id = ?", [spec]):
@@ -236,6 +236,16 @@ def _verify_cache(catalog) -> Path:
     return catalog.cache_dir("verify") / "results.sqlite"
 
 
+def one_per_step(checkpoints: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One checkpoint per step, in step order: runs trained before the final model stopped
+    being saved twice registered the last step both as `checkpoint-N` and as the output
+    folder; the later row (the final model) is kept, so no step is evaluated twice."""
+    by_step: dict[Any, dict[str, Any]] = {}
+    for c in checkpoints:
+        by_step[c["step"]] = c
+    return sorted(by_step.values(), key=lambda c: (c["step"] is None, c["step"] or 0))
+
+
 def evaluate_run(catalog, run_id: str, suite: str, *, include_base: bool = True,
                  plot: bool = True, progress: bool = True, **kw) -> dict[str, Any]:
     """Every checkpoint of a training run (and its base as step 0), then the trajectory plot."""
@@ -248,7 +258,7 @@ def evaluate_run(catalog, run_id: str, suite: str, *, include_base: bool = True,
     base = target["checkpoints"][0].get("model")
     if include_base and base and (Path(base).exists() or "/" in base):
         todo.append((base, 0, None))
-    todo += [(c["path"], c["step"], c["id"]) for c in target["checkpoints"]]
+    todo += [(c["path"], c["step"], c["id"]) for c in one_per_step(target["checkpoints"])]
     evals = []
     for path, step, ck in todo:
         if progress:

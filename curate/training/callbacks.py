@@ -75,6 +75,23 @@ class CatalogCallback(TrainerCallback):
             self.record(Path(args.output_dir) / f"checkpoint-{state.global_step}", state)
 
 
+class SaveAtCallback(TrainerCallback):
+    """Checkpoints at a list of steps (10, 20, 40, ...) besides any `save_steps` cadence, and
+    none at the last step: the final model is saved and registered once, by the trainer's
+    caller, so the last step is never evaluated twice. Runs after transformers' own flow
+    callback, so it has the last word on `should_save`."""
+
+    def __init__(self, save_at: list[int] | None = None):
+        self.save_at = set(save_at or [])
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step in self.save_at:
+            control.should_save = True
+        if state.max_steps and state.global_step >= state.max_steps:
+            control.should_save = False
+        return control
+
+
 def find_checkpoint(catalog, ref: str) -> dict[str, Any]:
     """A checkpoint row by id, by its folder, or by a run's output folder (its final one)."""
     rows = catalog.sql("SELECT * FROM checkpoints ORDER BY created")

@@ -3,6 +3,11 @@
 At a fixed number of optimiser steps, repeated exposure trains K epochs on N/K unique rows,
 one pass trains one epoch on N rows: `exposure_subset` draws the N/K rows (seeded), and
 `plan` gives the steps a schedule takes so the two can be checked to match.
+
+The batch a step sees is global: per-device batch x gradient accumulation x processes
+(`global_batch`); P3 trains 20,480 rows at 256 a step (micro-batch 4 on 8 GPUs, accumulation
+8): 80 steps an epoch, 640 in 8 epochs. `parse_steps` / `check_save_at` handle the dense
+checkpoint lists (10, 20, 40, ..., 640) the dip-and-recovery analysis evaluates.
 """
 
 from __future__ import annotations
@@ -26,6 +31,42 @@ class Plan:
         return asdict(self)
 
 
+def global_batch(per_device: int, grad_accum: int = 1, world_size: int = 1) -> int:
+    """Rows per optimiser step: per-device batch x accumulation steps x processes."""
+    for name, v in (("--batch-size", per_device), ("--grad-accum", grad_accum),
+                    ("world size", world_size)):
+        if v < 1:
+            raise BadInput(f"{name} must be at least 1")
+    return per_device * grad_accum * world_size
+
+
+def parse_steps(text: str | list | tuple | None) -> list[int]:
+    """`"10,20,40"` (or a list) -> sorted unique positive steps; a one-line error otherwise."""
+    if text is None or text == "":
+        return []
+    items = text if isinstance(text, (list, tuple)) else str(text).split(",")
+    out = set()
+    for item in items:
+        try:
+            v = int(str(item).strip())
+        except ValueError:
+            raise BadInput(f"--save-at: {item!r} is not a step number (e.g. 10,20,40)") from None
+        if v < 1:
+            raise BadInput(f"--save-at: steps must be at least 1, got {v}")
+        out.add(v)
+    return sorted(out)
+
+
+def check_save_at(save_at: list[int], total_steps: int | None) -> None:
+    """Refuse checkpoint steps the run never reaches (they would silently not exist)."""
+    if total_steps is None or not save_at:
+        return
+    beyond = [s for s in save_at if s > total_steps]
+    if beyond:
+        raise BadInput(f"--save-at {','.join(map(str, beyond))}: beyond the run's "
+                       f"{total_steps} steps (raise --epochs / --max-steps or drop them)")
+
+
 def steps_per_epoch(rows: int, batch_size: int) -> int:
     """Optimiser steps in one pass over `rows` (the last partial batch is a step)."""
     if batch_size < 1:
@@ -33,8 +74,13 @@ def steps_per_epoch(rows: int, batch_size: int) -> int:
     return math.ceil(rows / batch_size) if rows else 0
 
 
-def plan(rows: int, batch_size: int, epochs: float = 1.0, exposures: int = 1) -> Plan:
-    """The schedule for `epochs` passes at `exposures` K: N//K unique rows seen K x epochs times."""
+def plan(rows: int, batch_size: int, epochs: float = 1.0, exposures: int = 1,
+         max_steps: int | None = None) -> Plan:
+    """The schedule for `epochs` passes at `exposures` K: N//K unique rows seen K x epochs times.
+
+    `batch_size` is the global batch (`global_batch`); `max_steps` caps the total as the
+    trainer does.
+    """
     if exposures < 1:
         raise BadInput("--exposures must be at least 1")
     if epochs <= 0:
@@ -43,7 +89,8 @@ def plan(rows: int, batch_size: int, epochs: float = 1.0, exposures: int = 1) ->
     if unique < 1:
         raise BadInput(f"--exposures {exposures} leaves no rows of {rows}")
     per = steps_per_epoch(unique, batch_size)
-    return Plan(unique, exposures, batch_size, per, math.ceil(per * epochs * exposures))
+    total = math.ceil(per * epochs * exposures)
+    return Plan(unique, exposures, batch_size, per, min(total, max_steps) if max_steps else total)
 
 
 def exposure_subset(n: int, exposures: int, seed: int = 0) -> list[int]:

@@ -3,8 +3,16 @@ optional packing, checkpoints registered in the catalog as they are saved.
 
 Before any training: the model and mixture must exist, the rows must be conversations with an
 assistant turn, the chat template must carry `{% generation %}` markers (or be one TRL knows
-how to patch), and a round trip through the template must keep the reasoning in the loss;
-every row is measured so truncation is counted, never silent.
+how to patch), and a round trip through the template must keep the reasoning in the loss in
+exactly one think block (templates with a separate reasoning field, such as TRL's Qwen3
+training templates, get the reasoning there instead of inline); every row is measured and the
+truncation at `--max-length` is reported before training starts, refused past a set share
+unless asked for.
+
+Paper settings: P3 trains with a fixed data order (`shuffle=False`: TRL's sampler becomes
+sequential) and evaluates checkpoints at steps 10, 20, 40, ..., 640 (`save_at`). Under
+`torchrun` / `accelerate launch` the planned steps count every process and only rank 0
+writes to the catalog.
 """
 
 from __future__ import annotations
@@ -16,11 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from curate.errors import BadInput, CurateError, NotFound
-from curate.record import THINK_CLOSE, split_think
-from curate.training import schedules
+from curate.record import THINK_CLOSE, THINK_OPEN, split_think
+from curate.training import ranks, schedules
 
 SCHEDULERS = {"cosine": "cosine", "constant": "constant_with_warmup"}
-OVERFLOW = ("truncate", "drop", "error")
+OVERFLOW = ("auto", "truncate", "drop", "error")
+THINK_FORMS = ("inline", "reasoning_content")
 
 
 @dataclass
@@ -35,9 +44,12 @@ class SFTOptions:
     max_length: int = 2048
     max_steps: int | None = None
     save_steps: int | None = None        # checkpoint every N steps (plus the final model)
+    save_at: list[int] | None = None     # checkpoints at these steps (P3: 10,20,40,...,640)
+    shuffle: bool = True                 # False: fixed data order (sequential sampler, P3)
     packing: bool = False
     exposures: int = 1                   # K: train K x epochs on N//K rows (equal steps)
-    overflow: str = "truncate"           # rows over max_length: truncate | drop | error
+    overflow: str = "auto"               # rows over max_length: auto | truncate | drop | error
+    truncate_limit: float = 0.05         # auto: refuse when more rows than this share are cut
     full_sequence_loss: bool = False     # loss on every token, not only the assistant's
     allow_lost_reasoning: bool = False   # train even when the template drops the think block
     gradient_checkpointing: bool = False
@@ -63,6 +75,9 @@ class SFTOptions:
             raise BadInput("--epochs and --learning-rate must be more than 0")
         if not 0 <= self.warmup_ratio < 1:
             raise BadInput("--warmup-ratio must be in [0, 1)")
+        if not 0 <= self.truncate_limit <= 1:
+            raise BadInput("--truncate-limit must be in [0, 1]")
+        self.save_at = schedules.parse_steps(self.save_at)
         if self.weight_decay < 0:
             raise BadInput("--weight-decay must be 0 or more")
 
@@ -116,12 +131,34 @@ def _norm(text: str) -> str:
     return " ".join((text or "").split())
 
 
+def to_think_form(msgs: list[dict], form: str) -> list[dict]:
+    """A conversation with its assistant reasoning inline (`<think>...</think>` in the content,
+    as stored) or in a separate `reasoning_content` field (content = the answer), the form
+    templates such as TRL's Qwen3-8 training template render their own think block from."""
+    if form == "inline":
+        return msgs
+    if form not in THINK_FORMS:
+        raise BadInput(f"unknown think form {form!r} ({', '.join(THINK_FORMS)})")
+    out = []
+    for m in msgs:
+        if m["role"] != "assistant":
+            out.append({**m, "reasoning_content": None})
+            continue
+        reasoning, answer, closed = split_think(m["content"] or "")
+        if reasoning is not None and closed and THINK_CLOSE in (m["content"] or ""):
+            out.append({**m, "content": answer, "reasoning_content": reasoning})
+        else:
+            out.append({**m, "reasoning_content": ""})
+    return out
+
+
 def think_roundtrip(tokenizer, conversations: list[list[dict]], template: str | None,
-                    assistant_only: bool = True) -> dict[str, Any]:
-    """Tokenise conversations that hold a think block with the training template and check
-    the reasoning and `</think>` come back in the trained tokens (the assistant mask)."""
-    checked = kept = 0
-    first_lost = None
+                    assistant_only: bool = True, form: str = "inline") -> dict[str, Any]:
+    """Tokenise conversations that hold a think block with the training template (in `form`)
+    and check each renders exactly one think block whose reasoning and `</think>` come back
+    in the trained tokens (the assistant mask)."""
+    checked = kept = extra = 0
+    first_lost = first_extra = None
     for msgs in conversations:
         turns = [m for m in msgs if m["role"] == "assistant" and THINK_CLOSE in (m["content"] or "")]
         if not turns:
@@ -130,18 +167,42 @@ def think_roundtrip(tokenizer, conversations: list[list[dict]], template: str | 
         if not reasoning or not closed:
             continue
         checked += 1
-        enc = tokenizer.apply_chat_template(msgs, chat_template=template, tokenize=True,
+        shaped = to_think_form(msgs, form)
+        enc = tokenizer.apply_chat_template(shaped, chat_template=template, tokenize=True,
                                             return_dict=True,
                                             return_assistant_tokens_mask=assistant_only)
-        ids = list(enc["input_ids"])
-        if assistant_only:
-            ids = [t for t, m in zip(ids, enc["assistant_masks"]) if m]
+        full_ids = list(enc["input_ids"])
+        ids = ([t for t, m in zip(full_ids, enc["assistant_masks"]) if m] if assistant_only
+               else full_ids)
         text = tokenizer.decode(ids, skip_special_tokens=False)
-        if _norm(reasoning) in _norm(text) and THINK_CLOSE in text:
+        full = tokenizer.decode(full_ids, skip_special_tokens=False)
+        in_prompts = sum((m["content"] or "").count(THINK_OPEN) for m in msgs
+                         if m["role"] != "assistant")
+        blocks = full.count(THINK_OPEN) - in_prompts
+        if blocks > len(turns):
+            extra += 1
+            if first_extra is None:
+                first_extra = f"{blocks} think blocks for {len(turns)} reasoning turn(s)"
+        elif blocks == len(turns) and _norm(reasoning) in _norm(text) and THINK_CLOSE in text:
             kept += 1
         elif first_lost is None:
             first_lost = _norm(reasoning)[:80]
-    return {"checked": checked, "kept": kept, "lost": checked - kept, "first_lost": first_lost}
+    return {"form": form, "checked": checked, "kept": kept, "lost": checked - kept - extra,
+            "extra_blocks": extra, "first_lost": first_lost, "first_extra": first_extra}
+
+
+def choose_think_form(tokenizer, conversations: list[list[dict]], template: str | None,
+                      assistant_only: bool = True) -> dict[str, Any]:
+    """The first form (inline, then a separate reasoning field) whose round trip keeps every
+    sampled row's reasoning in exactly one think block; else the inline round trip, failed."""
+    first = None
+    for form in THINK_FORMS:
+        trip = think_roundtrip(tokenizer, conversations, template, assistant_only, form)
+        if first is None:
+            first = trip
+        if trip["kept"] == trip["checked"]:
+            return trip
+    return first
 
 
 def check_conversations(rows: list[Any], spec: str) -> None:
@@ -178,14 +239,25 @@ def length_report(lengths: list[int], max_length: int) -> dict[str, Any]:
     import numpy as np
 
     if not lengths:
-        return {"rows": 0, "over_max_length": 0, "tokens_cut": 0}
+        return {"rows": 0, "over_max_length": 0, "tokens_cut": 0, "max_length": max_length,
+                "rows_share": 0.0, "tokens_share": 0.0}
     arr = np.asarray(lengths)
     over = arr > max_length
+    cut = int((arr[over] - max_length).sum())
     return {"rows": int(arr.size), "tokens": int(arr.sum()), "max_length": max_length,
-            "over_max_length": int(over.sum()),
-            "tokens_cut": int((arr[over] - max_length).sum()),
+            "over_max_length": int(over.sum()), "tokens_cut": cut,
+            "rows_share": float(over.mean()), "tokens_share": cut / max(1, int(arr.sum())),
             "p50": int(np.percentile(arr, 50)), "p95": int(np.percentile(arr, 95)),
             "max": int(arr.max())}
+
+
+def truncation_line(report: dict[str, Any]) -> str:
+    """One line: rows and tokens cut at max_length, as shares."""
+    return (f"{report['over_max_length']} of {report['rows']} rows "
+            f"({100 * report['rows_share']:.1f}%) are longer than --max-length "
+            f"{report['max_length']}; {report['tokens_cut']} of {report.get('tokens', 0)} tokens "
+            f"({100 * report['tokens_share']:.1f}%) would be cut"
+            + (f" (longest {report['max']})" if report.get("max") else ""))
 
 
 def device_settings() -> dict[str, Any]:
@@ -214,8 +286,9 @@ def _sample(rows: list, k: int = 16) -> list:
 
 # -- training ------------------------------------------------------------------------------
 def prepare_sft(catalog, mixture: str, model: str, output: str | Path, opts: SFTOptions,
-                ) -> dict[str, Any]:
-    """Every check and measurement that must pass before a model is loaded."""
+                log=None) -> dict[str, Any]:
+    """Every check and measurement that must pass before a model is loaded; `log(line)`
+    hears the truncation report before anything trains."""
     opts.validate()
     out = _check_output(output, opts.overwrite)
     model_id = check_model_path(model)
@@ -228,36 +301,50 @@ def prepare_sft(catalog, mixture: str, model: str, output: str | Path, opts: SFT
     check_conversations(convs, ref.spec)
     tok = load_tokenizer(model_id)
     template, template_source = training_template(tok, opts.full_sequence_loss)
-    trip = think_roundtrip(tok, _sample([c for c in convs if any(
+    trip = choose_think_form(tok, _sample([c for c in convs if any(
         THINK_CLOSE in (m["content"] or "") for m in c if m["role"] == "assistant")]), template,
         assistant_only=not opts.full_sequence_loss)
-    if trip["lost"] and not opts.allow_lost_reasoning:
-        raise CurateError(f"the chat template of {model!r} drops the reasoning from the trained "
-                          f"tokens in {trip['lost']} of {trip['checked']} sampled rows (e.g. "
-                          f"{trip['first_lost']!r}); fix the template, or pass "
-                          "--allow-lost-reasoning to train without it")
+    if (trip["lost"] or trip["extra_blocks"]) and not opts.allow_lost_reasoning:
+        what = (f"renders {trip['first_extra']} in {trip['extra_blocks']} of {trip['checked']} "
+                "sampled rows" if trip["extra_blocks"] else
+                f"drops the reasoning from the trained tokens in {trip['lost']} of "
+                f"{trip['checked']} sampled rows (e.g. {trip['first_lost']!r})")
+        raise CurateError(f"the chat template of {model!r} {what}, inline or with a separate "
+                          "reasoning field; fix the template, or pass --allow-lost-reasoning "
+                          "to train anyway")
+    form = trip["form"] if not (trip["lost"] or trip["extra_blocks"]) else "inline"
     indices = schedules.exposure_subset(len(convs), opts.exposures, opts.seed)
     convs = [convs[i] for i in indices] if opts.exposures > 1 else convs
+    convs = [to_think_form(c, form) for c in convs] if form != "inline" else convs
     lengths = _measure(tok, convs, template, opts.progress)
     report = length_report(lengths, opts.max_length)
-    if report["over_max_length"] and opts.overflow == "error":
-        raise BadInput(f"{report['over_max_length']} of {report['rows']} rows are longer than "
-                       f"--max-length {opts.max_length} (longest {report['max']} tokens); raise "
-                       "it, or pass --overflow truncate|drop")
-    if opts.overflow == "drop" and report["over_max_length"]:
+    if log and report["over_max_length"]:
+        log(f"truncation: {truncation_line(report)}")
+    over = report["over_max_length"]
+    if over and opts.overflow == "error":
+        raise BadInput(f"{truncation_line(report)}; raise --max-length, or pass "
+                       "--overflow truncate|drop")
+    if over and opts.overflow == "auto" and report["rows_share"] > opts.truncate_limit:
+        raise BadInput(f"{truncation_line(report)}: more than the {100 * opts.truncate_limit:g}% "
+                       "of rows --truncate-limit allows; raise --max-length, or pass "
+                       "--overflow truncate (keep each row's start) or --overflow drop")
+    if opts.overflow == "drop" and over:
         keep = [i for i, n in enumerate(lengths) if n <= opts.max_length]
         if not keep:
             raise BadInput(f"every row is longer than --max-length {opts.max_length}")
         convs = [convs[i] for i in keep]
         report["dropped"] = report["rows"] - len(keep)
     else:
-        report["truncated"] = report["over_max_length"] if opts.overflow == "truncate" else 0
-    sched = schedules.plan(len(convs) * opts.exposures, opts.batch_size * opts.grad_accum,
-                           opts.epochs, opts.exposures) if not opts.packing else None
+        report["truncated"] = over if opts.overflow in ("truncate", "auto") else 0
+    world = ranks.world_size()
+    batch = schedules.global_batch(opts.batch_size, opts.grad_accum, world)
+    sched = schedules.plan(len(convs) * opts.exposures, batch, opts.epochs, opts.exposures,
+                           max_steps=opts.max_steps) if not opts.packing else None
+    schedules.check_save_at(opts.save_at or [], sched.steps if sched else opts.max_steps)
+    plan = {**sched.to_dict(), "world_size": world} if sched else None
     return {"mixture": ref.spec, "model": model_id, "output": out, "tokenizer": tok,
             "template": template, "template_source": template_source, "roundtrip": trip,
-            "conversations": convs, "lengths": report,
-            "plan": sched.to_dict() if sched else None}
+            "think_form": form, "conversations": convs, "lengths": report, "plan": plan}
 
 
 def _measure(tok, convs, template, progress: bool) -> list[int]:
@@ -283,6 +370,8 @@ def sft_config(opts: SFTOptions, output: Path, dev: dict[str, Any]):
         assistant_only_loss=not opts.full_sequence_loss,
         save_strategy="steps" if opts.save_steps else "no", save_steps=opts.save_steps or 500,
         save_only_model=True, logging_steps=opts.logging_steps, logging_first_step=True,
+        train_sampling_strategy="random" if opts.shuffle else "sequential",
+        shuffle_dataset=False,
         report_to="none", bf16=dev["bf16"], fp16=False,
         activation_checkpointing=opts.gradient_checkpointing, seed=opts.seed,
         data_seed=opts.seed, include_num_input_tokens_seen="non_padding",
@@ -292,10 +381,13 @@ def sft_config(opts: SFTOptions, output: Path, dev: dict[str, Any]):
 
 def build_trainer(prep: dict[str, Any], opts: SFTOptions, dev: dict[str, Any],
                   callbacks: list | None = None):
-    """The SFTTrainer for a prepared run (model loaded in the device's dtype)."""
+    """The SFTTrainer for a prepared run (model loaded in the device's dtype), checkpointing
+    at `opts.save_at` besides `opts.save_steps`, never at the last step (saved once after)."""
     import datasets
     from transformers import AutoModelForCausalLM
     from trl import SFTTrainer
+
+    from curate.training.callbacks import SaveAtCallback
 
     lm = AutoModelForCausalLM.from_pretrained(prep["model"], dtype=dev["dtype"])
     tok = prep["tokenizer"]
@@ -303,27 +395,33 @@ def build_trainer(prep: dict[str, Any], opts: SFTOptions, dev: dict[str, Any],
         tok.chat_template = prep["template"]  # saved with the model: inference matches
     train = datasets.Dataset.from_dict({"messages": prep["conversations"]})
     return SFTTrainer(model=lm, args=sft_config(opts, prep["output"], dev), train_dataset=train,
-                      processing_class=tok, callbacks=callbacks or [])
+                      processing_class=tok,
+                      callbacks=[SaveAtCallback(opts.save_at), *(callbacks or [])])
 
 
 def train_sft(catalog, mixture: str, model: str, output: str | Path,
-              opts: SFTOptions | None = None) -> dict[str, Any]:
-    """Train, register every checkpoint and the run; return the run's figures."""
+              opts: SFTOptions | None = None, log=None) -> dict[str, Any]:
+    """Train, register every checkpoint and the run (rank 0 only); return the run's figures.
+
+    `log(line)` hears the truncation report before training starts.
+    """
     from curate.training.callbacks import CatalogCallback
 
     opts = opts or SFTOptions()
-    prep = prepare_sft(catalog, mixture, model, output, opts)
+    prep = prepare_sft(catalog, mixture, model, output, opts, log=log)
     dev = device_settings()
     out: Path = prep["output"]
+    writer = ranks.catalog_writer(catalog)
     config = {"method": "sft", "model": prep["model"], "mixture": prep["mixture"],
               "output": str(out.resolve()), "options": asdict(opts),
               "device": dev["device"], "bf16": dev["bf16"],
               "template": prep["template_source"], "roundtrip": prep["roundtrip"],
-              "lengths": prep["lengths"], "plan": prep["plan"]}
-    run = catalog.start_run("train", config=config, inputs=[prep["mixture"]],
-                            name=f"sft:{out.name}")
+              "think_form": prep["think_form"], "lengths": prep["lengths"],
+              "plan": prep["plan"]}
+    run = writer.start_run("train", config=config, inputs=[prep["mixture"]],
+                           name=f"sft:{out.name}")
     try:
-        cb = CatalogCallback(catalog, run, prep["model"], prep["mixture"],
+        cb = CatalogCallback(writer, run, prep["model"], prep["mixture"],
                              extra={"method": "sft"})
         trainer = build_trainer(prep, opts, dev, callbacks=[cb])
         t0 = time.perf_counter()
@@ -332,16 +430,17 @@ def train_sft(catalog, mixture: str, model: str, output: str | Path,
         trainer.save_model(str(out))
         final = cb.record(out, trainer.state, final=True)
     except BaseException as e:
-        catalog.finish_run(run, "failed", error=f"{type(e).__name__}: {str(e)[:500]}")
+        writer.finish_run(run, "failed", error=f"{type(e).__name__}: {str(e)[:500]}")
         raise
     tokens = trainer.state.num_input_tokens_seen
     figures = {"steps": trainer.state.global_step, "train_loss": result.training_loss,
                "final_loss": cb.last_loss(), "tokens_seen": tokens, "seconds": round(seconds, 2),
                "tokens_per_second": round(tokens / seconds, 1) if seconds and tokens else None,
                "truncation": prep["lengths"], "loss_curve": cb.curve}
-    catalog.finish_run(run, "ok", outputs=[c["path"] for c in cb.checkpoints], metrics=figures)
+    writer.finish_run(run, "ok", outputs=[c["path"] for c in cb.checkpoints], metrics=figures)
     return {"run_id": run, "mixture": prep["mixture"], "model": prep["model"],
             "output": str(out.resolve()), "device": dev["device"], "bf16": dev["bf16"],
             "template": prep["template_source"], "roundtrip": prep["roundtrip"],
-            "plan": prep["plan"], "checkpoints": cb.checkpoints, "final": final,
+            "think_form": prep["think_form"], "plan": prep["plan"],
+            "checkpoints": cb.checkpoints, "final": final,
             **{k: v for k, v in figures.items() if k != "loss_curve"}}
