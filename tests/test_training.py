@@ -272,7 +272,9 @@ def test_rewards():
     assert countdown_reward(chat, reference=[ref]) == [1.0]
     assert format_reward([good, "\\boxed{1}", "<think>never closed \\boxed{1}",
                           "prefilled think</think> \\boxed{2}"]) == [1.0, 0.0, 0.0, 1.0]
-    assert default_rewards({"countdown"}) == ["countdown", "format"]
+    assert default_rewards({"countdown"}) == ["countdown"]  # format is opt-in (P1: none)
+    assert default_rewards({"math"}) == ["math"] and default_rewards({"math", "countdown"}) == [
+        "correct"]
 
     class Tok:  # decodes ids to text the way a tokenizer with special think tokens would
         pad_token, eos_token, bos_token = "<pad>", "<|end|>", "<s>"
@@ -291,10 +293,10 @@ def test_grpo_few_steps_with_countdown_reward(catalog, cd, tiny, tmp_path):
     res = train_grpo(catalog, "cd", str(tiny), tmp_path / "grpo",
                      GRPOOptions(num_generations=4, batch_size=4, max_completion_length=24,
                                  max_steps=2, save_steps=1, limit=8, progress=False))
-    assert res["steps"] == 2 and res["rewards"] == ["countdown", "format"]
+    assert res["steps"] == 2 and res["rewards"] == ["countdown"]
     assert res["vllm"] is False
     cks = catalog.sql("SELECT step, mixture, metrics FROM checkpoints ORDER BY step")
-    assert [c["step"] for c in cks] == [1, 2, 2] and {c["mixture"] for c in cks} == {cd.spec}
+    assert [c["step"] for c in cks] == [1, 2] and {c["mixture"] for c in cks} == {cd.spec}
     curve = json.loads(cks[-1]["metrics"])["loss_curve"]
     assert all("rewards/countdown_reward/mean" in p for p in curve)
     (r,) = _runs(catalog)

@@ -212,3 +212,96 @@ def test_old_runs_with_the_last_step_twice_are_evaluated_once():
            {"id": "final", "step": 40}, {"id": "d", "step": 30}]
     assert [(c["id"], c["step"]) for c in one_per_step(cks)] == [
         ("a", 10), ("b", 20), ("d", 30), ("final", 40)]
+
+
+# -- GRPO as P1 ran it (DAPO-style) --------------------------------------------------------
+def test_dynamic_sampling_drops_constant_groups():
+    import torch
+
+    from curate.training.dapo import group_keep_mask
+
+    nan = float("nan")
+    # groups of 4: all right, all wrong, mixed, mixed only through a NaN (counted as 0)
+    correct = torch.tensor([1, 1, 1, 1, 0, 0, 0, 0, 1, 0, 1, 0, 1, nan, 1, 1.0])
+    overlong = torch.tensor([0, -.5, 0, 0] + [0] * 12)  # varies inside group 1 only
+    r = torch.stack([correct, overlong], dim=1)
+    keep = group_keep_mask(r, 4, columns=[0])  # P1 filters on accuracy alone
+    assert keep.view(4, 4)[:, 0].tolist() == [False, False, True, True]
+    assert keep.tolist() == [x for g in (0, 0, 1, 1) for x in [bool(g)] * 4]
+    # on the weighted total, the overlong penalty makes group 1 non-constant
+    assert group_keep_mask(r, 4).view(4, 4)[:, 0].tolist() == [True, False, True, True]
+    assert group_keep_mask(r, 4, weights=[1.0, 0.0]).view(4, 4)[:, 0].tolist() == [
+        False, False, True, True]
+
+
+def test_grpo_p1_settings_map_to_trl_options():
+    from pathlib import Path
+
+    from curate.training.grpo import GRPOOptions, grpo_config, reward_plan, use_vllm
+
+    opts = GRPOOptions(num_generations=16, batch_size=16, max_completion_length=20480,
+                       warmup_steps=10, dynamic_sampling=True, overlong_buffer=4096,
+                       mask_truncated=True, shuffle=False, save_at="5,10", vllm_mode="server",
+                       vllm_server="http://127.0.0.1:8000")
+    opts.validate()
+    names, weights = reward_plan(opts, {"math"})
+    assert names == ["math", "overlong"] and weights == [1.0, 1.0]
+    cfg = grpo_config(opts, Path("/tmp/x"), {"bf16": False, "device": "cpu"}, False, weights)
+    assert (cfg.epsilon, cfg.epsilon_high, cfg.beta, cfg.loss_type) == (0.2, 0.28, 0.0, "dapo")
+    assert cfg.mask_truncated_completions and cfg.shuffle_dataset is False
+    assert cfg.warmup_steps == 10 and cfg.learning_rate == 1e-6 and cfg.weight_decay == 0.1
+    assert cfg.vllm_mode == "server" and cfg.vllm_server_base_url == "http://127.0.0.1:8000"
+    assert cfg.reward_weights == [1.0, 1.0] and cfg.temperature == 1.0
+    fmt = GRPOOptions(format_reward=True, overlong_buffer=8, overlong_penalty=0.5,
+                      max_completion_length=64)
+    assert reward_plan(fmt, {"countdown"}) == (["countdown", "format", "overlong"],
+                                               [1.0, 1.0, 0.5])
+    for bad, match in ((dict(vllm_server="http://x"), "needs --vllm-mode server"),
+                       (dict(epsilon=0.3, epsilon_high=0.2), "--epsilon-high"),
+                       (dict(overlong_buffer=2048, max_completion_length=1024), "overlong"),
+                       (dict(save_at="3,x"), "--save-at")):
+        with pytest.raises(BadInput, match=match):
+            GRPOOptions(**bad).validate()
+    import torch
+
+    if not torch.cuda.is_available():
+        with pytest.raises(CurateError, match="needs a CUDA GPU"):
+            use_vllm("on", "server", "http://127.0.0.1:8000")
+        assert use_vllm("auto", "server") is False  # no GPU: plain generate, no URL needed
+
+
+def test_grpo_dapo_run_on_cpu(catalog, cd, tiny, tmp_path):
+    """Dynamic sampling, the overlong buffer and masked truncation in a real 2-step run: an
+    untrained model gets every Countdown answer wrong, so every group is dropped."""
+    from curate.training.grpo import GRPOOptions, train_grpo
+
+    res = train_grpo(catalog, "cd", str(tiny), tmp_path / "grpo",
+                     GRPOOptions(num_generations=4, batch_size=4, max_completion_length=24,
+                                 max_steps=2, save_at="1", limit=8, dynamic_sampling=True,
+                                 overlong_buffer=8, mask_truncated=True, warmup_steps=1,
+                                 shuffle=False, progress=False))
+    assert res["rewards"] == ["countdown", "overlong"] and res["steps"] == 2
+    assert [c["step"] for c in res["checkpoints"]] == [1, 2]
+    (ck,) = catalog.sql("SELECT metrics FROM checkpoints WHERE step = 2")
+    curve = json.loads(ck["metrics"])["loss_curve"]
+    assert all(p["dynamic_sampling/dropped_groups"] == 1.0 for p in curve)
+    assert all("rewards/soft_overlong_punishment_reward/mean" in p for p in curve)
+    assert all(p["loss"] == 0.0 for p in curve)  # nothing left to learn from
+
+
+@pytest.mark.gpu
+def test_grpo_vllm_colocate_on_gpu(catalog, cd, tiny, tmp_path):
+    """The GPU path: vLLM colocated generation (skipped without CUDA and vllm)."""
+    import importlib.util
+
+    import torch
+
+    if not torch.cuda.is_available() or importlib.util.find_spec("vllm") is None:
+        pytest.skip("needs CUDA and vllm")
+    from curate.training.grpo import GRPOOptions, train_grpo
+
+    res = train_grpo(catalog, "cd", str(tiny), tmp_path / "grpo",
+                     GRPOOptions(num_generations=4, batch_size=4, max_completion_length=32,
+                                 max_steps=2, limit=8, vllm="on", dynamic_sampling=True,
+                                 progress=False))
+    assert res["vllm"] is True and res["steps"] == 2

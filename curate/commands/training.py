@@ -131,24 +131,49 @@ def grpo(
     model: str = typer.Option(..., "--model", help="Policy: a local folder or a hub id."),
     output: str = typer.Option(..., "--output", help="Folder for checkpoints and the final model."),
     reward: list[str] = typer.Option(None, "--reward", help="countdown | math | correct (by "
-                                     "task) | format; repeatable. Default: by task + format."),
+                                     "task) | format; repeatable. Default: correctness by "
+                                     "task."),
     reward_weights: str = typer.Option(None, "--reward-weights", help="Comma-separated, one "
                                        "per --reward."),
-    num_generations: int = typer.Option(8, "--num-generations", help="Completions per prompt."),
+    format_reward: bool = typer.Option(False, "--format-reward", help="Add the format reward "
+                                       "(closed think block + \\boxed answer); P1 did not."),
+    num_generations: int = typer.Option(8, "--num-generations", help="Completions per prompt "
+                                        "(P1: 16)."),
     max_completion_length: int = typer.Option(1024, "--max-completion-length"),
     batch_size: int = typer.Option(8, "--batch-size", help="Completions per device and step "
                                    "(a multiple of --num-generations with --grad-accum)."),
     grad_accum: int = typer.Option(1, "--grad-accum"),
     learning_rate: float = typer.Option(1e-6, "--learning-rate"),
     weight_decay: float = typer.Option(0.1, "--weight-decay"),
+    warmup_steps: int = typer.Option(None, "--warmup-steps", help="Linear warmup steps (P1: "
+                                     "10)."),
     beta: float = typer.Option(0.0, "--beta", help="KL coefficient (0: no reference model)."),
+    epsilon: float = typer.Option(0.2, "--epsilon", help="Clip low (P1 clip_ratio_low 0.2)."),
+    epsilon_high: float = typer.Option(0.28, "--epsilon-high", help="Clip high, DAPO's "
+                                       "clip-higher (P1 clip_ratio_high 0.28)."),
+    dynamic_sampling: bool = typer.Option(False, "--dynamic-sampling", help="Drop groups whose "
+                                          "completions are all right or all wrong (DAPO; P1)."),
+    overlong_buffer: int = typer.Option(0, "--overlong-buffer", help="Soft overlong "
+                                        "punishment over the last N tokens before "
+                                        "--max-completion-length (DAPO; P1: 4096 of 20480)."),
+    overlong_penalty: float = typer.Option(1.0, "--overlong-penalty", help="Weight of the "
+                                           "overlong punishment (P1 penalty_factor 1.0)."),
+    mask_truncated: bool = typer.Option(False, "--mask-truncated-completions", help="Leave "
+                                        "completions cut at the length limit out of the loss."),
     temperature: float = typer.Option(1.0, "--temperature", help="Rollout temperature."),
     epochs: float = typer.Option(1.0, "--epochs"),
     max_steps: int = typer.Option(None, "--max-steps"),
     save_steps: int = typer.Option(None, "--save-steps", help="Checkpoint every N steps."),
+    save_at: str = typer.Option(None, "--save-at", help="Checkpoint at these steps (10,20,...)."),
+    shuffle: bool = typer.Option(True, "--shuffle/--no-shuffle", help="--no-shuffle: prompts "
+                                 "in dataset order."),
     limit: int = typer.Option(None, "--limit", help="Only the first N prompts."),
     vllm: str = typer.Option("auto", "--vllm", help="auto (when CUDA and vllm are there) | on "
                              "| off."),
+    vllm_mode: str = typer.Option("colocate", "--vllm-mode", help="colocate (vLLM inside the "
+                                  "trainer) | server (a separate `trl vllm-serve`)."),
+    vllm_server: str = typer.Option(None, "--vllm-server", help="Server mode: its base URL, "
+                                    "e.g. http://127.0.0.1:8000."),
     seed: int = typer.Option(0, "--seed"),
     overwrite: bool = typer.Option(False, "--overwrite", help="Write into a non-empty --output."),
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
@@ -162,12 +187,17 @@ def grpo(
     except ValueError:
         raise BadInput(f"--reward-weights must be numbers, got {reward_weights!r}") from None
     opts = GRPOOptions(rewards=list(reward or []), reward_weights=weights,
-                       num_generations=num_generations,
+                       format_reward=format_reward, num_generations=num_generations,
                        max_completion_length=max_completion_length, batch_size=batch_size,
                        grad_accum=grad_accum, learning_rate=learning_rate,
-                       weight_decay=weight_decay, beta=beta, temperature=temperature,
-                       epochs=epochs, max_steps=max_steps, save_steps=save_steps, limit=limit,
-                       vllm=vllm, seed=seed, overwrite=overwrite, progress=not json_out)
+                       weight_decay=weight_decay, warmup_steps=warmup_steps, beta=beta,
+                       epsilon=epsilon, epsilon_high=epsilon_high,
+                       dynamic_sampling=dynamic_sampling, overlong_buffer=overlong_buffer,
+                       overlong_penalty=overlong_penalty, mask_truncated=mask_truncated,
+                       temperature=temperature, epochs=epochs, max_steps=max_steps,
+                       save_steps=save_steps, save_at=save_at, shuffle=shuffle, limit=limit,
+                       vllm=vllm, vllm_mode=vllm_mode, vllm_server=vllm_server, seed=seed,
+                       overwrite=overwrite, progress=not json_out)
     with _stdout_to_stderr(json_out):
         res = train_grpo(_cat(), prompts, model, output, opts)
     _report(res, json_out)

@@ -13,7 +13,8 @@ from transformers import TrainerCallback
 from curate.errors import NotFound
 
 LOG_KEYS = ("loss", "grad_norm", "learning_rate", "reward", "num_tokens", "entropy",
-            "mean_token_accuracy", "completions/mean_length")
+            "mean_token_accuracy", "completions/mean_length", "completions/clipped_ratio",
+            "frac_reward_zero_std", "dynamic_sampling/dropped_groups")
 
 
 def _num(v: Any) -> Any:

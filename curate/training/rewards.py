@@ -129,9 +129,10 @@ def reward_functions(names: Sequence[str], tokenizer=None) -> list[RewardFn]:
 
 
 def default_rewards(tasks: set[str | None]) -> list[str]:
-    """Correctness for the tasks present plus the format reward."""
+    """Correctness for the tasks present (P1 rewards answer correctness only; the format
+    reward is opt-in)."""
     if tasks == {"countdown"}:
-        return ["countdown", "format"]
+        return ["countdown"]
     if "countdown" not in tasks:
-        return ["math", "format"]
-    return ["correct", "format"]
+        return ["math"]
+    return ["correct"]
