@@ -243,3 +243,22 @@ def test_generate_dispatches_on_task_and_countdown_verifies(catalog, tmp_path):
     assert json.loads(rows[0]["verify_detail"])["verifier"].startswith("countdown")
     with pytest.raises(CurateError, match="no implementation for task 'chess'"):
         get_step("generate")(catalog, [], {"task": "chess"}, "x")
+
+
+def test_step_registry_is_explicit_and_complete():
+    """Steps come from the explicit STEP_MODULES list (no source scanning at run time); every
+    module that registers a step is on it, and every listed module registers one."""
+    from pathlib import Path
+
+    import curate
+    from curate.curation import steps
+
+    root = Path(curate.__file__).parent
+    using = sorted(
+        "curate." + ".".join(p.relative_to(root).with_suffix("").parts)
+        for p in root.rglob("*.py")
+        if "@step(" in p.read_text(encoding="utf-8") and p.name != "steps.py")
+    assert sorted(steps.STEP_MODULES) == using
+    assert not hasattr(steps, "step_modules") and not hasattr(steps, "STEP_PACKAGES")
+    assert {"import", "verify", "filter", "dedup", "decontaminate", "variant", "generate",
+            "mix"} <= set(list_steps())

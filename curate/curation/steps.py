@@ -1,11 +1,13 @@
 """The registry of recipe steps.
 
 A step is `fn(catalog, inputs: list[str], params: dict, output: str) -> DatasetRef`,
-registered with `@step("name")`. Modules that define steps (any module of curate.curation,
-curate.corpora or curate.training using `@step(`) are imported lazily by `get_step`, so
-importing this module stays cheap. `generate` is shared by several tasks:
-register a task's generator with `@step("generate", task="countdown")`; `get_step("generate")`
-returns a dispatcher on `params["task"]` (default `math`).
+registered with `@step("name")` in one of the modules listed in `STEP_MODULES`. The list is
+explicit: a new step module is added to it (a test checks every module using `@step(` is
+listed). The modules are imported the first time a step is looked up, so importing this
+module stays cheap. `generate` is shared by several tasks: register a task's generator with
+`@step("generate", task="countdown")`; `get_step("generate")` returns a dispatcher on
+`params["task"]` (default `math`). A step that can run on a datatrove executor takes an
+`executor=` keyword (an `ExecutorSpec` or None); `run_recipe` passes it only to those.
 """
 
 from __future__ import annotations
@@ -22,9 +24,13 @@ STEPS: dict[str, StepFn] = {}
 SHARED_STEPS = {"generate"}       # steps implemented per task, dispatched on params["task"]
 TASK_STEPS: dict[str, dict[str, StepFn]] = {}
 
-# Packages searched for step modules: any module whose source uses `@step(` is imported the
-# first time a step is looked up, so a new step module needs no registration list.
-STEP_PACKAGES = ["curate.curation", "curate.corpora", "curate.training"]
+# Every module that registers steps, imported on the first lookup.
+STEP_MODULES = [
+    "curate.curation.curation_steps",
+    "curate.curation.countdown_steps",
+    "curate.curation.teacher_steps",
+    "curate.training.mixtures",
+]
 _loaded = False
 
 
@@ -42,31 +48,11 @@ def step(name: str, task: str | None = None) -> Callable[[StepFn], StepFn]:
     return deco
 
 
-def step_modules() -> list[str]:
-    """Modules in STEP_PACKAGES whose source registers steps."""
-    import pkgutil
-    from pathlib import Path
-
-    found = []
-    for pkg_name in STEP_PACKAGES:
-        try:
-            pkg = importlib.import_module(pkg_name)
-        except ModuleNotFoundError:
-            continue
-        for info in pkgutil.iter_modules(pkg.__path__):
-            path = Path(pkg.__path__[0]) / f"{info.name}.py"
-            if info.name == "steps" or not path.is_file():
-                continue
-            if "@step(" in path.read_text(encoding="utf-8", errors="replace"):
-                found.append(f"{pkg_name}.{info.name}")
-    return found
-
-
 def load_step_modules() -> None:
     global _loaded
     if _loaded:
         return
-    for mod in step_modules():
+    for mod in STEP_MODULES:
         importlib.import_module(mod)
     _loaded = True
 
