@@ -4,6 +4,7 @@ and the math recipes end to end (from an imported traces file, and with a tiny t
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -113,6 +114,109 @@ def test_bad_recipes_are_one_line_errors(tmp_path):
         load_recipe(p)
     with pytest.raises(BadInput, match="no such recipe"):
         load_recipe(tmp_path / "missing.yaml")
+
+
+BOMB = "".join(
+    [f"{c}: &{c} [" + ", ".join([f"*{p}"] * 9 if p else ['"lol"'] * 9) + "]\n"
+     for p, c in zip([None, *"abcdefgh"], "abcdefghi")]
+) + "steps: [{step: verify, output: o, with: {x: *i}}]\n"
+
+
+@pytest.mark.parametrize("text,line", [
+    ("name: x\nsteps:\n  - {step: verify, output: o\n", 4),           # unclosed flow mapping
+    ("name: x\nsteps:\n  - step: verify\n   output: o\n", 4),        # bad indentation
+    ("name: x\nparams: {n: 1}\nsteps:\n\t- {step: verify, output: o}\n", 4),   # a tab
+    ("name: x\nname: y\nsteps: [{step: verify, output: o}]\n", 2),   # a key given twice
+])
+def test_invalid_yaml_names_the_line(tmp_path, text, line):
+    p = tmp_path / "bad.yaml"
+    p.write_text(text)
+    with pytest.raises(BadInput, match=rf"bad.yaml:{line}: invalid YAML"):
+        load_recipe(p)
+
+
+@pytest.mark.parametrize("text", [
+    BOMB,                                                          # 9^9 "lol"s from 0.5 KB
+    "a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [" + ", ".join(["*a"] * 10) + "]\n"
+    "c: &c [" + ", ".join(["*b"] * 10) + "]\nd: &d [" + ", ".join(["*c"] * 10) + "]\n"
+    "e: &e [" + ", ".join(["*d"] * 10) + "]\nsteps: [{step: verify, output: o}]\n",
+    "a: &a {k1: x, k2: x, k3: x, k4: x}\nb: &b {" +                 # mappings, not lists
+    ", ".join(f"m{i}: *a" for i in range(50)) + "}\nc: &c {" +
+    ", ".join(f"n{i}: *b" for i in range(50)) + "}\nd: {" +
+    ", ".join(f"o{i}: *c" for i in range(50)) + "}\nsteps: [{step: verify, output: o}]\n",
+    "a: &a [*a]\nsteps: [{step: verify, output: o}]\n",            # an alias inside itself
+])
+def test_yaml_alias_bombs_fail_at_once(tmp_path, text):
+    p = tmp_path / "bomb.yaml"
+    p.write_text(text)
+    with pytest.raises(BadInput, match=r"bomb.yaml:\d+: (YAML aliases expand to more than|a YAML alias refers to itself)"):
+        load_recipe(p)
+
+
+def test_yaml_size_is_bounded(tmp_path):
+    p = tmp_path / "huge.yaml"
+    p.write_text("steps: [{step: verify, output: o}]\n# " + "x" * (1 << 20) + "\n")
+    with pytest.raises(BadInput, match="huge.yaml: YAML document larger than"):
+        load_recipe(p)
+    (tmp_path / "adir.yaml").mkdir()
+    with pytest.raises(BadInput, match="is a directory"):
+        load_recipe(tmp_path / "adir.yaml")
+
+
+def test_cli_alias_bomb_is_one_line(tmp_path, home):
+    import subprocess
+    import sys
+
+    p = tmp_path / "bomb.yaml"
+    p.write_text(BOMB)
+    assert len(BOMB) < 600
+    r = subprocess.run([sys.executable, "-m", "curate.cli", "run", str(p)], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 2 and r.stderr.strip().count("\n") == 0, r.stderr
+    assert "alias" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("recipe,match", [
+    ("steps: {verify: o}", "'steps' must be a list of steps, not a mapping"),
+    ("params: [1, 2]\nsteps: [{step: verify, output: o}]", "'params' must be a mapping, not a list"),
+    ("steps: [verify]", "step 1 must be a mapping, not text"),
+    ("steps: [{step: verify, output: [a, b]}]", "step 1: 'output' must be text, not a list"),
+    ("steps: [{step: [verify], output: o}]", "step 1: 'step' must be text, not a list"),
+    ("steps: [{id: {a: 1}, step: verify, output: o}]", "step 1: 'id' must be text"),
+    ("steps: [{step: verify, output: o, inputs: x}]", "'inputs' must be a list"),
+    ("steps: [{step: verify, output: o, with: [1]}]", "'with' must be a mapping, not a list"),
+    ("name: [x]\nsteps: [{step: verify, output: o}]", "'name' must be text"),
+    ("params: {n: many}\nsteps: [{step: sample, output: o, with: {n: '${params.n}'}}]",
+     "step sample: parameter 'n' must be a whole number, not text"),
+    ("steps: [{step: verify, output: o, with: {timeout: soon}}]",
+     "parameter 'timeout' must be a number, not text"),
+    ("steps: [{step: filter, output: o, with: {verified_only: 'yes'}}]",
+     "parameter 'verified_only' must be true or false, not text"),
+    ("steps: [{step: generate, output: o, with: {seed: 1.5}}]",
+     "parameter 'seed' must be a whole number, not a number"),
+    ("steps: [{step: decontaminate, output: o, with: {benchmarks: {a: 1}}}]",
+     "parameter 'benchmarks' must be a list of text"),
+    ("steps: [{step: verify, output: '../x'}]", "dataset name '../x'"),
+    ("steps: [{step: verify, output: '" + "a" * 120 + "'}]", "-failures"),
+    ("steps: [{step: verify, output: o, input: '${steps.later.output}'}, "
+     "{id: later, step: verify, output: p}]", "not run before"),
+])
+def test_wrong_types_name_the_field_before_any_step_runs(tmp_path, catalog, recipe, match):
+    p = tmp_path / "r.yaml"
+    p.write_text(recipe + "\n")
+    with pytest.raises(BadInput, match=re.escape(match) if "'" in match else match):
+        load_recipe(p)
+    assert catalog.ls() == []
+
+
+def test_set_overrides_with_wrong_types_are_one_line(tmp_path):
+    p = tmp_path / "r.yaml"
+    p.write_text("params: {n: 3}\nsteps: [{id: s, step: sample, output: o, with: {n: '${params.n}'}}]\n")
+    with pytest.raises(BadInput, match="parameter 'n' must be a whole number"):
+        load_recipe(p, ["n=three"])
+    with pytest.raises(BadInput, match="steps.s.output.x: steps.s.output is not a mapping"):
+        load_recipe(p, ["steps.s.output.x=1"])
+    assert load_recipe(p, ["n=4"])["params"]["n"] == 4
 
 
 def test_recipe_runs_registers_each_step_and_resumes(catalog, tmp_path):

@@ -28,20 +28,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from curate.errors import BadInput, CurateError
+from curate.formats import yamlfile
 from curate.record import stable_json
 
 _REF = re.compile(r"\$\{([^}]+)\}")
 STEP_KEYS = {"id", "step", "input", "inputs", "with", "output", "kind"}
+COMPANIONS = ("-rejects", "-failures", "-dropped")   # datasets a step may write beside its output
 
 
 def parse_value(text: str) -> Any:
     """A `--set` value: YAML scalars and lists (`3`, `0.6`, `true`, `[a, b]`), else text."""
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
+        return yamlfile.loads(text, "--set")
+    except BadInput:
         return text
 
 
@@ -65,7 +65,11 @@ def apply_overrides(recipe: dict, overrides: dict[str, Any] | list[str] | None) 
                 parts = parts[1:]
             target, path = r.setdefault("params", {}), parts
         for p in path[:-1]:
-            target = target.setdefault(p, {})
+            target = target.setdefault(p, {}) if isinstance(target, dict) else None
+            if not isinstance(target, dict):
+                break
+        if not isinstance(target, dict):
+            raise BadInput(f"--set {key}: {'.'.join(parts[:-1]) or key} is not a mapping")
         target[path[-1]] = value
     return r
 
@@ -79,47 +83,146 @@ def _split_override(o: str) -> tuple[str, Any]:
     return k.strip(), parse_value(v)
 
 
+def _kind(v: Any) -> str:
+    return {bool: "true/false", int: "a number", float: "a number", str: "text", list: "a list",
+            dict: "a mapping", type(None): "empty"}.get(type(v), type(v).__name__)
+
+
 def validate(recipe: Any, source: str = "recipe") -> dict:
-    """Shape checks with messages that name the recipe and the step."""
+    """Shape and type checks with messages that name the recipe, the step and the field."""
     if not isinstance(recipe, dict):
-        raise BadInput("a recipe must be a mapping with name, params, steps", file=source)
-    if not isinstance(recipe.get("steps"), list) or not recipe["steps"]:
+        raise BadInput(f"a recipe must be a mapping with name, params, steps, not {_kind(recipe)}",
+                       file=source)
+    if recipe.get("steps") is not None and not isinstance(recipe["steps"], list):
+        raise BadInput(f"'steps' must be a list of steps, not {_kind(recipe['steps'])}",
+                       file=source)
+    if not recipe.get("steps"):
         raise BadInput("recipe has no steps", file=source)
     recipe.setdefault("name", Path(source).stem)
-    recipe.setdefault("params", {})
+    if not isinstance(recipe["name"], str) or not recipe["name"].strip():
+        raise BadInput(f"'name' must be text, not {_kind(recipe['name'])}", file=source)
+    if recipe.get("params") is None:
+        recipe["params"] = {}
     if not isinstance(recipe["params"], dict):
-        raise BadInput("params must be a mapping", file=source)
+        raise BadInput(f"'params' must be a mapping, not {_kind(recipe['params'])}", file=source)
+    bad = [k for k in recipe["params"] if not isinstance(k, str)]
+    if bad:
+        raise BadInput(f"params: names must be text, not {bad[0]!r}", file=source)
     ids = set()
     for i, st in enumerate(recipe["steps"], 1):
         if not isinstance(st, dict):
-            raise BadInput(f"step {i} is not a mapping", file=source)
-        unknown = set(st) - STEP_KEYS
+            raise BadInput(f"step {i} must be a mapping, not {_kind(st)}", file=source)
+        unknown = {str(k) for k in st} - STEP_KEYS
         if unknown:
             raise BadInput(f"step {i}: unknown key(s) {sorted(unknown)} "
                            f"(known: {sorted(STEP_KEYS)})", file=source)
         for k in ("step", "output"):
             if not st.get(k):
                 raise BadInput(f"step {i}: missing {k!r}", file=source)
+        for k in ("id", "step", "output", "input", "kind"):
+            if st.get(k) is not None and not isinstance(st[k], str):
+                if k == "id" and isinstance(st[k], int) and not isinstance(st[k], bool):
+                    st[k] = str(st[k])
+                    continue
+                raise BadInput(f"step {i}: {k!r} must be text, not {_kind(st[k])}", file=source)
         st.setdefault("id", st["step"])
         if st["id"] in ids:
             raise BadInput(f"step {i}: duplicate id {st['id']!r}", file=source)
         ids.add(st["id"])
         if st.get("with") is not None and not isinstance(st["with"], dict):
-            raise BadInput(f"step {st['id']}: 'with' must be a mapping", file=source)
+            raise BadInput(f"step {st['id']}: 'with' must be a mapping, not {_kind(st['with'])}",
+                           file=source)
+        inputs = st.get("inputs")
+        if inputs is not None and not (isinstance(inputs, list)
+                                       and all(isinstance(x, str) for x in inputs)):
+            raise BadInput(f"step {st['id']}: 'inputs' must be a list of dataset names",
+                           file=source)
     return recipe
 
 
+# Types of the step parameters that several steps share (checked before any step runs, so a
+# wrong type names its step and field instead of surfacing as a Python error mid-recipe).
+_INT = ("n", "seed", "limit", "samples", "max_tokens", "top_k", "numbers", "workers",
+        "tensor_parallel", "data_parallel", "max_model_len", "k_per_problem", "concurrency",
+        "max_retries", "beam_width", "max_nodes", "max_target", "max_number", "min_tokens",
+        "batch_size", "ngram", "tasks")
+_NUMBER = ("temperature", "top_p", "min_p", "timeout", "threshold", "min_pass_rate",
+           "max_pass_rate", "ratio")
+_BOOL = ("skip_bad", "use_cache", "enable_thinking", "verified_only", "require_closed_think",
+         "skip_missing", "shuffle", "optimal_only", "answer_tag", "unanchored",
+         "last_number_fallback", "force")
+_TEXT = ("task", "teacher", "path", "kind", "variant", "strategy", "heuristic", "split",
+         "prompts", "model", "prompt_field", "reference_field", "id_field", "api_key_env",
+         "system", "prompt_template", "semantics", "style", "short_field", "layout",
+         "executor")
+_TEXT_LIST = ("benchmarks", "drop_finish_reasons", "stop", "server_args")
+_MAPPING = ("chat_template_kwargs", "extra_body", "subset", "map")
+PARAM_TYPES: dict[str, str] = {**dict.fromkeys(_INT, "int"), **dict.fromkeys(_NUMBER, "number"),
+                               **dict.fromkeys(_BOOL, "bool"), **dict.fromkeys(_TEXT, "text"),
+                               **dict.fromkeys(_TEXT_LIST, "text list"),
+                               **dict.fromkeys(_MAPPING, "mapping")}
+_WANT = {"int": "a whole number", "number": "a number", "bool": "true or false", "text": "text",
+         "text list": "a list of text", "mapping": "a mapping"}
+
+
+def _type_ok(want: str, v: Any) -> bool:
+    if v is None:
+        return True
+    if want == "int":
+        return isinstance(v, int) and not isinstance(v, bool)
+    if want == "number":
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+    if want == "bool":
+        return isinstance(v, bool)
+    if want == "text":
+        return isinstance(v, str)
+    if want == "text list":
+        return isinstance(v, list) and all(isinstance(x, str) for x in v) or isinstance(v, str)
+    return isinstance(v, dict)
+
+
+def check_params(where: str, with_: dict[str, Any]) -> None:
+    """BadInput naming the step and the field when a shared parameter has the wrong type."""
+    for k, v in with_.items():
+        want = PARAM_TYPES.get(k)
+        if want and not _type_ok(want, v):
+            raise BadInput(f"{where}: parameter {k!r} must be {_WANT[want]}, not {_kind(v)} "
+                           f"({v!r:.60})")
+
+
+def preflight(recipe: dict) -> None:
+    """Everything that can be checked before the first step runs: parameter references, the
+    types of shared parameters, and every dataset name the steps will write (and their
+    `-rejects` / `-failures` / `-dropped` companions)."""
+    from curate.catalog.catalog import check_names
+
+    params = recipe.get("params", {})
+    outputs: dict[str, str] = {}
+    for st in recipe["steps"]:
+        where = f"recipe {recipe['name']}, step {st['id']}"
+        check_params(where, substitute(st.get("with") or {}, params, outputs, where))
+        substitute(st.get("inputs", st.get("input")), params, outputs, where)
+        output = substitute(st["output"], params, outputs, where)
+        if not isinstance(output, str):
+            raise BadInput(f"{where}: 'output' must be a dataset name, not {_kind(output)}")
+        try:
+            check_names(output, *(output + s for s in COMPANIONS))
+        except BadInput as e:
+            raise BadInput(f"{where}: {e}") from None
+        outputs[st["id"]] = f"{output}@pending"
+
+
 def load_recipe(path: str | Path, overrides: dict[str, Any] | list[str] | None = None) -> dict:
-    """Read a YAML recipe and apply `--set` overrides."""
+    """Read a YAML recipe (bounded: see `curate.formats.yamlfile`), apply `--set` overrides
+    and check what can be checked before any step runs (`preflight`)."""
     p = Path(path)
-    if not p.is_file():
+    if not p.exists() and not p.is_symlink():
         raise BadInput("no such recipe file", file=str(p))
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        raise BadInput(f"invalid YAML: {str(e).splitlines()[0]}", file=str(p)) from None
+    data = yamlfile.load(p)
     recipe = validate(data, str(p))
     recipe = apply_overrides(recipe, overrides)
+    validate(recipe, str(p))
+    preflight(recipe)
     recipe["_path"] = str(p.resolve())
     return recipe
 
@@ -193,6 +296,7 @@ def run_recipe(catalog, recipe: dict, log: Callable[[str], None] | None = None,
     from curate.curation.steps import get_step
 
     log = log or (lambda s: None)
+    preflight(recipe)
     name, params = recipe["name"], recipe.get("params", {})
     outputs: dict[str, str] = {}
     refs = []
