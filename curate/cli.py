@@ -26,10 +26,18 @@ def _root(
         None, "--home", envvar="CURATE_HOME",
         help="Workspace folder holding catalog.duckdb and the dataset store (default ./.curate).",
     ),
+    verbose: bool = typer.Option(
+        False, "--verbose", "-v",
+        help="Show the libraries' own progress bars, warnings and logs (quiet by default); "
+             "may also follow the verb.",
+    ),
 ) -> None:
     """curate: the data side of reasoning post-training."""
     if home:
         os.environ["CURATE_HOME"] = home
+    from curate.console import quiet_third_party
+
+    quiet_third_party(verbose or os.environ.get("CURATE_VERBOSE") == "1")
 
 
 # Each module in curate/commands registers its verbs on `app` through `register(app)`.
@@ -59,8 +67,19 @@ for _mod in COMMAND_MODULES:
     _m.register(app)
 
 
+def _lift_verbose(argv: list[str]) -> list[str]:
+    """`-v` / `--verbose` anywhere before `--` (also after the verb) -> CURATE_VERBOSE=1."""
+    end = argv.index("--") if "--" in argv else len(argv)
+    flags = {"-v", "--verbose"}
+    if any(a in flags for a in argv[:end]):
+        os.environ["CURATE_VERBOSE"] = "1"
+        return [a for a in argv[:end] if a not in flags] + argv[end:]
+    return argv
+
+
 def main() -> None:
     """Entry point: user errors become one line on stderr and exit code 2."""
+    sys.argv[1:] = _lift_verbose(sys.argv[1:])
     try:
         app()
     except CurateError as e:

@@ -64,7 +64,7 @@ def test_lineage_chain(catalog):
 
 def test_missing_and_bad_names(catalog):
     catalog.register("here", ROWS[:1])
-    with pytest.raises(NotFound, match="known: here"):
+    with pytest.raises(NotFound, match="did you mean here"):
         catalog.resolve("nothere")
     with pytest.raises(BadInput):
         catalog.register("bad/name", ROWS)

@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 import curate
-from curate.catalog import store
+from curate.catalog import names, store
 from curate.catalog.locking import file_lock
 from curate.catalog.schema import JSON_COLUMNS, TABLES
 from curate.errors import BadInput, CurateError, NotFound
@@ -230,15 +230,13 @@ class Catalog:
                 "SELECT name, version, kind, rows, path FROM datasets "
                 "WHERE name=? AND starts_with(version, ?) ORDER BY created DESC", [name, version])
             if len(rows) > 1:
-                raise NotFound(f"{spec}: version prefix is ambiguous")
+                raise NotFound(names.ambiguous_message(str(spec), rows))
         else:
             rows = self._query(
                 "SELECT name, version, kind, rows, path FROM datasets WHERE name=? "
                 "ORDER BY created DESC LIMIT 1", [name])
         if not rows:
-            known = [r["name"] for r in self._query("SELECT DISTINCT name FROM datasets ORDER BY 1")]
-            hint = f" (known: {', '.join(known[:20])})" if known else " (the catalog is empty)"
-            raise NotFound(f"dataset {spec!s} not found in {self.db_path}{hint}")
+            raise NotFound(names.not_found_message(self, str(spec)))
         return DatasetRef(**rows[0])
 
     def exists(self, spec: str | DatasetRef) -> bool:

@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from curate.catalog.card import RECIPE, ConfigData, build_card, provenance
-from curate.curation.progress import progress_bar
+from curate.progress import progress_bar
 from curate.errors import CurateError
 
 SHARD_ROWS = 100_000

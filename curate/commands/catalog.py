@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from curate.commands._common import console, print_json, print_rows
+from curate.commands._common import console, decode_json_text, print_json, print_rows
 
 catalog_app = typer.Typer(help="Inspect the catalog: datasets, lineage, runs, SQL.",
                           no_args_is_help=True)
@@ -75,8 +75,38 @@ def lineage(spec: str = typer.Argument(..., help="NAME, NAME@VERSION, or a check
 def sql(query: str = typer.Argument(..., help="A read-only SQL query over the catalog tables."),
         json_out: bool = typer.Option(False, "--json")) -> None:
     """Run read-only SQL: tables datasets, lineage, runs, checkpoints, evals, probes, coverage."""
-    rows = _cat().sql(query)
-    print_json(rows) if json_out else print_rows(rows)
+    cat = _cat()
+    rows = cat.sql(query)
+    if not json_out:
+        print_rows(rows)
+        return
+    print_json(_decode_json_columns(cat, query, rows))
+
+
+def _decode_json_columns(cat, query: str, rows: list[dict]) -> list[dict]:
+    """JSON-typed columns (metrics, params, counts, ...) as objects, not strings to parse
+    twice; other text columns untouched (types from DuckDB's DESCRIBE of the query)."""
+    from curate.errors import CurateError
+
+    try:
+        types = {r["column_name"]: r["column_type"] for r in cat.sql(f"DESCRIBE {query}")}
+    except CurateError:   # not a query DESCRIBE takes: leave the values as they are
+        return rows
+    cols = [c for c, t in types.items() if t == "JSON"]
+    for r in rows:
+        for c in cols:
+            if isinstance(r.get(c), str):
+                r[c] = decode_json_text(r[c]) if r[c][:1] in "{[" else _scalar(r[c])
+    return rows
+
+
+def _scalar(text: str):
+    import json
+
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
 
 
 def import_cmd(

@@ -68,7 +68,8 @@ def dedup_cmd(
     from curate.curation.dedup import dedup_dataset
 
     cat = _cat()
-    ref = dedup_dataset(cat, name, out, field=field, threshold=threshold, minhash=not no_minhash)
+    ref = dedup_dataset(cat, name, out, field=field, threshold=threshold, minhash=not no_minhash,
+                        progress=not json_out)
     _show(ref, cat.lineage(ref)[0].get("counts", {}), json_out, "dropped")
 
 
@@ -89,7 +90,8 @@ def decontaminate_cmd(
 
     cat = _cat()
     ref = decontaminate_dataset(cat, name, out, benchmarks=benchmarks, n=n, fields=fields,
-                                drop=not keep, skip_missing=skip_missing)
+                                drop=not keep, skip_missing=skip_missing,
+                                progress=not json_out)
     report = cat.show(ref)["stats"]["decontamination"]
     if json_out:
         print_json({**ref_dict(ref), "report": report})

@@ -48,14 +48,15 @@ def eval_cmd(
             row = {"model": Path(e["model"]).name or e["model"]}
             if e.get("step") is not None:
                 row["step"] = e["step"]
+            # the same keys and units as --json and the evals table: fractions in [0, 1]
             row.update({"benchmark": b, "group": f["group"], "problems": f["problems"], "k": k,
-                        "avg@k %": round(100 * f["accuracy"], 2),
-                        "pass@1 %": round(100 * f["pass@1"], 2),
-                        "pass@k %": round(100 * f[f"pass@{k}"], 2),
-                        "mean tokens": round(f["mean_response_tokens"] or 0, 1),
-                        "truncated %": round(100 * (f["truncation_rate"] or 0), 1)})
+                        "accuracy": round(f["accuracy"], 4),
+                        "pass@1": round(f["pass@1"], 4),
+                        f"pass@{k}": round(f[f"pass@{k}"], 4),
+                        "mean_response_tokens": round(f["mean_response_tokens"] or 0, 1),
+                        "truncation_rate": round(f["truncation_rate"] or 0, 4)})
             rows.append(row)
-    print_rows(rows, title=f"eval on suite {suite}")
+    print_rows(rows, title=f"eval on suite {suite} (accuracy = avg@k, fractions of 1)")
     if res.get("plot_path"):
         console.print(f"trajectory plot: {res['plot_path']}")
 

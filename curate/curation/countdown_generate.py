@@ -185,7 +185,7 @@ def generate_countdown(catalog, name: str, n: int, numbers: int = 4, seed: int =
               "config": asdict(cfg), "search": asdict(opts)}
     run = catalog.start_run("generate", config=params, name=name)
     try:
-        from curate.curation.progress import progress_bar  # noqa: PLC0415
+        from curate.progress import progress_bar  # noqa: PLC0415
 
         with progress_bar() if progress else contextlib.nullcontext() as bar:
             advance = None

@@ -130,16 +130,19 @@ def _byte_tokens(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return h, starts
 
 
-def batch_ngrams(texts: list[str | None], n: int,
-                 chunk: int = 20_000) -> tuple[np.ndarray, np.ndarray]:
+def batch_ngrams(texts: list[str | None], n: int, chunk: int = 20_000,
+                 progress=None) -> tuple[np.ndarray, np.ndarray]:
     """(n-gram hashes, row index of each) for many texts, vectorised over all of them.
 
     Each chunk of rows is normalised, joined with separators and tokenised and hashed as one
-    byte array; n-grams that would cross a row boundary are masked out.
+    byte array; n-grams that would cross a row boundary are masked out. `progress(k)` is
+    called with the number of rows of each chunk done.
     """
     all_h, all_r = [], []
     for start in range(0, len(texts), chunk):
         part = [normalise(t) for t in texts[start:start + chunk]]
+        if progress is not None:
+            progress(len(part))
         data = "\n".join(part).encode("utf-8")
         buf = np.frombuffer(data, dtype=np.uint8)
         if not len(buf):
@@ -200,12 +203,13 @@ def flag_column(bench: str) -> str:
 
 
 def contamination(texts_per_field: list[list[str | None]],
-                  index: BenchmarkIndex) -> dict[str, np.ndarray]:
-    """Per benchmark, a boolean array over rows: does any field's n-gram hit it?"""
+                  index: BenchmarkIndex, progress=None) -> dict[str, np.ndarray]:
+    """Per benchmark, a boolean array over rows: does any field's n-gram hit it?
+    (`progress(k)`: k texts hashed.)"""
     n_rows = len(texts_per_field[0]) if texts_per_field else 0
     all_h, owner = [], []
     for texts in texts_per_field:
-        h, r = batch_ngrams(texts, index.n)
+        h, r = batch_ngrams(texts, index.n, progress=progress)
         all_h.append(h)
         owner.append(r)
     flags = {}
@@ -262,8 +266,8 @@ def check_params(params: dict) -> dict[str, Any]:
     return p
 
 
-def decontaminate_table(table: pa.Table, params: dict,
-                        index: BenchmarkIndex | None = None) -> tuple[pa.Table, dict[str, Any]]:
+def decontaminate_table(table: pa.Table, params: dict, index: BenchmarkIndex | None = None,
+                        progress: bool = False) -> tuple[pa.Table, dict[str, Any]]:
     """(table with flags, or with flagged rows dropped; report with counts and examples)."""
     p = check_params(params)
     fields = [f for f in p["fields"] if f in table.column_names]
@@ -271,7 +275,11 @@ def decontaminate_table(table: pa.Table, params: dict,
         raise BadInput(f"none of the fields {p['fields']} is a column of the dataset")
     index = index or BenchmarkIndex.build(p["benchmarks"], p["n"], skip_missing=p["skip_missing"])
     texts = [tables.column(table, f) for f in fields]
-    flags = contamination(texts, index)
+    from curate.progress import progress_bar
+
+    with progress_bar(enabled=progress) as bar:
+        task = bar.add_task("decontaminate", total=table.num_rows * len(fields))
+        flags = contamination(texts, index, progress=lambda k: bar.advance(task, k))
     any_flag = np.zeros(table.num_rows, dtype=bool)
     report: dict[str, Any] = {"n": index.n, "fields": fields, "per_benchmark": {},
                               "examples": {}, "unavailable": index.missing}
@@ -312,12 +320,13 @@ def report_card(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def decontaminate_dataset(catalog, name: str, output: str, **params):
-    """Decontaminate catalog dataset `name` into `output`; the report goes to counts and card."""
+def decontaminate_dataset(catalog, name: str, output: str, progress: bool = False, **params):
+    """Decontaminate catalog dataset `name` into `output`; the report goes to counts and card.
+    `progress`: a bar (terminal) or interval lines (log) over the texts hashed."""
     spec = catalog.resolve(name).spec
     p = check_params(params)
     table = tables.read(catalog, spec)
-    out, report = decontaminate_table(table, p)
+    out, report = decontaminate_table(table, p, progress=progress)
     counts = {"in": table.num_rows, "out": out.num_rows,
               "dropped": {"contaminated": report["flagged"]} if p["drop"] else {},
               "per_benchmark": report["per_benchmark"]}

@@ -76,8 +76,9 @@ def strip_shared(norm: list[str]) -> list[str]:
 def duplicate_flags(texts: list[str], *, exact: bool = True, minhash: bool = True,
                     threshold: float = 0.6, num_perm: int = 128, shingle: int = 5,
                     unit: str = "char", seed: int = 1,
-                    strip_template: bool = True) -> list[str | None]:
-    """Per text: None (kept), "exact_duplicate" or "near_duplicate" of an earlier text."""
+                    strip_template: bool = True, progress=None) -> list[str | None]:
+    """Per text: None (kept), "exact_duplicate" or "near_duplicate" of an earlier text.
+    `progress(k)` is called as texts are hashed and compared (k texts at a time)."""
     from datasketch import MinHash, MinHashLSH
 
     out: list[str | None] = [None] * len(texts)
@@ -99,14 +100,22 @@ def duplicate_flags(texts: list[str], *, exact: bool = True, minhash: bool = Tru
         hashes = MinHash.bulk([shingles(c, shingle, unit, normalised=True) for c in cores],
                               num_perm=num_perm,
                               seed=seed)
+        if progress is not None:
+            progress(len(texts) - len(todo))   # exact duplicates: nothing left to compare
         kept: dict[int, Any] = {}
-        for i, m in zip(todo, hashes):
+        for j, (i, m) in enumerate(zip(todo, hashes)):
+            if progress is not None and j % 1000 == 999:
+                progress(1000)
             cands = lsh.query(m)
             if any(kept[c].jaccard(m) >= threshold for c in cands):
                 out[i] = "near_duplicate"
                 continue
             lsh.insert(i, m)
             kept[i] = m
+        if progress is not None:
+            progress(len(todo) % 1000)
+    elif progress is not None:
+        progress(len(texts))
     return out
 
 
@@ -117,7 +126,8 @@ def check_params(params: dict) -> dict[str, Any]:
     return {**DEFAULTS, **params}
 
 
-def dedup_table(table: pa.Table, params: dict) -> tuple[pa.Table, dict[str, Any]]:
+def dedup_table(table: pa.Table, params: dict,
+                progress: bool = False) -> tuple[pa.Table, dict[str, Any]]:
     """(kept rows, counts) with duplicates judged per problem (first row of each problem_id)."""
     p = check_params(params)
     field = p.pop("field")
@@ -129,7 +139,12 @@ def dedup_table(table: pa.Table, params: dict) -> tuple[pa.Table, dict[str, Any]
     for i, pid in enumerate(pids):
         first.setdefault(pid if pid is not None else ("\0", i), i)
     reps = list(first.values())
-    flags = duplicate_flags([texts[i] or "" for i in reps], **p)
+    from curate.progress import progress_bar
+
+    with progress_bar(enabled=progress) as bar:
+        task = bar.add_task("dedup", total=len(reps))
+        flags = duplicate_flags([texts[i] or "" for i in reps], **p,
+                                progress=lambda k: bar.advance(task, k))
     flag_of = {(pids[i] if pids[i] is not None else ("\0", i)): f for i, f in zip(reps, flags)}
     reasons = [flag_of[pid if pid is not None else ("\0", i)] for i, pid in enumerate(pids)]
     counts = tables.drop_counts(len(reasons), reasons)
@@ -138,10 +153,11 @@ def dedup_table(table: pa.Table, params: dict) -> tuple[pa.Table, dict[str, Any]
     return tables.keep(table, [r is None for r in reasons]), counts
 
 
-def dedup_dataset(catalog, name: str, output: str, **params):
-    """Deduplicate catalog dataset `name` into `output` (counts by reason in lineage)."""
+def dedup_dataset(catalog, name: str, output: str, progress: bool = False, **params):
+    """Deduplicate catalog dataset `name` into `output` (counts by reason in lineage).
+    `progress`: a bar (terminal) or interval lines (log) over the problems compared."""
     spec = catalog.resolve(name).spec
     p = check_params(params)
-    kept, counts = dedup_table(tables.read(catalog, spec), p)
+    kept, counts = dedup_table(tables.read(catalog, spec), p, progress=progress)
     return tables.register(catalog, output, kept, parents=[spec], step="dedup", params=p,
                            counts=counts)

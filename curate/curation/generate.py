@@ -216,9 +216,9 @@ class _Progress:
         self.tokens, self.start = 0, time.monotonic()
         self.bar = None
         if enabled:
-            from curate.curation.progress import progress_bar
+            from curate.progress import progress_bar
 
-            self.bar = progress_bar()
+            self.bar = progress_bar(transient=False)
             self.bar.start()
             self.task = self.bar.add_task("generate", total=total, completed=done)
 
@@ -227,8 +227,8 @@ class _Progress:
         self.tokens += int(usage.get("completion_tokens") or 0)
         if self.bar is not None:
             rate = self.tokens / max(time.monotonic() - self.start, 1e-9)
-            self.bar.update(self.task, advance=1, description=(
-                f"generate · {self.client.in_flight} in flight · {rate:,.0f} tok/s"))
+            self.bar.update(self.task, advance=1, in_flight=self.client.in_flight,
+                            tokens_per_s=round(rate))
 
     def close(self) -> None:
         if self.bar is not None:

@@ -320,7 +320,7 @@ def verify_pairs(pairs: Sequence[Pair], kind: str = "math", options: dict | None
     with VerifierPool(workers=workers, timeout=timeout, cache=cache) as pool:
         if not progress:
             return pool.verify_many(pairs, kind, options)
-        from curate.curation.progress import progress_bar
+        from curate.progress import progress_bar
 
         with progress_bar() as prog:
             task = prog.add_task("verify", total=len(pairs))

@@ -98,46 +98,24 @@ def length_batches(sorted_lengths: np.ndarray, token_budget: int,
 
 
 class _progress:
-    """A rich progress bar with rate and ETA, or nothing."""
+    """Advance by n texts: a bar with rate and ETA, log lines, or nothing."""
 
     def __init__(self, enabled: bool, total: int, desc: str):
         self.enabled, self.total, self.desc = enabled, total, desc
+        self._p = None
 
     def __enter__(self):
         if not self.enabled:
             return lambda n: None
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TaskProgressColumn,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
+        from curate.progress import progress_bar
 
-        class _RateColumn(TextColumn):  # texts/s
-            def __init__(self):
-                super().__init__("")
-
-            def render(self, task):
-                from rich.text import Text
-
-                return Text(f"{task.speed or 0:,.0f} texts/s")
-
-        self._p = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                           TaskProgressColumn(), _RateColumn(), TimeElapsedColumn(),
-                           TimeRemainingColumn(), transient=True,
-                           console=Console(stderr=True))
-        self._p.start()
+        self._p = progress_bar()
         task = self._p.add_task(self.desc, total=self.total)
         return lambda n: self._p.advance(task, n)
 
     def __exit__(self, *exc):
-        if self.enabled:
+        if self._p is not None:
             self._p.stop()
-        return False
 
 
 def _packaged_path(name: str) -> tuple[Path, str] | None:

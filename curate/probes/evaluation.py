@@ -10,7 +10,6 @@ plotted against step so a dip and recovery is visible.
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 from typing import Any
 
@@ -124,31 +123,15 @@ class _Generator:
         return out
 
 
-def _progress_bar(total: int, enabled: bool):
+def _progress_bar(total: int, enabled: bool, description: str = "eval"):
+    """(Progress, advance(n)) over `total` prompts, or (None, None) when disabled."""
     if not enabled:
         return None, None
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+    from curate.progress import progress_bar
 
-    prog = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-                    transient=False, console=Console(stderr=True))
-    task = prog.add_task("eval", total=total, rate="")
-    start = time.monotonic()
-
-    def advance(n: int) -> None:
-        prog.advance(task, n)
-        done = prog.tasks[0].completed
-        prog.update(task, rate=f"{done / max(time.monotonic() - start, 1e-9):.2f} prompts/s")
-
-    return prog, advance
+    prog = progress_bar(transient=False)
+    task = prog.add_task(description, total=total)
+    return prog, lambda n: prog.advance(task, n)
 
 
 def evaluate_model(catalog, spec: str, suite: str, *, samples: int | None = None,
@@ -262,7 +245,7 @@ def evaluate_run(catalog, run_id: str, suite: str, *, include_base: bool = True,
     evals = []
     for path, step, ck in todo:
         if progress:
-            from curate.commands._common import err_console
+            from curate.console import err_console
 
             err_console.print(f"[bold]step {step}[/bold]: {path}")
         evals.append(evaluate_model(catalog, path, suite, step=step, checkpoint_id=ck,

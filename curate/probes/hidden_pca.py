@@ -130,17 +130,18 @@ def pca_shift_probe(model, base, tokenizer, texts_by_task: Mapping[str, Sequence
 
 
 def _progress(enabled: bool, total: int):
-    """A tiny rich progress line per task (tasks are few and each is long)."""
+    """Advance one task per call (tasks are few and each is long): a bar or log lines."""
     if not enabled or total <= 1:
         return lambda _label: None
-    from rich.console import Console
+    from curate.progress import progress_bar
 
-    con = Console(stderr=True)
-    state = {"i": 0}
+    bar = progress_bar(transient=False)
+    task = bar.add_task("pca-shift", total=total)
 
     def step(label: str) -> None:
-        state["i"] += 1
-        con.print(f"pca-shift: {state['i']}/{total} tasks ({label})")
+        bar.update(task, advance=1, last=label)
+        if bar.tasks[task].completed >= total:
+            bar.stop()
 
     return step
 

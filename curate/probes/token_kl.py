@@ -130,9 +130,9 @@ def score_responses(model, base, tokenizer, texts: Sequence[ProbeText], chat_tem
 def _iter_progress(items, enabled: bool, desc: str):
     if not enabled or len(items) < 2:
         return items
-    from tqdm import tqdm
+    from curate.progress import track
 
-    return tqdm(items, desc=desc, unit="sample")
+    return track(items, desc)
 
 
 def kl_figures(samples: Sequence[SampleScores]) -> dict[str, Any]:

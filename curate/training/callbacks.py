@@ -122,3 +122,58 @@ def checkpoint_lineage(catalog, ref: str) -> list[dict[str, Any]]:
     for spec in out[-1]["parents"]:
         out.extend(catalog.lineage(spec))
     return out
+
+
+class ProgressCallback(TrainerCallback):
+    """The step bar with the loss (and learning rate) in a terminal, or one line per interval
+    in a log (`curate.progress`), in place of the trainer's tqdm bar and its printed log dicts.
+
+    Use `quiet_trainer(trainer, progress)` to install it on a built trainer."""
+
+    def __init__(self, description: str = "train"):
+        self.description = description
+        self.bar = None
+        self.task = None
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if not state.is_world_process_zero:
+            return
+        from curate.progress import progress_bar
+
+        self.bar = progress_bar(transient=False)
+        self.task = self.bar.add_task(self.description, total=state.max_steps or None,
+                                      completed=state.global_step)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.bar is not None:
+            self.bar.update(self.task, completed=state.global_step)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if self.bar is None or not logs:
+            return
+        fields = {}
+        for key, name in (("loss", "loss"), ("learning_rate", "lr"), ("reward", "reward")):
+            v = logs.get(key)
+            if isinstance(v, (int, float)):
+                fields[name] = float(f"{v:.4g}")
+        if fields:
+            self.bar.update(self.task, **fields)
+
+    def on_train_end(self, args, state, control, **kwargs):
+        if self.bar is not None:
+            self.bar.update(self.task, completed=state.global_step)
+            self.bar.stop()
+            self.bar = None
+
+
+def quiet_trainer(trainer, progress: bool, description: str = "train"):
+    """Replace the trainer's tqdm bar / printed log dicts with `ProgressCallback` (or nothing
+    when `progress` is False). Returns the trainer."""
+    from transformers.trainer_callback import PrinterCallback
+    from transformers.trainer_callback import ProgressCallback as HFProgress
+
+    trainer.remove_callback(PrinterCallback)
+    trainer.remove_callback(HFProgress)
+    if progress:
+        trainer.add_callback(ProgressCallback(description))
+    return trainer

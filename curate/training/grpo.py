@@ -160,7 +160,7 @@ def grpo_config(opts: GRPOOptions, output: Path, dev: dict[str, Any], vllm: bool
         activation_checkpointing=False, seed=opts.seed, use_vllm=vllm,
         vllm_mode=opts.vllm_mode, vllm_server_base_url=opts.vllm_server,
         include_num_input_tokens_seen="non_padding",
-        disable_tqdm=not opts.progress, dataloader_pin_memory=dev["device"] == "cuda")
+        disable_tqdm=True, dataloader_pin_memory=dev["device"] == "cuda")
 
 
 def prompt_rows(catalog, spec: str, limit: int | None = None, chat: bool = True,
@@ -201,7 +201,7 @@ def train_grpo(catalog, prompts: str, model: str, output: str | Path,
     from transformers import AutoModelForCausalLM
     from trl import GRPOTrainer
 
-    from curate.training.callbacks import CatalogCallback, SaveAtCallback
+    from curate.training.callbacks import CatalogCallback, SaveAtCallback, quiet_trainer
     from curate.training.dapo import dynamic_sampling_trainer
 
     opts = opts or GRPOOptions()
@@ -237,6 +237,7 @@ def train_grpo(catalog, prompts: str, model: str, output: str | Path,
         trainer = cls(model=lm, reward_funcs=funcs, args=cfg,
                       train_dataset=datasets.Dataset.from_list(rows), processing_class=tok,
                       callbacks=[SaveAtCallback(opts.save_at), cb])
+        quiet_trainer(trainer, opts.progress, "train grpo")
         t0 = time.perf_counter()
         trainer.train()
         seconds = time.perf_counter() - t0

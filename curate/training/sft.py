@@ -350,7 +350,7 @@ def prepare_sft(catalog, mixture: str, model: str, output: str | Path, opts: SFT
 def _measure(tok, convs, template, progress: bool) -> list[int]:
     if not progress or len(convs) < 2000:
         return token_lengths(tok, convs, template)
-    from curate.curation.progress import progress_bar
+    from curate.progress import progress_bar
 
     with progress_bar() as bar:
         task = bar.add_task("measuring lengths", total=len(convs))
@@ -375,7 +375,7 @@ def sft_config(opts: SFTOptions, output: Path, dev: dict[str, Any]):
         report_to="none", bf16=dev["bf16"], fp16=False,
         activation_checkpointing=opts.gradient_checkpointing, seed=opts.seed,
         data_seed=opts.seed, include_num_input_tokens_seen="non_padding",
-        disable_tqdm=not opts.progress, dataloader_num_workers=0,
+        disable_tqdm=True, dataloader_num_workers=0,
         dataloader_pin_memory=dev["device"] == "cuda")
 
 
@@ -394,9 +394,12 @@ def build_trainer(prep: dict[str, Any], opts: SFTOptions, dev: dict[str, Any],
     if prep["template"]:
         tok.chat_template = prep["template"]  # saved with the model: inference matches
     train = datasets.Dataset.from_dict({"messages": prep["conversations"]})
-    return SFTTrainer(model=lm, args=sft_config(opts, prep["output"], dev), train_dataset=train,
-                      processing_class=tok,
-                      callbacks=[SaveAtCallback(opts.save_at), *(callbacks or [])])
+    from curate.training.callbacks import quiet_trainer
+
+    trainer = SFTTrainer(model=lm, args=sft_config(opts, prep["output"], dev),
+                         train_dataset=train, processing_class=tok,
+                         callbacks=[SaveAtCallback(opts.save_at), *(callbacks or [])])
+    return quiet_trainer(trainer, opts.progress, "train sft")
 
 
 def train_sft(catalog, mixture: str, model: str, output: str | Path,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import re
 import shutil
 import signal
 import socket
@@ -22,6 +23,7 @@ from pathlib import Path
 
 from curate.curation.teachers.spec import TeacherSpec
 from curate.errors import CurateError
+from curate.progress import Status
 
 
 def free_port() -> int:
@@ -101,6 +103,26 @@ def _healthy(url: str) -> bool:
         return False
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def last_log_line(path: Path, limit: int = 120) -> str:
+    """The last non-empty line of a server log (ANSI colours and tqdm carriage returns
+    resolved), cut to `limit` characters: what the server says it is doing."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - 8192))
+            tail = f.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+    for line in reversed(tail.replace("\r", "\n").splitlines()):
+        line = _ANSI.sub("", line).strip()
+        if line:
+            return line if len(line) <= limit else line[: limit - 1] + "…"
+    return ""
+
+
 def _tail(path: Path, n: int = 15) -> str:
     try:
         lines = path.read_text(errors="replace").splitlines()
@@ -124,14 +146,24 @@ def launched_server(spec: TeacherSpec, log_dir: Path, startup_timeout: float = 1
     try:
         deadline = time.monotonic() + startup_timeout
         health = f"http://127.0.0.1:{port}/health"
-        while not _healthy(health):
-            if proc.poll() is not None:
-                raise CurateError(f"teacher server {spec} exited with code {proc.returncode} "
-                                  f"before it was ready; log {log}:\n{_tail(log)}")
-            if time.monotonic() > deadline:
-                raise CurateError(f"teacher server {spec} not ready after {startup_timeout:g} s; "
-                                  f"log {log}:\n{_tail(log)}")
-            time.sleep(0.5)
+        what = f"starting {spec.kind} server for {spec.served_model or spec.target} on port {port}"
+        with Status(f"{what} (log {log})") as status:
+            last_look = 0.0
+            while not _healthy(health):
+                if proc.poll() is not None:
+                    raise CurateError(f"teacher server {spec} exited with code "
+                                      f"{proc.returncode} before it was ready; log {log}:\n"
+                                      f"{_tail(log)}")
+                if time.monotonic() > deadline:
+                    raise CurateError(f"teacher server {spec} not ready after "
+                                      f"{startup_timeout:g} s; log {log}:\n{_tail(log)}")
+                if time.monotonic() - last_look > 2:
+                    last_look = time.monotonic()
+                    doing = last_log_line(log)
+                    if doing:
+                        status.update(f"{what}: {doing}")
+                time.sleep(0.5)
+            status.update(f"{spec.kind} server ready on port {port}")
         yield f"http://127.0.0.1:{port}/v1"
     finally:
         stop_server(proc)
