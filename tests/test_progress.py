@@ -8,8 +8,6 @@ import io
 import re
 import time
 
-import pytest
-
 
 def _log_progress(monkeypatch, interval="0.1"):
     monkeypatch.setenv("CURATE_PROGRESS", "log")

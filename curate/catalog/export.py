@@ -24,8 +24,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from curate.catalog.card import RECIPE, ConfigData, build_card, provenance
-from curate.progress import progress_bar
 from curate.errors import CurateError
+from curate.progress import progress_bar
 
 SHARD_ROWS = 100_000
 SPLITS = ("train", "validation", "test")
