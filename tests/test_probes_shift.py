@@ -155,7 +155,7 @@ def test_texts_shapes(tmp_path):
         load_texts(str(empty), need_response=True)
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"foo": 1}\n')
-    with pytest.raises(BadInput, match="bad.jsonl:0"):
+    with pytest.raises(BadInput, match="bad.jsonl:1"):
         load_texts(str(bad))
 
 

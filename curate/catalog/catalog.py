@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 import curate
 from curate.catalog import names, store
 from curate.catalog.locking import file_lock
-from curate.catalog.schema import JSON_COLUMNS, TABLES
+from curate.catalog.schema import JSON_COLUMNS, MIGRATIONS, TABLES
 from curate.errors import BadInput, CurateError, NotFound
 
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-]{0,127}")   # the whole name (fullmatch)
@@ -113,6 +113,8 @@ class Catalog:
             try:
                 if not read_only and not self._initialised:
                     for ddl in TABLES.values():
+                        con.execute(ddl)
+                    for ddl in MIGRATIONS:
                         con.execute(ddl)
                     self._initialised = True
                 yield con

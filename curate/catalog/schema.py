@@ -83,6 +83,8 @@ TABLES: dict[str, str] = {
             probe VARCHAR NOT NULL,          -- ti, kl, pca-shift, rank-shift, length
             model VARCHAR,
             base VARCHAR,
+            checkpoint_id VARCHAR,           -- the model's row in checkpoints, when it is one
+            base_checkpoint_id VARCHAR,      -- the base's, when it is one
             texts VARCHAR,
             params JSON,
             results JSON,
@@ -113,6 +115,12 @@ TABLES: dict[str, str] = {
             created TIMESTAMP NOT NULL
         )""",
 }
+
+# Columns added after a table was first shipped: applied to catalogs made before them.
+MIGRATIONS: list[str] = [
+    "ALTER TABLE probes ADD COLUMN IF NOT EXISTS checkpoint_id VARCHAR",
+    "ALTER TABLE probes ADD COLUMN IF NOT EXISTS base_checkpoint_id VARCHAR",
+]
 
 JSON_COLUMNS = {
     "datasets": {"stats", "schema"},

@@ -18,6 +18,13 @@ _TEXTS = typer.Option(..., "--texts", help="A catalog dataset (NAME or NAME@VERS
 _JSON = typer.Option(False, "--json", help="Print the figures as JSON.")
 _DEVICE = typer.Option(None, "--device", help="cuda / cpu (default: cuda when present).")
 _DTYPE = typer.Option(None, "--dtype", help="bf16 / fp16 / fp32 (default: bf16 on GPU, fp32 on CPU).")
+_ATTN = typer.Option(None, "--attn-implementation", help="eager | sdpa | flash_attention_2 "
+                     "(default: transformers' choice; recorded). The released PCA shift "
+                     "depends on it (P1 ran flash_attention_2).")
+_NOTHINK = typer.Option(False, "--nothink", help="P1's non-thinking prompt form: the chat "
+                        "template with enable_thinking=False (an empty think block).")
+_GEN = typer.Option(512, "--gen-max-tokens", help="Rows with only a prompt: the model's own "
+                    "greedy response, at most this many tokens.")
 
 
 def _cat():
@@ -32,11 +39,23 @@ def ti(model: str = typer.Option(..., "--model", help="Model name as recorded in
        formula: str = typer.Option("icml", "--formula", help="v1 (relative gain) or icml."),
        metric: str = typer.Option("accuracy", "--metric", help="Evals metric used as the score."),
        ddof: int = typer.Option(0, "--ddof", help="Std convention of the ICML formula (0 or 1)."),
+       scores: str = typer.Option(None, "--scores", help="Your own score table (CSV, JSONL, "
+                                  "JSON, Parquet: model, benchmark, group, score) instead of "
+                                  "the catalog's evals; needs --scale."),
+       scale: str = typer.Option(None, "--scale", help="The --scores table's scale: percent "
+                                 "(0-100) or fraction (0-1)."),
+       min_math_share: float = typer.Option(0.1, "--min-math-share", help="TI is undefined "
+                                            "when the math gain is below this share of the "
+                                            "math benchmarks' mean magnitude (0: off)."),
        json_out: bool = _JSON) -> None:
-    """Transferability Index of MODEL over BASE from the catalog's evals."""
+    """Transferability Index of MODEL over BASE from the catalog's evals (or --scores)."""
+    from curate.errors import BadInput
     from curate.probes.runner import run_ti
 
-    res = run_ti(_cat(), model, base, formula=formula, metric=metric, ddof=ddof)
+    if scale and not scores:
+        raise BadInput("--scale goes with --scores FILE")
+    res = run_ti(_cat(), model, base, formula=formula, metric=metric, ddof=ddof, scores=scores,
+                 scale=scale, min_math_share=min_math_share)
     if json_out:
         print_json(res)
         return
@@ -83,10 +102,14 @@ def kl(model: str = _MODEL, base: str = _BASE, texts: str = _TEXTS,
                                           "response token) or score every response token."),
        chat_template: bool = typer.Option(True, "--chat-template/--no-chat-template",
                                           help="Render prompt rows with the base's chat template."),
+       nothink: bool = _NOTHINK, gen_max_tokens: int = _GEN,
+       attn_implementation: str = _ATTN,
        device: str = _DEVICE, dtype: str = _DTYPE, json_out: bool = _JSON) -> None:
-    """Token-level KL of MODEL vs BASE over MODEL's responses (as released + full vocabulary)."""
+    """Token-level KL of MODEL vs BASE over MODEL's responses (as released + full vocabulary);
+    rows with only a prompt are answered by MODEL first."""
     _shift("kl", model, base, texts, json_out, limit=limit, released=released,
-           chat_template=chat_template, device=device, dtype=dtype)
+           chat_template=chat_template, nothink=nothink, gen_max_tokens=gen_max_tokens,
+           attn_implementation=attn_implementation, device=device, dtype=dtype)
 
 
 @probe_app.command("pca-shift")
@@ -97,10 +120,12 @@ def pca_shift(model: str = _MODEL, base: str = _BASE, texts: str = _TEXTS,
               pooling: str = typer.Option("released", "--pooling",
                                           help="released (mean over padded positions) or masked."),
               batch_size: int = typer.Option(8, "--batch-size"),
+              attn_implementation: str = _ATTN,
               device: str = _DEVICE, dtype: str = _DTYPE, json_out: bool = _JSON) -> None:
     """Hidden-state PCA shift of MODEL vs BASE per task (PCA fitted on BASE)."""
     _shift("pca-shift", model, base, texts, json_out, k=k, seed=seed, max_length=max_length,
-           pooling=pooling, batch_size=batch_size, device=device, dtype=dtype)
+           pooling=pooling, batch_size=batch_size, attn_implementation=attn_implementation,
+           device=device, dtype=dtype)
 
 
 @probe_app.command("rank-shift")
@@ -109,10 +134,13 @@ def rank_shift(model: str = _MODEL, base: str = _BASE, texts: str = _TEXTS,
                top: int = typer.Option(20, "--top", help="How many shifted token types to list."),
                released: bool = typer.Option(True, "--released/--fixed"),
                chat_template: bool = typer.Option(True, "--chat-template/--no-chat-template"),
+               nothink: bool = _NOTHINK, gen_max_tokens: int = _GEN,
+               attn_implementation: str = _ATTN,
                device: str = _DEVICE, dtype: str = _DTYPE, json_out: bool = _JSON) -> None:
     """Token rank shift of MODEL vs BASE and the most shifted tokens (inferred definition)."""
     _shift("rank-shift", model, base, texts, json_out, limit=limit, top=top, released=released,
-           chat_template=chat_template, device=device, dtype=dtype)
+           chat_template=chat_template, nothink=nothink, gen_max_tokens=gen_max_tokens,
+           attn_implementation=attn_implementation, device=device, dtype=dtype)
 
 
 def register(app: typer.Typer) -> None:

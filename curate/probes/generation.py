@@ -41,8 +41,12 @@ def render(tokenizer, prompt: str, chat_template: bool = True) -> str:
 
 def generate_local(model, tokenizer, prompts: Sequence[str], sampling: Sampling,
                    chat_template: bool = True, batch_size: int = 8, progress=None,
-                   ) -> list[list[Completion]]:
-    """k = sampling.n completions per prompt from a loaded causal LM."""
+                   add_special_tokens: bool | None = None) -> list[list[Completion]]:
+    """k = sampling.n completions per prompt from a loaded causal LM.
+
+    `add_special_tokens` overrides the default (off when the chat template rendered the
+    prompt, on otherwise): prompts rendered by the caller pass False.
+    """
     import torch
 
     tokenizer.padding_side = "left"
@@ -56,8 +60,9 @@ def generate_local(model, tokenizer, prompts: Sequence[str], sampling: Sampling,
     for i in range(0, len(prompts), batch_size):
         chunk = [render(tokenizer, p, chat_template) for p in prompts[i:i + batch_size]]
         templated = chat_template and getattr(tokenizer, "chat_template", None)
+        special = (not templated) if add_special_tokens is None else add_special_tokens
         enc = tokenizer(chunk, return_tensors="pt", padding=True,
-                        add_special_tokens=not templated).to(device)
+                        add_special_tokens=special).to(device)
         # Greedy decoding is deterministic: one sequence, repeated n times.
         reps = sampling.n if do_sample else 1
         kw = dict(max_new_tokens=sampling.max_new_tokens, num_return_sequences=reps,

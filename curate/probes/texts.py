@@ -8,6 +8,8 @@ Accepted row shapes (the first that fits wins):
   ``<think>`` block);
 - ``messages``: the last user turn is the prompt, the last assistant turn the response;
 - ``text``: a plain text (no prompt/response split);
+- ``prompt`` (or ``messages`` with no assistant turn) alone: the KL and rank-shift probes have
+  the fine-tuned model answer it first (P1 scores the model's own responses);
 - ``problem`` (or ``question``) with ``solution`` / ``answer``: a benchmark row, joined with two
   spaces as the released PCA probe does (PCA shift only: there is no response to score).
 A ``task`` (or ``benchmark``) field groups rows per task; otherwise the source's name is used.
@@ -134,8 +136,12 @@ def to_probe_text(row: dict[str, Any], default_task: str, index: int = 0,
         bots = [m["content"] for m in msgs if m.get("role") == "assistant"]
         if users and bots:
             return ProbeText(task, users[-1], bots[-1], f"{users[-1]}  {bots[-1]}")
+        if users:  # a prompt only: the KL / rank probes have the model answer it
+            return ProbeText(task, users[-1], "", users[-1])
     if row.get("text") is not None:
         return ProbeText(task, "", str(row["text"]), str(row["text"]))
+    if row.get("prompt") is not None:  # a prompt only (as above)
+        return ProbeText(task, str(row["prompt"]), "", str(row["prompt"]))
     problem = row.get("problem") if row.get("problem") is not None else row.get("question")
     if problem is not None:
         # Benchmark rows: the released PCA probe joins problem, solution and answer with two
@@ -157,7 +163,7 @@ def load_texts(source: str, catalog=None, need_response: bool = False) -> list[P
         name, rows = load_rows(src, catalog)
         if not rows:
             raise BadInput("no rows", file=src)
-        out += [to_probe_text(r, name, i, src) for i, r in enumerate(rows)]
+        out += [to_probe_text(r, name, i, src) for i, r in enumerate(rows, 1)]
     if need_response:
         out = [t for t in out if t.response]  # an empty response has no tokens to score
         if not out:

@@ -40,17 +40,34 @@ class SampleScores:
     full_kl: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
+NOTHINK_BLOCK = "<think>\n\n</think>\n\n"
+
+
+def render_input(tokenizer, prompt: str, chat_template: bool = True, nothink: bool = False,
+                 ) -> tuple[str, bool]:
+    """(input string, whether the chat template rendered it) for a user prompt.
+
+    `nothink` is P1's non-thinking form (its KL inputs): the chat template with
+    ``enable_thinking=False``, i.e. ``...<|im_start|>assistant\n<think>\n\n</think>\n\n``
+    for Qwen3; a template that ignores the switch gets the empty think block appended.
+    """
+    if chat_template and getattr(tokenizer, "chat_template", None):
+        kw = {"enable_thinking": False} if nothink else {}
+        s = tokenizer.apply_chat_template([{"role": "user", "content": prompt}],
+                                          tokenize=False, add_generation_prompt=True, **kw)
+        if nothink and not s.rstrip().endswith("</think>"):
+            s += NOTHINK_BLOCK
+        return s, True
+    return (prompt + NOTHINK_BLOCK if nothink else prompt), False
+
+
 def build_input(t: ProbeText, tokenizer, chat_template: bool = True) -> tuple[str, bool]:
     """(input string, whether special tokens are already in it) for one probe text."""
     if t.rendered:
         return t.prompt, True
     if not t.prompt:
         return "", False
-    if chat_template and getattr(tokenizer, "chat_template", None):
-        s = tokenizer.apply_chat_template([{"role": "user", "content": t.prompt}],
-                                          tokenize=False, add_generation_prompt=True)
-        return s, True
-    return t.prompt, False
+    return render_input(tokenizer, t.prompt, chat_template)
 
 
 def encode(t: ProbeText, tokenizer, chat_template: bool = True, released: bool = True,

@@ -12,7 +12,15 @@ Scores are in percent (0–100) as in the paper. Edge cases the paper leaves ope
 and reported in ``warnings`` instead of producing NaN or infinities: a zero base score (v1's
 relative gain is undefined: the benchmark is left out), a zero std (falls back to the pooled
 std over all groups, then to 1), missing benchmarks (only those scored for both models are
-used), and no math gain (TI is undefined: ``ti`` values are None with a ``reason``).
+used), no math gain (TI is undefined: ``ti`` values are None with a ``reason``), and a math
+gain that is mostly cancellation: when ``|DI_math|`` (or v1's ``ΔR_math``) is below
+``min_math_share`` of the math benchmarks' mean magnitude (``Σ ŵ_b |s_b|``, or
+``mean_b |ΔR_b / R_b|``) the ratio only measures noise (DI_math = 2.5e-4 once gave
+TI_other = 443,980 %), so TI is undefined too; the unguarded values stay in ``ti_unguarded``.
+
+Scores come from the catalog's ``evals`` (fractions, as ``curate eval`` writes them) or from a
+user's own table (`scores_from_file`) whose scale, percent or fraction, is stated, never
+guessed.
 """
 
 from __future__ import annotations
@@ -25,7 +33,9 @@ from curate.errors import BadInput, NotFound
 
 GROUPS = ("math", "other", "non")
 FORMULAS = ("v1", "icml")
+SCALES = ("percent", "fraction")
 EPS = 1e-9
+MIN_MATH_SHARE = 0.1
 
 # How other areas may spell the domain groups.
 _GROUP_ALIASES = {
@@ -71,7 +81,8 @@ def scores_from_rows(rows: Iterable[Mapping[str, Any]], model: str,
 
 def transferability_index(rows: Iterable[Mapping[str, Any]], model: str, base: str,
                           formula: str = "icml", ddof: int = 0,
-                          groups: Iterable[str] = ("other", "non")) -> dict[str, Any]:
+                          groups: Iterable[str] = ("other", "non"),
+                          min_math_share: float = MIN_MATH_SHARE) -> dict[str, Any]:
     """TI of `model` against `base` from eval rows with keys model, benchmark, group, value.
 
     `ddof` is the std convention of the ICML formula (0 = population; the paper does not say).
@@ -88,16 +99,23 @@ def transferability_index(rows: Iterable[Mapping[str, Any]], model: str, base: s
     if not b_scores:
         raise NotFound(f"no eval scores for base {base!r}")
     return compute_ti(m_scores, b_scores, formula=formula, ddof=ddof, groups=groups,
-                      model=model, base=base)
+                      model=model, base=base, min_math_share=min_math_share)
 
 
 def compute_ti(model_scores: Mapping[str, tuple[str, float]],
                base_scores: Mapping[str, tuple[str, float]], formula: str = "icml",
                ddof: int = 0, groups: Iterable[str] = ("other", "non"),
-               model: str | None = None, base: str | None = None) -> dict[str, Any]:
-    """TI from {benchmark: (group, percent score)} of the model and of its base."""
+               model: str | None = None, base: str | None = None,
+               min_math_share: float = MIN_MATH_SHARE) -> dict[str, Any]:
+    """TI from {benchmark: (group, percent score)} of the model and of its base.
+
+    `min_math_share` (0 turns the guard off) is the least |math gain| relative to the math
+    benchmarks' mean magnitude for which TI is defined (see the module docstring).
+    """
     if formula not in FORMULAS:
         raise BadInput(f"unknown TI formula {formula!r} (expected {' or '.join(FORMULAS)})")
+    if not 0 <= min_math_share <= 1:
+        raise BadInput("--min-math-share must be in [0, 1]")
     targets = [g for g in (normalise_group(g) for g in groups) if g and g != "math"]
     warnings: list[str] = []
     for name, scores in (("model", model_scores), ("base", base_scores)):
@@ -126,14 +144,15 @@ def compute_ti(model_scores: Mapping[str, tuple[str, float]],
     result: dict[str, Any] = {
         "formula": formula, "model": model, "base": base, "ddof": ddof if formula == "icml" else None,
         "benchmarks": per_bench, "groups": group_stats, "ti": {g: None for g in targets},
+        "ti_unguarded": {g: None for g in targets}, "min_math_share": min_math_share,
         "warnings": warnings, "reason": None,
     }
     math_val = group_stats.get("math", {}).get(key)
     if math_val is None:
         result["reason"] = "no math benchmarks scored for both model and base: TI is undefined"
         return result
+    what = "ΔR_math" if formula == "v1" else "DI_math"
     if math_val <= EPS:
-        what = "ΔR_math" if formula == "v1" else "DI_math"
         result["reason"] = (f"no math gain ({what} = {math_val:.4g} ≤ 0): TI measures transfer "
                             "of a math gain and is undefined here")
         return result
@@ -142,7 +161,18 @@ def compute_ti(model_scores: Mapping[str, tuple[str, float]],
         if val is None:
             warnings.append(f"no benchmarks in group {g!r}: TI_{g} is undefined")
             continue
-        result["ti"][g] = val / math_val * 100.0
+        result["ti_unguarded"][g] = val / math_val * 100.0
+    magnitude = group_stats["math"].get("magnitude") or 0.0
+    share = math_val / magnitude if magnitude > EPS else 1.0
+    group_stats["math"]["share"] = share
+    if share < min_math_share:
+        result["reason"] = (f"{what} = {math_val:.3g} is {100 * share:.2g}% of the math "
+                            f"benchmarks' mean magnitude {magnitude:.3g} (below "
+                            f"--min-math-share {min_math_share:g}): the math gain is mostly "
+                            "cancellation between benchmarks, so TI would measure noise and is "
+                            "undefined (the unguarded values are in ti_unguarded)")
+        return result
+    result["ti"] = dict(result["ti_unguarded"])
     return result
 
 
@@ -162,6 +192,7 @@ def _v1(per_bench: list[dict[str, Any]], warnings: list[str]) -> dict[str, dict[
         if n_all == 0:
             continue
         out[g] = {"n": len(vals), "delta_rel": (sum(vals) / len(vals)) if vals else None,
+                  "magnitude": (sum(abs(v) for v in vals) / len(vals)) if vals else None,
                   "base_avg": _mean([r["base"] for r in per_bench if r["group"] == g]),
                   "model_avg": _mean([r["model"] for r in per_bench if r["group"] == g])}
     return out
@@ -200,13 +231,15 @@ def _icml(per_bench: list[dict[str, Any]], warnings: list[str], ddof: int,
             weights = [1.0] * len(rows)
             total = float(len(rows))
             warnings.append(f"group {g!r}: every base score is 100, equal weights used")
-        di = 0.0
+        di = magnitude = 0.0
         for r, w in zip(rows, weights):
             z = r["delta"] / sigma
             s = math.copysign(math.sqrt(abs(z)), z) if z != 0 else 0.0
             r["z"], r["s"], r["weight"] = z, s, w / total
             di += r["weight"] * s
+            magnitude += r["weight"] * abs(s)
         out[g] = {"n": len(rows), "sigma": sigma, "sigma_source": sigma_src, "di": di,
+                  "magnitude": magnitude,
                   "base_avg": _mean([r["base"] for r in rows]),
                   "model_avg": _mean([r["model"] for r in rows])}
     return out
@@ -235,26 +268,81 @@ def eval_rows_from_catalog(catalog, models: Iterable[str], metric: str = "accura
                            ) -> list[dict[str, Any]]:
     """Eval rows (model, benchmark, group, value in percent) of `models` from the evals table.
 
-    The evals table stores fractions in [0, 1]; they are scaled to percent here. Rows are
-    ordered by creation so the newest score of a (model, benchmark) wins.
+    The evals table holds fractions in [0, 1] (as `curate eval` writes them), scaled to
+    percent here; a value outside [0, 1] is an error naming the row, never a guess at its
+    scale. Rows are ordered by creation so the newest score of a (model, benchmark) wins.
     """
     models = list(models)
     if not models:
         return []
     marks = ", ".join("?" * len(models))
-    rows = catalog.sql(f"SELECT model, benchmark, domain, value FROM evals WHERE metric = ? AND "
-                       f"model IN ({marks}) ORDER BY created", [metric, *models])
-    data = [(r["model"], r["benchmark"], r["domain"], r["value"]) for r in rows
-            if r["value"] is not None]
-    # Fractions in [0, 1] as `curate eval` stores them; a model whose rows were written in
-    # percent (any value above 1) passes unchanged.
-    percent = {m for m, _, _, v in data if float(v) > 1.0}
-    return [{"model": m, "benchmark": b, "group": g,
-             "value": float(v) * (1.0 if m in percent else 100.0)} for m, b, g, v in data]
+    rows = catalog.sql(f"SELECT id, model, benchmark, domain, value FROM evals WHERE metric = ? "
+                       f"AND model IN ({marks}) ORDER BY created", [metric, *models])
+    out = []
+    for r in rows:
+        if r["value"] is None:
+            continue
+        v = float(r["value"])
+        if not 0.0 <= v <= 1.0:
+            raise BadInput(f"evals row {r['id']} ({r['model']} on {r['benchmark']}): {metric} "
+                           f"{v} is outside [0, 1]; the evals table holds fractions (give a "
+                           "percent table with `curate probe ti --scores FILE --scale percent`)")
+        out.append({"model": r["model"], "benchmark": r["benchmark"], "group": r["domain"],
+                    "value": v * 100.0})
+    return out
+
+
+SCORE_FIELDS = ("score", "value", "accuracy")
+
+
+def scores_from_file(path: str, scale: str | None) -> list[dict[str, Any]]:
+    """A user's score table (CSV / JSONL / JSON / Parquet with model, benchmark, group and
+    score | value | accuracy per row) as eval rows in percent.
+
+    `scale` must be given: ``percent`` (0–100) or ``fraction`` (0–1); a value outside it is an
+    error naming the row, so a weak model's 0.8 % is never read as 80 %.
+    """
+    from curate.formats.rows import file_rows
+
+    if scale not in SCALES:
+        raise BadInput(f"--scale must be {' or '.join(SCALES)}: a score table's scale is "
+                       "stated, not guessed")
+    top = 100.0 if scale == "percent" else 1.0
+    out = []
+    for line, row, err in file_rows(path):
+        if err:
+            raise BadInput(err, file=path, row=line)
+        if not isinstance(row, dict):
+            raise BadInput("each row must be an object", file=path, row=line)
+        for f in ("model", "benchmark"):
+            if row.get(f) in (None, ""):
+                raise BadInput(f"missing {f}", file=path, row=line, field=f)
+        fld = next((f for f in SCORE_FIELDS if row.get(f) not in (None, "")), None)
+        if fld is None:
+            raise BadInput("missing score (score, value or accuracy)", file=path, row=line,
+                           field="score")
+        try:
+            v = float(row[fld])
+        except (TypeError, ValueError):
+            raise BadInput(f"score {row[fld]!r} is not a number", file=path, row=line,
+                           field=fld) from None
+        if not math.isfinite(v) or not 0.0 <= v <= top:
+            raise BadInput(f"score {v} is outside 0–{top:g} ({scale})", file=path, row=line,
+                           field=fld)
+        group = row.get("group", row.get("domain"))
+        if normalise_group(group) is None:
+            raise BadInput(f"unknown group {group!r} (math, other, non)", file=path, row=line,
+                           field="group")
+        out.append({"model": str(row["model"]), "benchmark": str(row["benchmark"]),
+                    "group": group, "value": v * (100.0 / top)})
+    if not out:
+        raise BadInput("no scores", file=path)
+    return out
 
 
 def ti_from_catalog(catalog, model: str, base: str, formula: str = "icml",
-                    metric: str = "accuracy", ddof: int = 0) -> dict[str, Any]:
+                    metric: str = "accuracy", ddof: int = 0,
+                    min_math_share: float = MIN_MATH_SHARE) -> dict[str, Any]:
     """TI of `model` vs `base` from the catalog's evals (the newest score per benchmark)."""
     rows = eval_rows_from_catalog(catalog, [model, base], metric=metric)
     known = {r["model"] for r in rows}
@@ -262,4 +350,5 @@ def ti_from_catalog(catalog, model: str, base: str, formula: str = "icml",
         if name not in known:
             raise NotFound(f"no '{metric}' evals for {role} {name!r} in the catalog: run "
                            f"`curate eval {name} --suite ...` first")
-    return transferability_index(rows, model, base, formula=formula, ddof=ddof)
+    return transferability_index(rows, model, base, formula=formula, ddof=ddof,
+                                 min_math_share=min_math_share)
