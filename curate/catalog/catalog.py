@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import uuid
@@ -25,8 +26,9 @@ import curate
 from curate.catalog import names, store
 from curate.catalog.locking import file_lock
 from curate.catalog.schema import JSON_COLUMNS, MIGRATIONS, TABLES
-from curate.errors import BadInput, CurateError, NotFound
+from curate.errors import BadInput, CurateError, IntegrityError, NotFound
 
+JOURNAL = "curate-register/1"  # format of a writer's journal (see store.Staging)
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-]{0,127}")   # the whole name (fullmatch)
 
 
@@ -91,12 +93,20 @@ def split_spec(spec: str | DatasetRef) -> tuple[str, str | None]:
 class Catalog:
     """Python API over the catalog; the CLI only wraps these methods."""
 
-    def __init__(self, home: str | os.PathLike | None = None):
-        self.home = Path(home) if home is not None else default_home()
+    def __init__(self, home: str | os.PathLike | None = None, *, create: bool = True):
+        """Open the workspace at `home` (default `$CURATE_HOME` or `./.curate`).
+
+        `create=False` is for verbs that only read: a folder without `catalog.duckdb` raises
+        NotFound (a mistyped `--home`) instead of becoming a new, empty workspace.
+        """
+        self.home = Path(home if home is not None else default_home()).absolute()
         self.db_path = self.home / "catalog.duckdb"
         self.store_root = self.home / "store"
         self._lock_path = self.home / "catalog.lock"
         self._initialised = False
+        if not create and not self.db_path.is_file():
+            raise NotFound(f"no catalog at {self.home} ({self.db_path.name} does not exist); "
+                           "check --home or CURATE_HOME")
 
     # -- connections -------------------------------------------------------------------
     @contextmanager
@@ -129,9 +139,41 @@ class Catalog:
             return [dict(zip(cols, r)) for r in cur.fetchall()]
 
     def _ensure(self) -> None:
+        """Create or migrate the tables, then reconcile what dead processes left (once)."""
         if not self._initialised:
             with self.connect():
                 pass
+            self.reconcile()
+
+    def reconcile(self) -> dict[str, int]:
+        """Finish what killed processes left behind: a version folder published but never
+        recorded is recorded from its writer's journal when it is complete and hash-verified,
+        else removed; staging folders of dead writers are removed; runs whose process is
+        gone are marked `died`. Safe to run at any time, from any number of processes.
+        Returns {"adopted": n, "removed": n, "writers": n, "runs_died": n}.
+        """
+        out = {"adopted": 0, "removed": 0, "writers": 0, "runs_died": 0}
+
+        def on_dead(journal: dict | None) -> None:
+            if journal and journal.get("format") == JOURNAL:
+                what = self._adopt_published(journal)
+                if what in out:
+                    out[what] += 1
+
+        out["writers"] = store.reclaim_dead_writers(self.store_root, on_dead)
+        out["runs_died"] = self._mark_dead_runs()
+        return out
+
+    def _folder(self, name: str, version: str, stored: str | None = None) -> Path:
+        """A version's folder. Paths are stored relative to the workspace, so a moved or
+        copied workspace reads its own files; older absolute entries map to the same place."""
+        if stored and not os.path.isabs(stored):
+            return self.home / stored
+        return self.store_root / name / version
+
+    def _ref(self, row: dict[str, Any]) -> DatasetRef:
+        return DatasetRef(row["name"], row["version"], row["kind"], row["rows"],
+                          str(self._folder(row["name"], row["version"], row.get("path"))))
 
     # -- datasets ----------------------------------------------------------------------
     def register(
@@ -156,10 +198,12 @@ class Catalog:
         version.
         """
         check_names(name)
+        self._ensure()
         parent_specs = [self.resolve(p).spec for p in parents]
-        written = store.write_version(self.store_root, name, data, schema=schema)
-        return self._record(name, written, kind, parent_specs, step, params, counts, card,
-                            stats, run_id)
+        with store.Staging(self.store_root) as staging:
+            written = store.stage_version(staging.folder, data, schema=schema)
+            return self._publish_and_record(staging, name, written, kind, parent_specs, step,
+                                            params, counts, card, stats, run_id)
 
     def adopt(
         self,
@@ -186,43 +230,117 @@ class Catalog:
         and of the writer's schema metadata. Errors: BadInput for a bad name, a file that is
         not Parquet, or files whose columns differ.
         """
-        if not NAME_RE.match(name or ""):
-            raise BadInput(f"dataset name {name!r} must match {NAME_RE.pattern}")
+        check_names(name)
+        self._ensure()
         parent_specs = [self.resolve(p).spec for p in parents]
-        written = store.adopt_files(self.store_root, name, [Path(f) for f in files],
-                                    keep_source=keep_source)
-        return self._record(name, written, kind, parent_specs, step, params, counts, card,
-                            stats, run_id)
+        paths = [Path(f) for f in files]
+        keep = store.check_adoptable(paths)
+        with store.Staging(self.store_root) as staging:
+            written = store.stage_adopted(staging.folder, keep)
+            ref = self._publish_and_record(staging, name, written, kind, parent_specs, step,
+                                           params, counts, card, stats, run_id)
+        if not keep_source:
+            for p in paths:
+                p.unlink(missing_ok=True)
+        return ref
 
-    def _record(self, name: str, written, kind: str, parent_specs: list[str], step: str,
-                params: dict | None, counts: dict | None, card: str | None,
-                stats: dict | None, run_id: str | None) -> DatasetRef:
-        """Insert a written version and its lineage in one transaction (or find it)."""
-        all_stats = {**written.stats, **(stats or {})}
-        created = _now()
+    def _publish_and_record(self, staging: store.Staging, name: str,
+                            written: store.WrittenVersion, kind: str, parent_specs: list[str],
+                            step: str, params: dict | None, counts: dict | None,
+                            card: str | None, stats: dict | None,
+                            run_id: str | None) -> DatasetRef:
+        """Journal a staged version, publish it into the store and record it in the catalog
+        (one transaction), or find the identical version already recorded."""
+        record = self._version_record(
+            name, written, kind=kind, parents=parent_specs, step=step, params=params,
+            counts=counts, card=card, stats={**written.stats, **(stats or {})}, run_id=run_id)
+        staging.journal(record)  # a crash from here on is finished by reconcile()
+        staging.published = True
+        store.publish_version(self.store_root, name, written.path, written.version)
+        hit = self._record_version(record)
+        if hit is not None:
+            return self._ref(hit)
+        return DatasetRef(name, written.version, kind, written.rows,
+                          str(self._folder(name, written.version)))
+
+    def _version_record(self, name: str, written: store.WrittenVersion, *, kind: str,
+                        parents: list[str], step: str, params: dict | None,
+                        counts: dict | None, card: str | None, stats: dict,
+                        run_id: str | None) -> dict[str, Any]:
+        """Everything the catalog rows of a new version hold (also its writer's journal)."""
+        return {"format": JOURNAL, "name": name, "version": written.version, "kind": kind,
+                "rows": written.rows, "bytes": written.bytes,
+                "path": f"{self.store_root.name}/{name}/{written.version}",
+                "created": _now().isoformat(), "card": card, "stats": _json(stats),
+                "schema": _json(_schema_json(written.schema)), "run_id": run_id,
+                "parents": list(parents), "step": step, "params": _json(params or {}),
+                "counts": _json(counts or {}), "code_version": code_version()}
+
+    def _record_version(self, rec: dict[str, Any]) -> dict[str, Any] | None:
+        """Insert a version's rows in one transaction; the existing row if already there."""
+        name, version = rec["name"], rec["version"]
+        created = dt.datetime.fromisoformat(rec["created"])
         with self.connect() as con:
             con.execute("BEGIN TRANSACTION")
             try:
-                hit = con.execute("SELECT kind, rows, path FROM datasets WHERE name=? AND version=?",
-                                  [name, written.version]).fetchone()
+                hit = con.execute("SELECT name, version, kind, rows, path FROM datasets "
+                                  "WHERE name=? AND version=?", [name, version]).fetchone()
                 if hit is None:
                     con.execute(
                         "INSERT INTO datasets VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                        [name, written.version, kind, written.rows, written.bytes,
-                         str(written.path), created, card, _json(all_stats),
-                         _json(_schema_json(written.schema)), run_id])
-                    child = f"{name}@{written.version}"
-                    for parent in parent_specs or [None]:
+                        [name, version, rec["kind"], rec["rows"], rec["bytes"], rec["path"],
+                         created, rec["card"], rec["stats"], rec["schema"], rec["run_id"]])
+                    for parent in rec["parents"] or [None]:
                         con.execute("INSERT INTO lineage VALUES (?,?,?,?,?,?,?)",
-                                    [child, parent, step, _json(params or {}), code_version(),
-                                     _json(counts or {}), created])
+                                    [f"{name}@{version}", parent, rec["step"], rec["params"],
+                                     rec["code_version"], rec["counts"], created])
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
-        if hit is not None:
-            return DatasetRef(name, written.version, hit[0], hit[1], hit[2])
-        return DatasetRef(name, written.version, kind, written.rows, str(written.path))
+        if hit is None:
+            return None
+        return dict(zip(("name", "version", "kind", "rows", "path"), hit))
+
+    def _adopt_published(self, rec: dict[str, Any]) -> str:
+        """A dead writer's journal: record its published folder if complete, else remove it.
+        Returns "adopted", "removed" or "none"."""
+        name, version = rec["name"], rec["version"]
+        final = self.store_root / name / version
+        with file_lock(self.store_root / store.LOCKS / f"{name}.lock"):
+            if self._query_raw("SELECT 1 FROM datasets WHERE name=? AND version=?",
+                               [name, version]) or not final.exists():
+                return "none"
+            try:
+                m = store.check_version(final, full=True)
+                if m.get("version") != version:
+                    raise IntegrityError(f"{final}: manifest names version {m.get('version')}")
+            except IntegrityError:
+                shutil.rmtree(final, ignore_errors=True)
+                return "removed"
+            self._record_version(rec)
+            return "adopted"
+
+    def _query_raw(self, sql: str, params: list) -> list[tuple]:
+        with self.connect(read_only=True) as con:
+            return con.execute(sql, params).fetchall()
+
+    def _mark_dead_runs(self) -> int:
+        """Runs left `running` by a process of this host that no longer exists -> `died`."""
+        host = socket.gethostname()
+        rows = self._query_raw("SELECT id, process FROM runs WHERE status='running' AND host=? "
+                               "AND process IS NOT NULL", [host])
+        dead = [(rid, proc) for rid, proc in rows if not process_alive(proc)]
+        if not dead:
+            return 0
+        with self.connect() as con:
+            for rid, proc in dead:
+                pid = proc.split(":")[1] if proc.count(":") >= 2 else proc
+                con.execute("UPDATE runs SET status='died', finished=?, error=? "
+                            "WHERE id=? AND status='running'",
+                            [_now(), f"process {pid} on {host} ended without finishing the run "
+                                     "(killed or crashed)", rid])
+        return len(dead)
 
     def resolve(self, spec: str | DatasetRef) -> DatasetRef:
         """`name` (newest) or `name@version` (a unique prefix is enough) -> DatasetRef."""
@@ -239,7 +357,7 @@ class Catalog:
                 "ORDER BY created DESC LIMIT 1", [name])
         if not rows:
             raise NotFound(names.not_found_message(self, str(spec)))
-        return DatasetRef(**rows[0])
+        return self._ref(rows[0])
 
     def exists(self, spec: str | DatasetRef) -> bool:
         try:
@@ -284,6 +402,7 @@ class Catalog:
         ref = self.resolve(spec)
         row = self._query("SELECT * FROM datasets WHERE name=? AND version=?",
                           [ref.name, ref.version])[0]
+        row["path"] = ref.path
         for k in ("stats", "schema"):
             row[k] = json.loads(row[k]) if row[k] else None
         row["files"] = [str(p) for p in self.files(ref)]
@@ -342,9 +461,10 @@ class Catalog:
         with self.connect() as con:
             con.execute(
                 "INSERT INTO runs (id, kind, name, config, status, started, host, inputs, "
-                "code_version) VALUES (?,?,?,?,?,?,?,?,?)",
+                "code_version, process) VALUES (?,?,?,?,?,?,?,?,?,?)",
                 [run_id, kind, name, _json(config or {}), "running", _now(),
-                 socket.gethostname(), _json([str(i) for i in (inputs or [])]), code_version()])
+                 socket.gethostname(), _json([str(i) for i in (inputs or [])]), code_version(),
+                 process_identity()])
         return run_id
 
     def finish_run(self, run_id: str, status: str = "ok", outputs: list | None = None,
@@ -380,6 +500,52 @@ class Catalog:
         p = self.home / "cache" / area
         p.mkdir(parents=True, exist_ok=True)
         return p
+
+
+def process_identity(pid: int | None = None) -> str:
+    """`boot-id:pid:start-ticks` of a process: unique on this host across pid reuse and
+    reboots (Linux /proc); `::pid:` elsewhere."""
+    pid = os.getpid() if pid is None else pid
+    return f"{_boot_id()}:{pid}:{_start_ticks(pid) or ''}"
+
+
+def process_alive(identity: str) -> bool:
+    """Whether the process named by `process_identity` still runs (on this host)."""
+    boot, pid_s, start = (identity.split(":") + ["", "", ""])[:3]
+    try:
+        pid = int(pid_s)
+    except ValueError:
+        return True  # not ours to judge
+    if boot and boot != _boot_id():
+        return False  # the machine rebooted since
+    current = _start_ticks(pid)
+    if start and Path("/proc/self/stat").exists():
+        return current == start  # gone (None) or a new process with a reused pid
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
+
+
+@lru_cache(maxsize=1)
+def _boot_id() -> str:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return ""
+
+
+def _start_ticks(pid: int) -> str | None:
+    """Field 22 of /proc/PID/stat (start time since boot), or None when not readable."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[-1].split()
+    return fields[19] if len(fields) > 19 else None
 
 
 def _schema_json(schema: pa.Schema) -> list[dict[str, str]]:

@@ -34,7 +34,7 @@ TABLES: dict[str, str] = {
             kind VARCHAR NOT NULL,           -- generate, filter, train, eval, probe, ...
             name VARCHAR,
             config JSON,
-            status VARCHAR NOT NULL,         -- running, ok, failed
+            status VARCHAR NOT NULL,         -- running, ok, failed, died
             started TIMESTAMP NOT NULL,
             finished TIMESTAMP,
             host VARCHAR,
@@ -42,7 +42,8 @@ TABLES: dict[str, str] = {
             outputs JSON,
             metrics JSON,
             error VARCHAR,
-            code_version VARCHAR
+            code_version VARCHAR,
+            process VARCHAR                  -- boot-id:pid:start of the process running it
         )""",
     "checkpoints": """
         CREATE TABLE IF NOT EXISTS checkpoints (
@@ -116,10 +117,17 @@ TABLES: dict[str, str] = {
         )""",
 }
 
-# Columns added after a table was first shipped: applied to catalogs made before them.
+# Applied in order on every write connection (each idempotent): columns added after a table
+# was first shipped, and rewrites of values whose meaning changed.
 MIGRATIONS: list[str] = [
     "ALTER TABLE probes ADD COLUMN IF NOT EXISTS checkpoint_id VARCHAR",
     "ALTER TABLE probes ADD COLUMN IF NOT EXISTS base_checkpoint_id VARCHAR",
+    # runs record the process that runs them, so a killed run can be marked `died`
+    "ALTER TABLE runs ADD COLUMN IF NOT EXISTS process VARCHAR",
+    # dataset paths are relative to the workspace (earlier catalogs stored them as given)
+    "UPDATE datasets SET path = 'store/' || name || '/' || version "
+    "WHERE path <> 'store/' || name || '/' || version "
+    "AND ends_with(path, '/store/' || name || '/' || version)",
 ]
 
 JSON_COLUMNS = {

@@ -9,14 +9,17 @@ files, so the same rows get the same version however they were written and split
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
 import functools
 import json
 import os
 import queue
+import re
 import shutil
 import sys
 import threading
-import time
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -29,9 +32,13 @@ import pyarrow.parquet as pq
 import xxhash
 
 from curate.catalog.content_id import ContentId
+from curate.catalog.locking import file_lock
 from curate.errors import BadInput, IntegrityError
 
 MANIFEST = "manifest.json"
+TMP = ".tmp"                         # staging folders and writers' lock files
+LEGACY_TMP = re.compile(r"\d+-[0-9a-f]{32}")   # staging folders of earlier versions
+LOCKS = ".locks"                     # one lock file per dataset name, for publishing
 PART_BYTES = 512 * 1024 * 1024      # start a new part after ~512 MB of Arrow data
 BATCH_ROWS = 10_000                  # rows per batch when converting python rows
 ROW_GROUP_ROWS = 50_000
@@ -236,45 +243,45 @@ def _flush(rows: list[dict], schema: pa.Schema | None, first_row: int):
 
 def write_version(store_root: Path, name: str, data: Any, schema: pa.Schema | None = None,
                   part_bytes: int = PART_BYTES) -> WrittenVersion:
-    """Write `data` into a new immutable version folder; returns it once durable on disk."""
-    tmp_root = store_root / ".tmp"
-    tmp_root.mkdir(parents=True, exist_ok=True)
-    clean_stale_tmp(store_root)
-    tmp = tmp_root / f"{os.getpid()}-{uuid.uuid4().hex}"
-    tmp.mkdir()
-    try:
-        content = ContentId()
-        files, rows, nbytes, out_schema, stats = _write_parts(tmp, data, schema, part_bytes,
-                                                              content)
-        manifest = {"files": [], "rows": rows, "format": "parquet"}
-        for f, digest in files:
-            manifest["files"].append(
-                {"name": f.name, "bytes": f.stat().st_size, "xxh3_128": digest,
-                 "mtime_ns": f.stat().st_mtime_ns})
-        version = content.hexdigest()
-        manifest["version"] = version
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1))
-        _fsync_path(tmp / MANIFEST)  # parts were synced as they were closed
-        _fsync_path(tmp)
-        final = _install(tmp, store_root / name / version)
-        return WrittenVersion(version, final, rows, nbytes, out_schema, stats)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    """Write `data` into a new immutable version folder; returns it once durable on disk.
 
-
-def adopt_files(store_root: Path, name: str, files: list[Path], keep_source: bool = False,
-                read_rows: int = 65_536) -> WrittenVersion:
-    """Take Parquet files written elsewhere (executor workers) in as a new version.
-
-    The files become the version's parts in the given order, byte for byte: each is
-    hard-linked into a temporary folder (copied where a link is impossible, e.g. across
-    filesystems), read once, batch by batch, for the content id and the statistics, hashed
-    for the manifest, and the folder is renamed into place as `write_version` does. Files
-    with no rows are left out unless all are empty. The sources are removed once the version
-    is in place unless `keep_source`. Errors (`BadInput`, naming the file): a file that is
-    not Parquet, or whose columns differ from the first file's.
+    The steps (stage in a private folder, publish by rename, and, in the catalog, record)
+    are separate functions so a caller can journal between them (see `Catalog.register`).
     """
+    with Staging(store_root) as staging:
+        written = stage_version(staging.folder, data, schema, part_bytes)
+        staging.published = True  # from here a crash leaves a folder, never half of one
+        written.path = publish_version(store_root, name, written.path, written.version)
+        return written
+
+
+def stage_version(folder: Path, data: Any, schema: pa.Schema | None = None,
+                  part_bytes: int = PART_BYTES) -> WrittenVersion:
+    """Write the parts and the manifest of a version into `folder` (a staging folder) and
+    fsync them; the returned `path` is `folder`."""
+    content = ContentId()
+    files, rows, nbytes, out_schema, stats = _write_parts(folder, data, schema, part_bytes,
+                                                          content)
+    manifest = {"files": [], "rows": rows, "format": "parquet"}
+    for f, digest in files:
+        st = f.stat()
+        manifest["files"].append(
+            {"name": f.name, "bytes": st.st_size, "xxh3_128": digest, "mtime_ns": st.st_mtime_ns})
+    version = content.hexdigest()
+    manifest["version"] = version
+    _write_manifest(folder, manifest)
+    return WrittenVersion(version, folder, rows, nbytes, out_schema, stats)
+
+
+def _write_manifest(folder: Path, manifest: dict) -> None:
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=1))
+    _fsync_path(folder / MANIFEST)  # parts were synced as they were closed
+    _fsync_path(folder)
+
+
+def check_adoptable(files: list[Path]) -> list[Path]:
+    """The files `stage_adopted` will take (empty ones left out unless all are), after
+    checking each is Parquet with the first one's columns (BadInput naming the file)."""
     paths = [Path(f) for f in files]
     if not paths:
         raise BadInput("adopt: no files given")
@@ -291,70 +298,101 @@ def adopt_files(store_root: Path, name: str, files: list[Path], keep_source: boo
         if sch != schemas[0]:
             raise BadInput(f"columns differ from {paths[0].name}: {sch} vs {schemas[0]}",
                            file=str(p))
-    keep = [p for p, n in zip(paths, sizes) if n] or paths[:1]
-    tmp_root = store_root / ".tmp"
-    tmp_root.mkdir(parents=True, exist_ok=True)
-    clean_stale_tmp(store_root)
-    tmp = tmp_root / f"{os.getpid()}-{uuid.uuid4().hex}"
-    tmp.mkdir()
-    try:
-        parts = []
-        for i, src in enumerate(keep):
-            dst = tmp / f"part-{i:05d}.parquet"
-            try:
-                os.link(src, dst)
-            except OSError:
-                shutil.copyfile(src, dst)
-                _fsync_path(dst)
-            parts.append(dst)
-        content, stats = ContentId(), _Stats()
-        content.update(pq.ParquetFile(parts[0]).schema_arrow.empty_table())
-        rows = nbytes = 0
-        manifest: dict[str, Any] = {"files": [], "format": "parquet"}
-        for dst in parts:
-            with pq.ParquetFile(dst) as pf:
-                for batch in pf.iter_batches(batch_size=read_rows):
-                    content.update(batch)
-                    stats.add(batch)
-                    rows += batch.num_rows
-                    nbytes += batch.nbytes
-                out_schema = pf.schema_arrow
-            st = dst.stat()
-            manifest["files"].append({"name": dst.name, "bytes": st.st_size,
-                                      "xxh3_128": _hash_file(dst), "mtime_ns": st.st_mtime_ns})
-        version = content.hexdigest()
-        manifest.update(rows=rows, version=version)
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1))
-        _fsync_path(tmp / MANIFEST)
-        _fsync_path(tmp)
-        final = _install(tmp, store_root / name / version)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    return [p for p, n in zip(paths, sizes) if n] or paths[:1]
+
+
+def stage_adopted(folder: Path, files: list[Path], read_rows: int = 65_536) -> WrittenVersion:
+    """Take Parquet files written elsewhere into `folder` (a staging folder), byte for byte:
+    each is hard-linked (copied where a link is impossible, e.g. across filesystems), read
+    once, batch by batch, for the content id and the statistics, and hashed for the manifest.
+    `files` come from `check_adoptable`."""
+    parts = []
+    for i, src in enumerate(files):
+        dst = folder / f"part-{i:05d}.parquet"
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copyfile(src, dst)
+            _fsync_path(dst)
+        parts.append(dst)
+    content, stats = ContentId(), _Stats()
+    content.update(pq.ParquetFile(parts[0]).schema_arrow.empty_table())
+    rows = nbytes = 0
+    manifest: dict[str, Any] = {"files": [], "format": "parquet"}
+    for dst in parts:
+        with pq.ParquetFile(dst) as pf:
+            for batch in pf.iter_batches(batch_size=read_rows):
+                content.update(batch)
+                stats.add(batch)
+                rows += batch.num_rows
+                nbytes += batch.nbytes
+            out_schema = pf.schema_arrow
+        st = dst.stat()
+        manifest["files"].append({"name": dst.name, "bytes": st.st_size,
+                                  "xxh3_128": _hash_file(dst), "mtime_ns": st.st_mtime_ns})
+    version = content.hexdigest()
+    manifest.update(rows=rows, version=version)
+    _write_manifest(folder, manifest)
+    return WrittenVersion(version, folder, rows, nbytes, out_schema, stats.result(rows))
+
+
+def adopt_files(store_root: Path, name: str, files: list[Path], keep_source: bool = False,
+                read_rows: int = 65_536) -> WrittenVersion:
+    """Take Parquet files written elsewhere (executor workers) in as a new version.
+
+    The files become the version's parts in the given order, byte for byte (`stage_adopted`),
+    and the folder is published as `write_version` does. Files with no rows are left out
+    unless all are empty. The sources are removed once the version is in place unless
+    `keep_source`. Errors (`BadInput`, naming the file): a file that is not Parquet, or whose
+    columns differ from the first file's.
+    """
+    paths = [Path(f) for f in files]
+    keep = check_adoptable(paths)
+    with Staging(store_root) as staging:
+        written = stage_adopted(staging.folder, keep, read_rows)
+        staging.published = True
+        written.path = publish_version(store_root, name, written.path, written.version)
     if not keep_source:
         for p in paths:
             p.unlink(missing_ok=True)
-    return WrittenVersion(version, final, rows, nbytes, out_schema, stats.result(rows))
+    return written
 
 
-def _install(tmp: Path, final: Path) -> Path:
-    """Rename a finished temporary version folder into place (atomic, durable)."""
+def publish_version(store_root: Path, name: str, staged: Path, version: str) -> Path:
+    """Move a staged version folder to `store/<name>/<version>` and return that path.
+
+    Under a per-name lock, so writers racing with the same content resolve to one folder:
+    the first rename wins; a later writer keeps an intact existing copy (full re-hash) and
+    drops its own, or replaces a damaged one. Raises OSError only for real I/O failures.
+    """
+    final = store_root / name / version
     final.parent.mkdir(parents=True, exist_ok=True)
-    if final.exists():
-        # Same content was written before (perhaps by a run killed before it registered):
-        # keep the intact copy, repair a damaged one.
+    with file_lock(store_root / LOCKS / f"{name}.lock"):
         try:
-            check_version(final, full=True)
-            shutil.rmtree(tmp)
-        except IntegrityError:
-            shutil.rmtree(final)
-            os.rename(tmp, final)
-    else:
-        os.rename(tmp, final)
-    _fsync_path(final.parent)
-    # mtimes change on rename on some filesystems only for dirs; record the final ones
-    _refresh_mtimes(final)
+            os.rename(staged, final)
+        except OSError as e:
+            if e.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+            # the same content is there already (another writer, or a run killed before it
+            # was recorded): keep the intact copy, repair a damaged one
+            try:
+                check_version(final, full=True)
+                shutil.rmtree(staged)
+                return final
+            except IntegrityError:
+                _remove_tree(final)
+                os.rename(staged, final)
+        _fsync_path(final.parent)
+        # some filesystems move mtimes on rename: record the final ones (atomically)
+        _refresh_mtimes(final)
     return final
+
+
+def _remove_tree(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
 
 
 def _refresh_mtimes(folder: Path) -> None:
@@ -367,7 +405,10 @@ def _refresh_mtimes(folder: Path) -> None:
             entry["mtime_ns"] = mt
             changed = True
     if changed:
-        mpath.write_text(json.dumps(m, indent=1))
+        tmp = folder / f".{MANIFEST}.tmp"
+        tmp.write_text(json.dumps(m, indent=1))
+        _fsync_path(tmp)
+        os.replace(tmp, mpath)
 
 
 class _Stats:
@@ -445,7 +486,7 @@ def _write_parts(folder: Path, data: Any, schema: pa.Schema | None, part_bytes: 
                 writer = None
             path = folder / f"part-{len(paths):05d}.parquet"
             paths.append(path)
-            writer = pq.ParquetWriter(path, out_schema)
+            writer = pq.ParquetWriter(path, out_schema, write_page_checksum=True)
             flusher = _Flusher(path)
             part_size = 0
         table = pa.Table.from_batches(pending, schema=out_schema)
@@ -484,7 +525,7 @@ def _write_parts(folder: Path, data: Any, schema: pa.Schema | None, part_bytes: 
                 out_schema = pa.schema([])
             content.update(out_schema.empty_table())
             path = folder / "part-00000.parquet"
-            pq.write_table(out_schema.empty_table(), path)
+            pq.write_table(out_schema.empty_table(), path, write_page_checksum=True)
             _fsync_path(path)
             files.append((path, _hash_file(path)))
         elif writer is not None:
@@ -530,24 +571,145 @@ def version_files(folder: Path) -> list[Path]:
     return [folder / e["name"] for e in m["files"]]
 
 
-def clean_stale_tmp(store_root: Path, max_age_s: float = 7 * 86400.0) -> int:
-    """Remove temporary folders left by killed writers (dead pid or old)."""
-    tmp_root = store_root / ".tmp"
-    if not tmp_root.is_dir():
+class Staging:
+    """A writer's private folder `store/.tmp/w-<id>/`, owned through an exclusive lock on
+    `store/.tmp/w-<id>.lock` that is held until the registration is recorded or abandoned.
+
+    The lock file doubles as the writer's journal (`journal(record)`): what it is about to
+    publish, so that if the process dies between publishing the folder and recording it in
+    the catalog, the next start can finish the job (`reclaim_dead_writers`). Liveness is the
+    lock itself: the kernel releases it when the process dies, so there is no pid to reuse
+    and no clock to trust, and a live writer's folder is never touched by anyone else.
+    """
+
+    def __init__(self, store_root: Path):
+        self.root = Path(store_root) / TMP
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.fd, self.lock_path = _new_owned_lock(self.root)
+        self.id = self.lock_path.stem
+        self.folder = self.root / self.id
+        self.published = False  # set before publishing: the journal is then kept on errors
+        try:
+            self.folder.mkdir()
+        except BaseException:
+            self._release(remove=True)
+            raise
+
+    def __enter__(self) -> Staging:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.close(failed=exc_type is not None)
+
+    def journal(self, record: dict[str, Any]) -> None:
+        """Record (durably) what this writer is about to publish and register."""
+        data = json.dumps(record, default=str).encode()
+        os.ftruncate(self.fd, 0)
+        os.pwrite(self.fd, data, 0)
+        os.fsync(self.fd)
+
+    def close(self, failed: bool = False) -> None:
+        """Remove the staging folder and the journal, unless a publish was under way when it
+        failed: then the journal stays for the next start to reconcile."""
+        if self.fd < 0:
+            return
+        self._release(remove=not (failed and self.published))
+
+    def _release(self, remove: bool) -> None:
+        try:
+            if remove:
+                shutil.rmtree(self.folder, ignore_errors=True)
+                with contextlib.suppress(FileNotFoundError):
+                    self.lock_path.unlink()
+        finally:
+            os.close(self.fd)  # releases the lock
+            self.fd = -1
+
+
+def _new_owned_lock(root: Path) -> tuple[int, Path]:
+    """Create and lock a fresh `w-<id>.lock`; retry if a reclaimer removed it in between."""
+    while True:
+        path = root / f"w-{uuid.uuid4().hex}.lock"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        if _same_file(fd, path):
+            return fd, path
+        os.close(fd)
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return False
+    mine = os.fstat(fd)
+    return (st.st_ino, st.st_dev) == (mine.st_ino, mine.st_dev)
+
+
+def reclaim_dead_writers(store_root: Path, on_dead=None) -> int:
+    """Clean up after writers that died: remove their staging folders, and hand their
+    journal (the dict given to `Staging.journal`, or None) to `on_dead(journal)` while
+    their lock is held, so a published-but-unrecorded version can be recorded or removed
+    exactly once. Live writers (lock held) are never touched. Returns how many were found.
+    """
+    tmp_root = Path(store_root) / TMP
+    try:
+        entries = list(os.scandir(tmp_root))
+    except FileNotFoundError:
         return 0
-    removed = 0
-    for d in tmp_root.iterdir():
-        pid_s = d.name.split("-", 1)[0]
-        alive = False
-        if pid_s.isdigit():
-            try:
-                os.kill(int(pid_s), 0)
-                alive = True
-            except ProcessLookupError:
-                alive = False
-            except PermissionError:
-                alive = True
-        if not alive or time.time() - d.stat().st_mtime > max_age_s:
-            shutil.rmtree(d, ignore_errors=True)
-            removed += 1
-    return removed
+    found = 0
+    names = {e.name for e in entries}
+    for e in entries:
+        if e.name.endswith(".lock"):
+            found += _reclaim_one(tmp_root, Path(e.path), on_dead)
+        elif LEGACY_TMP.fullmatch(e.name):
+            found += _remove_legacy_tmp(Path(e.path))
+        elif e.name.startswith("w-") and f"{e.name}.lock" not in names and not (tmp_root / f"{e.name}.lock").exists():
+            # a writer creates its lock before its folder and removes it after: no lock
+            # file means the folder's owner is gone
+            shutil.rmtree(e.path, ignore_errors=True)
+            found += 1
+    return found
+
+
+def _reclaim_one(tmp_root: Path, lock: Path, on_dead) -> int:
+    try:
+        fd = os.open(lock, os.O_RDWR)
+    except FileNotFoundError:
+        return 0
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return 0  # its writer is alive
+        if not _same_file(fd, lock):
+            return 0  # another process reclaimed it first
+        journal = None
+        with contextlib.suppress(ValueError, OSError):
+            raw = os.pread(fd, 1 << 20, 0)
+            journal = json.loads(raw) if raw.strip() else None
+        if on_dead is not None:
+            on_dead(journal)
+        shutil.rmtree(tmp_root / lock.stem, ignore_errors=True)
+        with contextlib.suppress(FileNotFoundError):
+            lock.unlink()
+        return 1
+    finally:
+        os.close(fd)
+
+
+def _remove_legacy_tmp(d: Path) -> int:
+    """Folders named `<pid>-<hex>` by earlier versions: removed when that pid is gone."""
+    try:
+        os.kill(int(d.name.split("-", 1)[0]), 0)
+        return 0
+    except ProcessLookupError:
+        shutil.rmtree(d, ignore_errors=True)
+        return 1
+    except (PermissionError, ValueError, OverflowError):
+        return 0
+
+
+def clean_stale_tmp(store_root: Path) -> int:
+    """Remove staging folders of dead writers (without recording anything they published)."""
+    return reclaim_dead_writers(store_root)
