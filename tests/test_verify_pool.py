@@ -63,7 +63,7 @@ def test_cache_by_gold_and_prediction(tmp_path):
     path = tmp_path / "verify.sqlite"
     with VerifierPool(workers=1, timeout=2.0, cache=path) as p:
         first = p.verify_many(PAIRS + PAIRS)   # duplicates verified once
-    n = sqlite3.connect(path).execute("SELECT count(*) FROM results").fetchone()[0]
+    n = sqlite3.connect(path).execute("SELECT count(*) FROM verdicts").fetchone()[0]
     assert n == len(PAIRS)
     cache = VerifyCache(path)
     with VerifierPool(workers=1, timeout=2.0, cache=cache) as p:
@@ -76,7 +76,23 @@ def test_timeouts_are_not_cached(tmp_path):
     path = tmp_path / "v.sqlite"
     with VerifierPool(workers=1, timeout=0.5, cache=path) as p:
         assert p.verify_many([("5", HANG)])[0].reason == "timeout"
-    assert sqlite3.connect(path).execute("SELECT count(*) FROM results").fetchone()[0] == 0
+    assert sqlite3.connect(path).execute("SELECT count(*) FROM verdicts").fetchone()[0] == 0
+
+
+def test_per_item_arguments_and_extra_survive_the_pool_and_the_cache(tmp_path):
+    """A prediction may carry per-item arguments; the result's `extra` (region, answer_from)
+    comes back through the worker pipe and the cache unchanged."""
+    pairs = [("5", {"text": "<think>cut \\boxed{5}", "closed": False}),
+             ("7", {"text": "no answer", "final_answer": "7"}), ("5", "<think>cut \\boxed{5}")]
+    want = [verify_math(g, p["text"], **{k: v for k, v in p.items() if k != "text"})
+            if isinstance(p, dict) else verify_math(g, p) for g, p in pairs]
+    with VerifierPool(workers=1, timeout=5.0, cache=tmp_path / "c.sqlite") as p:
+        got = p.verify_many(pairs)
+    with VerifierPool(workers=1, timeout=5.0, cache=tmp_path / "c.sqlite") as p:
+        cached = p.verify_many(pairs)
+    assert got == want == cached
+    assert got[1].extra["answer_from"] == "final_answer"
+    assert got[2].extra["region"] == "unclosed-no-answer"
 
 
 def test_memory_cap_is_relative_to_what_the_worker_already_maps():

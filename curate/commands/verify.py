@@ -20,6 +20,9 @@ def verify(
     timeout: float = typer.Option(5.0, help="Wall-clock seconds per item before its worker is killed."),
     unanchored: bool = typer.Option(False, help="math: let math-verify take the right-most expression when no \\boxed{} or anchor."),
     last_number: bool = typer.Option(False, help="math: Qwen-style last-number fallback (opt-in)."),
+    unclosed: str = typer.Option("no-answer", help="math/mcq: thinking that never closed has "
+                                 "no-answer (default), or whole-response: the whole response "
+                                 "is read (P3's evaluation rule)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not use the (gold, prediction) result cache."),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
@@ -27,7 +30,7 @@ def verify(
     from curate.catalog.catalog import ref_dict
     from curate.curation.verify import verify_dataset
 
-    opts = {k: v for k, v in (("unanchored", unanchored), ("last_number_fallback", last_number)) if v}
+    opts = _math_options(unanchored, last_number, unclosed)
     cat = _cat()
     ref = verify_dataset(cat, name, out, workers=workers, timeout=timeout, math_options=opts,
                          use_cache=not no_cache, progress=not json_out)
@@ -52,11 +55,16 @@ def verify_answer(
                                   "Search: no negatives, exact division) | rational; default: "
                                   "the reference's, else integer."),
     timeout: float = typer.Option(5.0, help="Wall-clock seconds before giving up."),
+    unanchored: bool = typer.Option(False, help="math: math-verify's right-most formula when no box or anchor."),
+    last_number: bool = typer.Option(False, help="math: Qwen-style last-number fallback (opt-in)."),
+    unclosed: str = typer.Option("no-answer", help="math/mcq: no-answer | whole-response (P3)."),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Verify one answer against a reference and say which verifier ruled and why.
+    """Verify one answer (a bare answer or a whole completion) against a reference and say
+    which verifier ruled, why, and where the answer was found.
 
     Exit code 0 whether or not the answer is right; 2 on bad arguments."""
+    from curate.curation.verify import task_kind
     from curate.curation.verify import verify_answer as run
 
     if task == "countdown":
@@ -66,13 +74,31 @@ def verify_answer(
 
         raise CurateError("--semantics applies to --task countdown only")
 
-    r = run(task, reference, answer, timeout=timeout)
+    kind = task_kind(task)
+    opts = _math_options(unanchored, last_number, unclosed) if kind == "math" else \
+        ({"unclosed": unclosed} if kind == "mcq" and unclosed != "no-answer" else {})
+    r = run(task, reference, answer, options=opts, timeout=timeout)
     row = {"verified": r.verified, "reason": r.reason, "verifier": r.verifier,
-           "final_answer": r.final_answer, **({"note": r.note} if r.note else {})}
+           "final_answer": r.final_answer, **({"note": r.note} if r.note else {}),
+           **(r.extra or {})}
     if json_out:
         print_json(row)
     else:
         print_rows([row], title="verify-answer")
+
+
+def _math_options(unanchored: bool, last_number: bool, unclosed: str) -> dict:
+    """The math verifier's options as given on the command line (defaults left out)."""
+    from curate.errors import CurateError
+    from curate.formats.answers import UNCLOSED_RULES
+
+    if unclosed not in UNCLOSED_RULES:
+        raise CurateError(f"--unclosed must be one of {', '.join(UNCLOSED_RULES)}, got {unclosed!r}")
+    opts: dict = {k: v for k, v in (("unanchored", unanchored),
+                                     ("last_number_fallback", last_number)) if v}
+    if unclosed != "no-answer":
+        opts["unclosed"] = unclosed
+    return opts
 
 
 def _countdown_reference(reference: str | None, numbers: str | None, target: int | None,

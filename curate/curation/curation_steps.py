@@ -81,8 +81,9 @@ def verify_step(catalog, inputs: list[str], params: dict, output: str):
     from curate.curation.verify import verify_dataset
 
     _pop_unknown(params, {"workers", "timeout", "unanchored", "last_number_fallback",
-                          "use_cache"}, "verify")
-    opts = {k: params[k] for k in ("unanchored", "last_number_fallback") if params.get(k)}
+                          "unclosed", "rule", "use_cache"}, "verify")
+    opts = {k: params[k] for k in ("unanchored", "last_number_fallback", "unclosed", "rule")
+            if params.get(k)}
     return verify_dataset(catalog, one_input("verify", inputs), output,
                           workers=params.get("workers"), timeout=float(params.get("timeout", 5.0)),
                           math_options=opts, use_cache=bool(params.get("use_cache", True)))

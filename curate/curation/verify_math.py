@@ -1,187 +1,411 @@
-"""Math answer extraction and verification with math-verify (gold first).
+"""Math answers: find the final answer of a completion, then compare it with the gold.
 
-math-verify's own timeouts use `signal.alarm`, which only works in the main thread and cannot
-interrupt C-level work, so they are disabled here (`parsing_timeout=None`,
-`timeout_seconds=None`); `VerifierPool` (curate/curation/verify_pool.py) supplies the deadline
-by running this code in worker processes it can kill.
+One decision function, `verify_math`, serves the dataset verifier (`curate verify`), the eval
+scorer (`curate.probes.scoring`), `curate verify-answer` and the GRPO math reward, so they
+never disagree on a row (issue 13).
 
-Extraction (`extract_answer`): the answer region is the text after the last `</think>` (or
-Sky-T1's `<|end_of_thought|>` / solution block) when the thinking is closed, else the whole
-text (inside thinking that never closed, only a `\\boxed{}` counts); in it the last `\\boxed{}` wins; without one, math-verify's anchored patterns ("final
-answer is", "answer:"); `unanchored=True` allows math-verify's right-most-expression match, and
-`last_number=True` the Qwen-harness fallback (the last number in the text), both opt-in.
+Extraction (`extract_math_answer`), on the answer region of `curate.formats.answers` (after
+the closed thinking; thinking that never closed has no answer unless the `whole-response` rule
+of P3 is asked for):
+
+1. an imported `final_answer` when the caller has one (`answer_from: final_answer`);
+2. the last braced `\\boxed{}` (`curate.formats.boxed`: a braced box wins, a brace-less one
+   takes one number or symbol, an echo of the instruction is no box; boxes joined only by a
+   comma, "and" or "or" are one answer, a list);
+3. the text after the right-most answer phrase ("final answer is", "Answer:");
+4. the whole region when it is itself a short expression ("4", "0.5", "x = 5");
+5. opt-in: math-verify's right-most LaTeX formula (`unanchored`), or the Qwen harness's last
+   number (`last_number_fallback`, only a number standing alone).
+
+An answer is taken whole or not at all: an anchored or bare text that is prose ("5 apples and
+3 pears") is `not_an_expression`, and "3x" is 3x, never 3. Formatting around the answer
+(`**73**`, `$...$`, trailing punctuation) is stripped, and the MATH dataset's own conventions
+(`\\$`, `10\\,080`, `\\!`, degree signs, `\\text{ units}`, `\\%`) are normalised on both sides
+before comparison (see `normalise`).
+
+Comparison is a named rule (`MATH_RULES`; the rule's name and version are the row's
+`verifier`): `math-verify` (gold first, `verify(gold, answer)`). A second rule, e.g. the
+hendrycks `is_equiv` of P1, is one more entry: `(reference, answer) -> (verdict, reason)`.
+
+math-verify's own timeouts use `signal.alarm` (main thread only, cannot interrupt C code), so
+they are disabled here; `VerifierPool` (verify_pool.py) supplies the deadline by running this
+code in worker processes it can kill.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 
 from curate.curation.verify_result import VerifyResult
-from curate.formats.boxed import last_boxed
+from curate.formats.answers import (  # noqa: F401  (re-exported: the verifier's text rules)
+    THINK_CLOSERS,
+    THINK_OPENERS,
+    Region,
+    anchored_span,
+    answer_region,
+    clean_answer,
+    think_unclosed,
+)
+from curate.formats.boxed import final_boxes, last_boxed
 
-THINK_CLOSERS = ("</think>", "<|end_of_thought|>")
-THINK_OPENERS = ("<think>", "<|begin_of_thought|>")
-SOLUTION_RE = re.compile(r"<\|begin_of_solution\|>(.*?)(?:<\|end_of_solution\|>|$)", re.S)
-_NUMBER_RE = re.compile(r"-?\d[\d,]*\.?\d*|-?\.\d+")
+# Bump when extraction or normalisation changes: cached verdicts (verify_pool) depend on it.
+EXTRACTION_VERSION = "curate-extract/2"
 MAX_ANSWER_CHARS = 2000   # longer "answers" are not answers; they only feed pathological parses
+MAX_BARE_CHARS = 200      # a whole text longer than this is not "itself a short expression"
 
 
-@lru_cache(maxsize=1)
-def verifier_name() -> str:
-    """`math-verify/<version>` as recorded in verify_detail."""
-    from importlib.metadata import version
+# -- extraction -------------------------------------------------------------------------------
 
-    return f"math-verify/{version('math-verify')}"
+@dataclass(frozen=True)
+class MathAnswer:
+    """The final answer of a completion and where it came from.
 
-
-def answer_region(text: str | None) -> str:
-    """The visible answer: after the closed think block, or the whole text if none closed."""
-    t = text or ""
-    m = SOLUTION_RE.search(t)
-    if m and m.group(1).strip():
-        return m.group(1)
-    cut = -1
-    for closer in THINK_CLOSERS:
-        i = t.rfind(closer)
-        if i != -1:
-            cut = max(cut, i + len(closer))
-    return t[cut:] if cut != -1 else t
+    `answer`: the answer text, whole (None when there is none); `source`: `final_answer`,
+    `boxed`, `anchor`, `bare`, `unanchored`, `last_number` or `none`; `region`: the rule that
+    chose the answer region (`answer_region`); `whole`: False when the text found is not an
+    answer as a whole (prose after an answer phrase).
+    """
+    answer: str | None
+    source: str
+    region: str
+    whole: bool = True
 
 
-def think_unclosed(text: str | None) -> bool:
-    """True when a thinking block opened and never closed (the model never left its thoughts)."""
-    t = text or ""
-    if SOLUTION_RE.search(t):
-        return False
-    return any(o in t for o in THINK_OPENERS) and not any(c in t for c in THINK_CLOSERS)
+# Words that may appear in an answer: function names and constants written without "\".
+_MATH_WORDS = {"sin", "cos", "tan", "cot", "sec", "csc", "arcsin", "arccos", "arctan", "sinh",
+               "cosh", "tanh", "log", "ln", "lg", "exp", "sqrt", "pi", "inf", "infty", "lim",
+               "max", "min", "gcd", "lcm", "mod", "det", "deg", "and", "or", "in", "cup",
+               "cap", "le", "ge", "ne", "to", "pm", "mp", "cdot", "times", "div", "frac",
+               "dfrac", "tfrac", "circ", "text", "mbox", "mathrm", "mathbf", "textbf"}
+# Short English words: prose even when every other word is short ("so we get 42").
+_SHORT_WORDS = {"is", "the", "of", "to", "so", "we", "get", "it", "be", "as", "at", "by",
+                "if", "on", "an", "are", "for", "not", "but", "can", "has", "had", "its", "our",
+                "you", "all", "any", "one", "two", "six", "ten", "let", "see", "now",
+                "yes", "no", "then", "us", "me", "my", "he", "she", "they", "this", "that",
+                "was", "gives", "got", "his", "her", "per", "out", "too", "use", "may", "do"}
+_WORD = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{2,}")
+_UNIT_TAIL = re.compile(r"^(?P<head>.*?[\d}])\s+(?P<unit>[A-Za-z]{2,}(?:\s+[A-Za-z]{2,}){0,2})$")
+_ENV_NAME = re.compile(r"\\(?:begin|end)\{[A-Za-z*]+\}")
+# A unit after a value: "5.4 \text{ cents}", "864 \mbox{ inches}^2" (math-verify drops it).
+_TRAILING_UNIT = re.compile(r"(?<=\S)\s*\\(?:text|mbox|mathrm)\{[^{}]*\}(?:\^\{?\d\}?)?\s*$")
+_TEXT_ONLY = re.compile(r"\\(?:text|textbf|mathrm|mbox)\{\s*[^{}]*\}")
+
+
+def _letters_in(s: str) -> list[str]:
+    """Words in `s` outside LaTeX command names: runs of 4+ letters that are not function
+    names, and short English words; `xy` or `abc` are products of symbols, not words."""
+    t = _ENV_NAME.sub(" ", s)
+    t = _TRAILING_UNIT.sub("", t) or t
+    t = re.sub(r"\\[A-Za-z]+", " ", t)
+    return [w for w in _WORD.findall(t)
+            if (len(w) >= 4 and w.lower() not in _MATH_WORDS) or w.lower() in _SHORT_WORDS]
+
+
+def as_expression(text: str) -> str | None:
+    """`text` as an answer taken whole, or None when it is prose.
+
+    A short expression is kept as is; a single word is a text answer (`\\text{east}`); a
+    trailing unit word after a number is dropped ("12 dollars" -> "12"); anything else with
+    words in it ("5 apples and 3 pears", "the function is increasing") is no answer.
+    """
+    t = clean_answer(text)
+    if not t or len(t) > MAX_ANSWER_CHARS:
+        return None
+    if re.fullmatch(r"[A-Za-z]{2,24}", t):
+        return f"\\text{{{t}}}"
+    if _TEXT_ONLY.fullmatch(t):
+        return t
+    if not _letters_in(t):
+        return t
+    m = _UNIT_TAIL.match(t)
+    if m and not _letters_in(m.group("head")):
+        return m.group("head").strip()
+    return None
+
+
+_NUM_TOKEN = re.compile(r"-?\d[\d,]*(?:\.\d+)?|-?\.\d+")
 
 
 def last_number(text: str) -> str | None:
-    """The Qwen-harness fallback: the last number in the text (commas removed)."""
-    nums = _NUMBER_RE.findall(text or "")
-    for n in reversed(nums):
-        n = n.replace(",", "").rstrip(".")
-        if n not in ("", "-"):
-            return n
-    return None
+    """The Qwen-harness fallback: the last number in the text (commas removed), only when it
+    stands alone: the 3 of "3x", "2\\sqrt{3}" or "3/4" is part of an expression, not a number."""
+    t = text or ""
+    toks = list(_NUM_TOKEN.finditer(t))
+    if not toks:
+        return None
+    m = toks[-1]
+    s = m.group().rstrip(",")
+    before, after = t[:m.start()], t[m.start() + len(s):]
+    if re.search(r"[\w\\^_{/*]$", before) or re.match(r"[\w\\^_({/*]|\.\d", after):
+        return None
+    s = s.replace(",", "")
+    return s if s not in ("", "-") else None
+
+
+@lru_cache(maxsize=1)
+def _latex_only():
+    from math_verify import LatexExtractionConfig
+
+    # The formula patterns are math-verify's "unanchored" ones; `_mv_parse` hands it one formula.
+    return (LatexExtractionConfig(try_extract_without_anchor=True, boxed_match_priority=0),)
+
+
+def _rightmost_formula(region: str) -> str | None:
+    """math-verify's right-most LaTeX formula in `region` (its unanchored match), as text."""
+    from math_verify import parse
+
+    _quiet()
+    got = parse(region[-200_000:], extraction_config=list(_latex_only()),
+                extraction_mode="first_match", fallback_mode="first_match", parsing_timeout=None)
+    strings = [p for p in got if isinstance(p, str)]
+    return strings[-1] if strings else None
+
+
+def extract_math_answer(text: str | None, *, closed: bool | None = None,
+                        unclosed: str = "no-answer", unanchored: bool = False,
+                        last_number_fallback: bool = False,
+                        final_answer: str | None = None) -> MathAnswer:
+    """The final answer of a completion (see the module doc for the order of the rules).
+
+    `text`: the completion (thinking included or not); `closed=False` says the thinking never
+    closed even without tags; `unclosed`: `no-answer` (default) or `whole-response` (P3).
+    """
+    if final_answer is not None and str(final_answer).strip():
+        ans = clean_answer(str(final_answer))
+        return MathAnswer(ans or None, "final_answer", "final-answer-column")
+    region = answer_region(text, closed, unclosed)
+    if region.rule == "unclosed-no-answer":
+        return MathAnswer(None, "none", region.rule)
+    group = final_boxes(region.text)
+    if group:
+        parts = list(dict.fromkeys(clean_answer(b) for b in group))
+        return MathAnswer(", ".join(parts), "boxed", region.rule)
+    span = anchored_span(region.text)
+    if span is not None:
+        expr = as_expression(span)
+        return MathAnswer(expr or span, "anchor", region.rule, whole=expr is not None)
+    whole = region.text.strip()
+    if whole and len(whole) <= MAX_BARE_CHARS:
+        expr = as_expression(whole)
+        if expr is not None:
+            return MathAnswer(expr, "bare", region.rule)
+    if unanchored:
+        formula = _rightmost_formula(region.text)
+        if formula:
+            return MathAnswer(formula, "unanchored", region.rule)
+    if last_number_fallback:
+        num = last_number(region.text)
+        if num is not None:
+            return MathAnswer(num, "last_number", region.rule)
+    return MathAnswer(None, "none", region.rule)
 
 
 def extract_answer(text: str | None, *, last_number_fallback: bool = False) -> str | None:
-    """The final answer string: last `\\boxed{}` in the answer region, else (opt-in) last number.
+    """The final answer string of a completion (None when it has none)."""
+    return extract_math_answer(text, last_number_fallback=last_number_fallback).answer
 
-    Anchored phrases ("the answer is X") are handled by math-verify itself in `verify_math`.
+
+# -- normalisation (the MATH dataset's conventions) --------------------------------------------
+
+_THIN_THOUSANDS = re.compile(r"(?<=\d)\s*\\[,;:! ]\s*(?=\d{3}(?!\d))")   # 10\,080 -> 10080
+_ORD = r"(?:st|nd|rd|th)"
+_ORDINAL = re.compile(                                        # 12^{\mathrm{th}}, 12th -> 12
+    rf"(?<=\d)\s*(?:\^\{{\\(?:mathrm|text|textrm)\{{{_ORD}\}}\}}|\^\\(?:mathrm|text|textrm)\{{{_ORD}\}}"
+    rf"|\^\{{{_ORD}\}}|\\(?:mathrm|text|textrm)\{{{_ORD}\}}|{_ORD}(?![A-Za-z]))")
+_SPACES = re.compile(r"\\(?:[,;: ]|quad|qquad)|~")
+
+
+def normalise(s: str) -> str:
+    """What the MATH harness (hendrycks `strip_string`) normalises and math-verify does not.
+
+    Escaped dollars `\\$36` -> 36; thousands written with thin spaces `10\\,080` / `10\\!080`
+    -> 10080 (`10{,}080` and `10,080` math-verify reads itself); other thin spaces -> a space;
+    degree signs `°` / `\\degree` -> `^\\circ` (math-verify drops it); `\\mbox` -> `\\text`;
+    ordinals `12^{\\mathrm{th}}` / `12th` -> 12.
+    Units in a trailing `\\text{ cm}`, `\\%`, `\\dfrac`, `\\left`/`\\right` and `\\!` are
+    math-verify's own normalisation (`NormalizationConfig(units=True, basic_latex=True)`).
     """
-    region = answer_region(text)
-    boxed = last_boxed(region)
-    if boxed is not None:
-        return boxed
-    if last_number_fallback:
-        return last_number(region)
-    return None
+    t = s.replace("\\$", "").replace("\\mbox", "\\text")
+    t = t.replace("°", "^\\circ").replace("\\degree", "^\\circ")
+    t = _THIN_THOUSANDS.sub("", t)
+    t = _ORDINAL.sub("", t)
+    t = _SPACES.sub(" ", t)
+    t = re.sub(r"(?<!\\)\$", "", t)          # math delimiters inside an answer
+    return t.replace("\n", " ").strip()
 
 
-LETTER_PATTERNS = [
-    r"\\boxed\{\s*(?:\\text\{)?\s*\(?([A-J])\)?\s*\}?\s*\}",
-    r"answer\s*(?:is|:)?\s*[:\s]*\**\s*\(?\$?\s*([A-J])\b",
-    r"\(([A-J])\)\s*$",
-    r"^\s*\(?([A-J])\)?[.):]?\s*$",
-]
+def _percent_free(s: str) -> str | None:
+    """`s` with its percent sign dropped (MATH writes `\\%` as a unit), None if it has none."""
+    t = re.sub(r"\s*\\?%\s*$", "", s)
+    return t if t != s else None
 
 
-def extract_choice(text: str | None, letters: str = "ABCDEFGHIJ") -> str | None:
-    """The chosen letter: last boxed letter, else "answer is (X)", else a lone letter."""
-    region = answer_region(text)
-    for pat in LETTER_PATTERNS:
-        hits = [h.upper() for h in re.findall(pat, region, flags=re.I | re.M)]
-        hits = [h for h in hits if h in letters]
-        if hits:
-            return hits[-1]
-    return None
-
-
-def verify_choice(reference: str, prediction: str | None,
-                  letters: str = "ABCDEFGHIJ") -> VerifyResult:
-    """Multiple choice: the extracted letter against the gold letter."""
-    name = "mcq-letter/1"
-    gold = (reference or "").strip().strip("()").upper()
-    if len(gold) != 1 or gold not in letters:
-        return VerifyResult(None, "gold_not_a_letter", name)
-    got = extract_choice(prediction, letters)
-    if got is None:
-        return VerifyResult(None, "no_answer", name)
-    return VerifyResult(got == gold, "ok" if got == gold else "wrong_choice", name, got)
-
-
-@lru_cache(maxsize=4)
-def _configs(unanchored: bool):
-    from math_verify import ExprExtractionConfig, LatexExtractionConfig
-
-    return [LatexExtractionConfig(try_extract_without_anchor=unanchored, boxed_match_priority=0),
-            ExprExtractionConfig(try_extract_without_anchor=unanchored)]
-
+# -- comparison rules --------------------------------------------------------------------------
 
 def _quiet() -> None:
     logging.getLogger("math_verify").setLevel(logging.ERROR)
 
 
-@lru_cache(maxsize=4096)
-def parse_gold(reference: str):
-    """Gold parsed the way open-r1 does (defaults, first match); wrapped in $ when bare."""
+@lru_cache(maxsize=8192)
+def _mv_parse(latex: str) -> tuple:
+    """math-verify's parse of one answer, whole: the text is one `$...$` formula and only
+    that formula is read (never a number inside it)."""
     from math_verify import parse
 
     _quiet()
-    ref = reference.strip()
-    text = ref if ("$" in ref or "\\boxed" in ref or "\\(" in ref) else f"${ref}$"
-    gold = parse(text, extraction_mode="first_match", parsing_timeout=None)
-    if not gold:  # plain text / numbers outside LaTeX
-        gold = parse(ref, extraction_mode="first_match", parsing_timeout=None)
-    return gold
+    if not latex:
+        return ()
+    return tuple(parse(f"${latex}$", extraction_config=list(_latex_only()),
+                       extraction_mode="first_match", fallback_mode="no_fallback",
+                       parsing_timeout=None))
 
+
+def _mv_values(text: str) -> list:
+    """Parsed values of an answer: as written, and without a trailing percent sign."""
+    t = normalise(clean_answer(text))
+    if len(t) > MAX_ANSWER_CHARS:
+        return []
+    vals = list(_mv_parse(t))
+    bare = _percent_free(t)
+    if bare is not None:
+        vals += [v for v in _mv_parse(bare) if v not in vals]
+    return vals
+
+
+@lru_cache(maxsize=4096)
+def parse_gold(reference: str) -> tuple:
+    """The gold answer parsed whole (a `\\boxed{}` in it is read first); () when unparsable."""
+    ref = reference.strip()
+    boxed = last_boxed(ref) if "\\boxed" in ref or "\\fbox" in ref else None
+    return tuple(_mv_values(boxed if boxed is not None else ref))
+
+
+def _math_verify_equivalent(reference: str, answer: str) -> tuple[bool | None, str]:
+    """math-verify, gold first: `verify(parse(gold), parse(answer))`."""
+    from math_verify import verify
+
+    gold = parse_gold(reference)
+    if not gold:
+        return None, "gold_unparsable"
+    pred = _mv_values(answer)
+    if not pred:
+        return None, "unparsable_answer"
+    ok = verify(list(gold), pred, timeout_seconds=None)
+    if ok and not _same_equation_form(gold[0], pred[0]):
+        return False, "equation_rescaled"
+    return bool(ok), "ok" if ok else "wrong_value"
+
+
+def _same_equation_form(gold, pred) -> bool:
+    """math-verify calls two equations equal when they have the same solutions, so
+    `20x-28y+44z+16=0` equals the gold `5x-7y+11z+4=0`. MATH asks for a form ("where A > 0 and
+    gcd(|A|,|B|,|C|,|D|) = 1") and its graders (hendrycks `is_equiv`, Qwen's `math_equal`) do
+    not rescale: an equation answer must be the gold's up to moving terms across the `=` (the
+    sides' difference equal, up to sign when the terms moved)."""
+    import sympy
+
+    if not (isinstance(gold, sympy.Eq) and isinstance(pred, sympy.Eq)):
+        return True
+    if not (gold.free_symbols and pred.free_symbols) or len(gold.lhs.free_symbols) == 0:
+        return True
+    if isinstance(gold.lhs, sympy.Symbol) and gold.lhs not in gold.rhs.free_symbols \
+            and isinstance(pred.lhs, sympy.Symbol) and pred.lhs == gold.lhs:
+        return True     # an assignment (x = ...): math-verify compared the values
+    g, p = gold.lhs - gold.rhs, pred.lhs - pred.rhs
+    # "... = 0" against "... = 0" is the same form only as written (A > 0 is part of it);
+    # "y = 2x + 1" against "2x - y + 1 = 0" moved terms across, so the sign may differ.
+    flip_ok = not (gold.rhs == 0 and pred.rhs == 0)
+    try:
+        return sympy.simplify(g - p) == 0 or (flip_ok and sympy.simplify(g + p) == 0)
+    except Exception:   # noqa: BLE001 - sympy raises many types; keep math-verify's verdict
+        return True
+
+
+@lru_cache(maxsize=1)
+def _math_verify_version() -> str:
+    from importlib.metadata import version
+
+    return f"math-verify/{version('math-verify')}"
+
+
+@dataclass(frozen=True)
+class MathRule:
+    """A way to decide that an answer equals the gold.
+
+    `equivalent(reference, answer) -> (verified, reason)`: verified None when not checkable
+    (reason `gold_unparsable` / `unparsable_answer`); `version()` is the `verifier` recorded
+    on each row ("math-verify/0.9.0").
+    """
+    name: str
+    version: Callable[[], str]
+    equivalent: Callable[[str, str], tuple[bool | None, str]]
+
+
+MATH_RULES: dict[str, MathRule] = {
+    "math-verify": MathRule("math-verify", _math_verify_version, _math_verify_equivalent),
+}
+DEFAULT_RULE = "math-verify"
+
+
+def math_rule(name: str | None) -> MathRule:
+    """The comparison rule called `name` (default `math-verify`); ValueError if unknown."""
+    try:
+        return MATH_RULES[name or DEFAULT_RULE]
+    except KeyError:
+        raise ValueError(f"unknown math rule {name!r} ({', '.join(MATH_RULES)})") from None
+
+
+def verifier_name(rule: str | None = None) -> str:
+    """`math-verify/<version>` (or the named rule's) as recorded in verify_detail."""
+    return math_rule(rule).version()
+
+
+# -- the decision ------------------------------------------------------------------------------
 
 def verify_math(reference: str | None, prediction: str | None, *, unanchored: bool = False,
-                last_number_fallback: bool = False) -> VerifyResult:
-    """Is `prediction` (a full completion) correct against `reference` (the gold answer)?
+                last_number_fallback: bool = False, unclosed: str = "no-answer",
+                rule: str | None = None, closed: bool | None = None,
+                final_answer: str | None = None) -> VerifyResult:
+    """Is `prediction` (a completion, thinking included or not, or a bare answer) correct
+    against `reference` (the gold answer)?
 
-    verified None means not checkable: no gold, gold unparsable, or no answer found.
+    verified None means not checkable: `no_reference`, `gold_unparsable`, `unclosed_think`
+    (thinking never closed, default rule), `no_answer`, `not_an_expression` (the text after an
+    answer phrase is prose, not an answer taken whole), `unparsable_answer`. The result's
+    `extra` names the region rule and where the answer came from (`answer_from`).
     Runs without any timeout: call it through `VerifierPool` for untrusted inputs.
     """
-    from math_verify import parse, verify
+    mrule = math_rule(rule)
+    name = mrule.version()
+    got = extract_math_answer(prediction, closed=closed, unclosed=unclosed,
+                              unanchored=unanchored, last_number_fallback=last_number_fallback,
+                              final_answer=final_answer)
+    extra = {"region": got.region, "answer_from": got.source}
+    final = got.answer[:MAX_ANSWER_CHARS] if got.answer else got.answer
 
-    _quiet()
-    name = verifier_name()
+    def result(verified: bool | None, reason: str) -> VerifyResult:
+        return VerifyResult(verified, reason, name, final, extra=extra)
+
     if reference is None or not str(reference).strip():
-        return VerifyResult(None, "no_reference", name)
-    gold = parse_gold(str(reference))
-    if not gold:
-        return VerifyResult(None, "gold_unparsable", name)
-    region = answer_region(prediction)
-    boxed = last_boxed(region)
-    if boxed is not None:
-        final = boxed
-        pred_text = "\\boxed{" + boxed + "}"
-    elif think_unclosed(prediction):
-        # Inside unfinished thinking only a boxed answer counts: "the answer is" mid-thought
-        # is a guess, not the model's final answer.
-        return VerifyResult(None, "unclosed_think", name)
-    else:
-        final, pred_text = None, region
-    if len(pred_text) > 200_000:
-        pred_text = pred_text[-200_000:]
-    pred = parse(pred_text, extraction_config=_configs(unanchored), parsing_timeout=None) \
-        if pred_text.strip() else []
-    if not pred and last_number_fallback:
-        num = last_number(region)
-        if num is not None:
-            final = num
-            pred = parse(f"${num}$", parsing_timeout=None)
-    if not pred:
-        return VerifyResult(None, "no_answer" if final is None else "unparsable_answer", name,
-                            final)
-    if final is None:
-        final = next((p for p in pred if isinstance(p, str)), None) or str(pred[0])
-    if len(final) > MAX_ANSWER_CHARS:
-        final = final[:MAX_ANSWER_CHARS]
-    ok = verify(gold, pred, timeout_seconds=None)
-    return VerifyResult(bool(ok), "ok" if ok else "wrong_value", name, final)
+        return result(None, "no_reference")
+    if got.answer is None:
+        if got.region == "unclosed-no-answer":
+            return result(None, "unclosed_think")
+        if not parse_gold_ok(str(reference), mrule):
+            return result(None, "gold_unparsable")
+        return result(None, "no_answer")
+    if not got.whole:
+        return result(None, "not_an_expression")
+    verified, reason = mrule.equivalent(str(reference), got.answer)
+    return result(verified, reason)
+
+
+def parse_gold_ok(reference: str, mrule: MathRule) -> bool:
+    """Whether the rule can read the gold at all (so a missing answer is told apart)."""
+    if mrule.name == "math-verify":
+        return bool(parse_gold(reference))
+    return True

@@ -23,22 +23,26 @@ from typing import Any
 from curate.curation.verify_result import VerifyResult
 from curate.record import stable_json
 
-Pair = tuple[str | None, str | None]     # (gold, prediction)
+Pair = tuple[Any, Any]     # (gold, prediction): a completion, or a mapping of per-item arguments
 
 
 def _run_one(kind: str, gold: Any, pred: Any, options: dict) -> VerifyResult:
+    """One verification. `pred` is the completion text, or a dict of per-item arguments
+    (`{"text": ..., "closed": False, "final_answer": ...}`) merged with `options`."""
+    item = dict(pred) if isinstance(pred, dict) else {"text": pred}
+    text = item.pop("text", None)
     if kind == "math":
         from curate.curation.verify_math import verify_math
 
-        return verify_math(gold, pred, **options)
+        return verify_math(gold, text, **{**options, **item})
     if kind == "mcq":
-        from curate.curation.verify_math import verify_choice
+        from curate.curation.verify_choice import verify_choice
 
-        return verify_choice(gold, pred, **options)
+        return verify_choice(gold, text, **{**options, **item})
     if kind == "countdown":
         from curate.curation.verify import verify_countdown_row
 
-        return verify_countdown_row(pred, gold, options)
+        return verify_countdown_row(text, gold, options)
     raise ValueError(f"unknown verification kind {kind!r}")
 
 
@@ -69,12 +73,11 @@ def _worker(conn, memory_limit_mb: int | None) -> None:
         kind, options, items = msg
         for gold, pred in items:   # one result per item, sent as soon as it is ready
             try:
-                r = _run_one(kind, gold, pred, options)
-                out = (r.verified, r.reason, r.verifier, r.final_answer)
+                out = _run_one(kind, gold, pred, options)
             except MemoryError:
-                out = (None, "memory", kind, None)
+                out = VerifyResult(None, "memory", kind)
             except Exception as e:  # a verifier bug on one input must not stop the run
-                out = (None, f"error:{type(e).__name__}", kind, None)
+                out = VerifyResult(None, f"error:{type(e).__name__}", kind)
             try:
                 conn.send(out)
             except (BrokenPipeError, OSError):
@@ -89,8 +92,9 @@ class VerifyCache:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(str(self.path), timeout=30)
         self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, "
-                        "verified INTEGER, reason TEXT, verifier TEXT, final_answer TEXT)")
+        # One JSON verdict per key (VerifyResult.to_json); `verdicts` replaced the 5-column
+        # `results` table when results gained `extra` (an old cache file is simply not read).
+        self.db.execute("CREATE TABLE IF NOT EXISTS verdicts (key TEXT PRIMARY KEY, result TEXT)")
         self.db.commit()
 
     @staticmethod
@@ -103,28 +107,41 @@ class VerifyCache:
         uniq = list(dict.fromkeys(keys))
         for i in range(0, len(uniq), 500):
             chunk = uniq[i:i + 500]
-            q = f"SELECT * FROM results WHERE key IN ({','.join('?' * len(chunk))})"
-            for k, v, reason, verifier, final in self.db.execute(q, chunk):
-                out[k] = VerifyResult(None if v is None else bool(v), reason, verifier, final)
+            q = f"SELECT key, result FROM verdicts WHERE key IN ({','.join('?' * len(chunk))})"
+            for k, result in self.db.execute(q, chunk):
+                out[k] = VerifyResult.from_json(result)
         return out
 
     def put_many(self, items: Iterable[tuple[str, VerifyResult]]) -> None:
-        self.db.executemany(
-            "INSERT OR REPLACE INTO results VALUES (?,?,?,?,?)",
-            [(k, None if r.verified is None else int(r.verified), r.reason, r.verifier,
-              r.final_answer) for k, r in items])
+        self.db.executemany("INSERT OR REPLACE INTO verdicts VALUES (?,?)",
+                            [(k, r.to_json()) for k, r in items])
         self.db.commit()
 
     def close(self) -> None:
         self.db.close()
 
 
-def _version_tag(kind: str) -> str:
-    if kind in ("math",):
+def _version_tag(kind: str, options: dict | None = None) -> str:
+    """What a cached verdict depends on besides its inputs: the rule's version, and for
+    math/mcq the version of curate's extraction rules (`EXTRACTION_VERSION`)."""
+    if kind == "math":
+        from curate.curation.verify_math import EXTRACTION_VERSION, verifier_name
+
+        return f"{verifier_name((options or {}).get('rule'))}+{EXTRACTION_VERSION}"
+    if kind == "mcq":
+        from curate.curation.verify_choice import VERIFIER
+
+        return VERIFIER
+    return f"{kind}/1"
+
+
+def _verifier_label(kind: str, options: dict | None = None) -> str:
+    """The `verifier` of a result the pool makes itself (a timeout)."""
+    if kind == "math":
         from curate.curation.verify_math import verifier_name
 
-        return verifier_name()
-    return f"{kind}/1"
+        return verifier_name((options or {}).get("rule"))
+    return _version_tag(kind, options)
 
 
 class VerifierPool:
@@ -204,7 +221,7 @@ class VerifierPool:
                     on_done: Callable[[int], None] | None = None) -> list[VerifyResult]:
         """Results in the order of `pairs`; identical pairs are verified once."""
         options = dict(options or {})
-        version = _version_tag(kind)
+        version = _version_tag(kind, options)
         keys = [VerifyCache.key(kind, options, g, p, version) for g, p in pairs]
         results: dict[str, VerifyResult] = self.cache.get_many(keys) if self.cache else {}
         todo: deque[tuple[str, Any, Any]] = deque()
@@ -284,8 +301,7 @@ class VerifierPool:
                     continue
                 try:
                     while i in flight and obj.poll():
-                        v, reason, verifier, final = obj.recv()
-                        finish(i, VerifyResult(v, reason, verifier, final))
+                        finish(i, obj.recv())
                 except (EOFError, OSError):
                     if i in flight:
                         finish(i, VerifyResult(None, "worker_died", kind))
@@ -299,7 +315,7 @@ class VerifierPool:
                     self._replace(i)
             now = time.monotonic()
             for i in [i for i, d in deadline.items() if now >= d]:
-                finish(i, VerifyResult(None, "timeout", _version_tag(kind)))
+                finish(i, VerifyResult(None, "timeout", _verifier_label(kind, options)))
                 requeue(i)
                 self._replace(i)
             if on_done and len(out) > done_before:

@@ -1,20 +1,20 @@
 """Scoring one response with the project's verifiers (the same ones curation uses).
 
-The answer is read from the text after the last ``</think>`` (empty if the model is still
-thinking: a truncated trace scores wrong). Math goes to `curate.curation.verify_math`,
-Countdown to `curate.curation.verify_countdown`, multiple choice to the letter in the last
-``\\boxed{}`` (or a trailing "answer is X").
+Math and multiple choice go through the very functions `curate verify` uses
+(`curate.curation.verify_math.verify_math`, `curate.curation.verify_choice.verify_choice`) on
+the whole response, so the eval scorer and the dataset verifier never disagree on a row: the
+answer is read after the closed thinking, and a response whose thinking never closed has no
+answer (rule `no-answer`) unless `unclosed="whole-response"` (P3's evaluation: math-verify on
+the whole response when no `</think>` was emitted). The rule used is in each verdict's
+`verify_detail` (`region`). Countdown goes to `curate.curation.verify_countdown` on the text
+after the last ``</think>``.
 """
 
 from __future__ import annotations
 
-import re
-
 from curate.curation.verify_result import VerifyResult
 from curate.errors import CurateError
 from curate.record import THINK_CLOSE
-
-_BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
 
 
 def answer_part(text: str) -> str:
@@ -27,72 +27,19 @@ def answer_part(text: str) -> str:
     return t
 
 
-def last_boxed(text: str) -> str | None:
-    """Content of the last ``\\boxed{...}`` with brace matching."""
-    starts = [m.end() for m in _BOXED.finditer(text)]
-    if not starts:
-        return None
-    i, depth = starts[-1], 1
-    j = i
-    while j < len(text) and depth:
-        if text[j] == "{":
-            depth += 1
-        elif text[j] == "}":
-            depth -= 1
-        j += 1
-    return text[i:j - 1] if depth == 0 else None
+def score_mcq(reference: str, text: str, n_options: int = 4,
+              unclosed: str = "no-answer") -> VerifyResult:
+    """The curation verifier's letter extraction (`verify_choice`) on the whole response."""
+    from curate.curation.verify_choice import verify_choice
+
+    return verify_choice(reference, text, "ABCDEFGHIJ"[:n_options], unclosed=unclosed)
 
 
-def extract_letter(text: str, n_options: int = 4) -> str | None:
-    """The choice letter from the last ``\\boxed{}``, else from a trailing "answer is X"."""
-    letters = "ABCDEFGHIJ"[:n_options]
-    boxed = last_boxed(text)
-    if boxed is not None:
-        m = re.fullmatch(r"\s*(?:\\text\{)?\(?([A-J])\)?\}?\s*", boxed)
-        if m and m.group(1) in letters:
-            return m.group(1)
-    m = re.findall(r"answer is:?\s*\(?([A-J])\)?\b", text)
-    if m and m[-1] in letters:
-        return m[-1]
-    return None
+def score_math(reference: str, text: str, unclosed: str = "no-answer") -> VerifyResult:
+    """`verify_math` on the whole response, in process (no deadline: `score_many` pools)."""
+    from curate.curation.verify_math import verify_math
 
-
-def score_mcq(reference: str, text: str, n_options: int = 4) -> VerifyResult:
-    """The curation verifier's letter extraction when present, else the last boxed letter."""
-    ans = answer_part(text)
-    try:
-        from curate.curation.verify_math import verify_choice
-    except ImportError:
-        verify_choice = None
-    if verify_choice is not None:
-        return verify_choice(reference, ans, "ABCDEFGHIJ"[:n_options])
-    letter = extract_letter(ans, n_options)
-    if letter is None:
-        return VerifyResult(False, "no_choice", "mcq-letter/1", None)
-    ok = letter == reference.strip().upper()
-    return VerifyResult(ok, "ok" if ok else "wrong_choice", "mcq-letter/1", letter)
-
-
-def score_math(reference: str, text: str) -> VerifyResult:
-    """math-verify through the curation verifier (gold first, pooled, with a wall-clock kill)."""
-    try:
-        from curate.curation.verify_math import verify_math
-    except ImportError:  # the curation verifier is not installed: math-verify in process
-        return _math_verify_inline(reference, answer_part(text))
-    return verify_math(reference, answer_part(text))
-
-
-def _math_verify_inline(reference: str, answer: str) -> VerifyResult:
-    """math-verify called directly, gold wrapped in \\boxed{} and parsed first."""
-    import math_verify
-
-    name = f"math-verify/{getattr(math_verify, '__version__', '?')}-inline"
-    pred = math_verify.parse(answer)
-    if not pred:
-        return VerifyResult(False, "no_answer", name, None)
-    gold = math_verify.parse(f"\\boxed{{{reference}}}")
-    ok = bool(math_verify.verify(gold, pred))
-    return VerifyResult(ok, "ok" if ok else "wrong_value", name, str(pred[-1]))
+    return verify_math(reference, text, unclosed=unclosed)
 
 
 def score_countdown(reference: str, text: str) -> VerifyResult:
@@ -112,26 +59,26 @@ def _countdown_equation(text: str) -> str | None:
     return extract_countdown_answer(answer_part(text))
 
 
-def score(kind: str, reference: str, text: str, n_options: int = 4) -> VerifyResult:
+def score(kind: str, reference: str, text: str, n_options: int = 4,
+          unclosed: str = "no-answer") -> VerifyResult:
     """One verdict for one response."""
     if kind == "mcq":
-        return score_mcq(reference, text, n_options)
+        return score_mcq(reference, text, n_options, unclosed)
     if kind == "countdown":
         return score_countdown(reference, text)
-    return score_math(reference, text)
+    return score_math(reference, text, unclosed)
 
 
 def score_many(kinds: list[str], references: list[str], texts: list[str], *, cache=None,
-               workers: int | None = None, timeout: float = 5.0,
-               progress: bool = False) -> list[VerifyResult]:
-    """Verdicts for many responses: math through the curation verifier pool (worker processes
-    with a wall-clock kill per item, cached), Countdown and multiple choice in process."""
-    try:
-        from curate.curation.verify import verify_rows
-    except ImportError:  # no curation verifiers installed: one by one, in process
-        return [score(k, r, t) for k, r, t in zip(kinds, references, texts)]
+               workers: int | None = None, timeout: float = 5.0, progress: bool = False,
+               unclosed: str = "no-answer") -> list[VerifyResult]:
+    """Verdicts for many responses through `curate.curation.verify.verify_rows` (math in the
+    verifier pool: worker processes with a wall-clock kill per item, cached); the whole
+    response is each row's `answer_text`, so the verifier applies its own region rules."""
+    from curate.curation.verify import verify_rows
+
     rows = [{"task": k, "reference": r,
-             "answer_text": (_countdown_equation(t) if k == "countdown" else answer_part(t))
-             or None}
+             "answer_text": (_countdown_equation(t) if k == "countdown" else t) or None}
             for k, r, t in zip(kinds, references, texts)]
-    return verify_rows(rows, workers=workers, timeout=timeout, cache=cache, progress=progress)
+    return verify_rows(rows, workers=workers, timeout=timeout, cache=cache, progress=progress,
+                       math_options={"unclosed": unclosed} if unclosed != "no-answer" else None)
