@@ -154,7 +154,7 @@ _BOOL = ("skip_bad", "use_cache", "enable_thinking", "verified_only", "require_c
 _TEXT = ("task", "teacher", "path", "kind", "variant", "strategy", "heuristic", "split",
          "prompts", "model", "prompt_field", "reference_field", "id_field", "api_key_env",
          "system", "prompt_template", "semantics", "style", "short_field", "layout",
-         "executor")
+         "executor", "unclosed", "rule")
 _TEXT_LIST = ("benchmarks", "drop_finish_reasons", "stop", "server_args")
 _MAPPING = ("chat_template_kwargs", "extra_body", "subset", "map")
 PARAM_TYPES: dict[str, str] = {**dict.fromkeys(_INT, "int"), **dict.fromkeys(_NUMBER, "number"),
