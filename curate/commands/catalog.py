@@ -10,17 +10,19 @@ catalog_app = typer.Typer(help="Inspect the catalog: datasets, lineage, runs, SQ
                           no_args_is_help=True)
 
 
-def _cat():
+def _cat(create: bool = True):
+    """The workspace's catalog; `create=False` for verbs that only read, so a mistyped
+    `--home` says no catalog is there instead of creating an empty one."""
     from curate.catalog import Catalog
 
-    return Catalog()
+    return Catalog(create=create)
 
 
 @catalog_app.command("ls")
 def ls(name: str = typer.Argument(None, help="Only versions of this dataset."),
        json_out: bool = typer.Option(False, "--json", help="Print JSON rows.")) -> None:
     """One entry per dataset version: name, version, kind, rows, created (newest first)."""
-    rows = _cat().ls(name)
+    rows = _cat(create=False).ls(name)
     print_json(rows) if json_out else print_rows(rows, title="datasets")
 
 
@@ -28,7 +30,7 @@ def ls(name: str = typer.Argument(None, help="Only versions of this dataset."),
 def show(spec: str = typer.Argument(..., help="NAME or NAME@VERSION (newest if no version)."),
          json_out: bool = typer.Option(False, "--json")) -> None:
     """Schema, row count, stats, card and path of a dataset version."""
-    info = _cat().show(spec)
+    info = _cat(create=False).show(spec)
     if json_out:
         print_json(info)
         return
@@ -49,7 +51,7 @@ def lineage(spec: str = typer.Argument(..., help="NAME, NAME@VERSION, or a check
                                          "folder (then: checkpoint, run, mixture, ... teacher)."),
             json_out: bool = typer.Option(False, "--json")) -> None:
     """The chain of parents with each step, its parameters and counts (in, out, dropped)."""
-    cat = _cat()
+    cat = _cat(create=False)
     if not cat.exists(spec):
         from curate.errors import NotFound
         from curate.training.callbacks import find_checkpoint
@@ -75,7 +77,7 @@ def lineage(spec: str = typer.Argument(..., help="NAME, NAME@VERSION, or a check
 def sql(query: str = typer.Argument(..., help="A read-only SQL query over the catalog tables."),
         json_out: bool = typer.Option(False, "--json")) -> None:
     """Run read-only SQL: tables datasets, lineage, runs, checkpoints, evals, probes, coverage."""
-    cat = _cat()
+    cat = _cat(create=False)
     rows = cat.sql(query)
     if not json_out:
         print_rows(rows)
@@ -156,7 +158,7 @@ def export_cmd(
     `datasets.load_dataset(DIR)` and `load_dataset(DIR, "nocot")` load it."""
     from curate.catalog.export import check_target, load_configs, write_export
 
-    cat = _cat()
+    cat = _cat(create=False)
     check_target(out_dir, overwrite)
     cfgs = load_configs(cat, spec, variants=not no_variants)
     path = write_export(cat, cfgs, out_dir, overwrite=overwrite, repo_id=repo, license=license,

@@ -35,7 +35,7 @@ def publish_cmd(
     from curate.catalog import Catalog
     from curate.catalog.publish import publish
 
-    pub = publish(Catalog(), spec, repo, private=private, revision=revision,
+    pub = publish(Catalog(create=False), spec, repo, private=private, revision=revision,
                   allow_contaminated=allow_contaminated, dry_run=dry_run, license=license,
                   variants=not no_variants, progress=not json_out)
     if json_out:

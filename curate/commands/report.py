@@ -16,7 +16,7 @@ def report(out: str = typer.Option(None, "--out", help="Folder for the pages (in
     from curate.catalog import Catalog
     from curate.dashboard import write_dashboard
 
-    path = write_dashboard(Catalog(), out)
+    path = write_dashboard(Catalog(create=False), out)
     pages = sorted(p.name for p in path.parent.glob("*.html"))
     if json_out:
         print_json({"path": str(path), "pages": len(pages)})

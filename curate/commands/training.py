@@ -14,10 +14,10 @@ train_app = typer.Typer(help="Train on catalog mixtures with TRL (SFT, GRPO); ch
                         "registered in the catalog.", no_args_is_help=True)
 
 
-def _cat():
+def _cat(create: bool = True):
     from curate.catalog import Catalog
 
-    return Catalog()
+    return Catalog(create=create)
 
 
 @contextlib.contextmanager
@@ -212,7 +212,7 @@ def lineage(
     """From a checkpoint back to its run, mixture, traces and teacher."""
     from curate.training.callbacks import checkpoint_lineage
 
-    chain = checkpoint_lineage(_cat(), checkpoint)
+    chain = checkpoint_lineage(_cat(create=False), checkpoint)
     if json_out:
         print_json(chain)
         return
