@@ -40,6 +40,11 @@ TRACE_SCHEMA = pa.schema(
 TRACE_FIELDS = [f.name for f in TRACE_SCHEMA]
 
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
+# Sky-T1 / OpenThoughts / Bespoke-Stratos markers (the solution block is the visible answer)
+THOUGHT_OPEN, THOUGHT_CLOSE = "<|begin_of_thought|>", "<|end_of_thought|>"
+SOLUTION_OPEN, SOLUTION_CLOSE = "<|begin_of_solution|>", "<|end_of_solution|>"
+THINK_MARKERS = (THINK_OPEN, THINK_CLOSE, THOUGHT_OPEN, THOUGHT_CLOSE, SOLUTION_OPEN,
+                 SOLUTION_CLOSE)
 
 
 def stable_json(obj: Any) -> str:
@@ -61,12 +66,16 @@ def problem_id_for(text: str, source: str = "") -> str:
 
 def messages_for(prompt: str, reasoning: str | None, answer_text: str | None,
                  variant: str = "cot", system: str | None = None) -> list[dict[str, str]]:
-    """TRL conversational messages for a variant: `cot` keeps the think block, `nocot` drops it."""
+    """TRL conversational messages for a variant: `cot` keeps the think block, `nocot` drops it
+    (also one written inline in `answer_text`, which leaves an empty answer when it never
+    closed)."""
     msgs: list[dict[str, str]] = []
     if system:
         msgs.append({"role": "system", "content": system})
     msgs.append({"role": "user", "content": prompt})
     answer = (answer_text or "").strip()
+    if variant == "nocot" and has_think_markers(answer):   # an inline think block: never kept
+        answer = split_think(answer)[1]
     if variant == "cot" and reasoning:
         content = f"{THINK_OPEN}\n{reasoning.strip()}\n{THINK_CLOSE}\n\n{answer}"
     elif variant in ("cot", "nocot", "short"):
@@ -77,21 +86,53 @@ def messages_for(prompt: str, reasoning: str | None, answer_text: str | None,
     return msgs
 
 
-def split_think(text: str) -> tuple[str | None, str, bool]:
+def has_think_markers(text: str | None) -> bool:
+    """True when `text` holds any thinking or solution marker (`<think>`, `</think>`, Sky-T1's
+    `<|begin_of_thought|>` ... `<|end_of_solution|>`): a visible answer must hold none."""
+    t = text or ""
+    return any(m in t for m in THINK_MARKERS)
+
+
+def split_think(text: str, prefilled: bool = False) -> tuple[str | None, str, bool]:
     """Split a completion into (reasoning, answer, think_closed).
 
-    Handles an inline `<think>...</think>` block, and a completion that starts inside the
-    block (templates that prefill `<think>`). An unclosed block is all reasoning.
+    Two marker styles: an inline `<think>...</think>` block (R1, QwQ, Qwen3), and Sky-T1 /
+    OpenThoughts' `<|begin_of_thought|>...<|end_of_thought|>` followed by
+    `<|begin_of_solution|>...<|end_of_solution|>` (the answer is the solution block). A
+    completion may start inside the block (templates that prefill the opener): text before a
+    closer is reasoning. An opened block that never closes is all reasoning, with an empty
+    answer and `think_closed` False. With `prefilled` (the template opened the block for the
+    model), text with no marker at all is unclosed reasoning too; without it, it is the answer.
     """
     t = text or ""
+    if any(m in t for m in (THOUGHT_OPEN, THOUGHT_CLOSE, SOLUTION_OPEN)):
+        return _split_thought(t)
     open_at = t.find(THINK_OPEN)
     close_at = t.find(THINK_CLOSE)
     if close_at == -1:
         if open_at == -1:
-            return None, t.strip(), True
+            return (t.strip(), "", False) if prefilled and t.strip() else (None, t.strip(), True)
         return t[open_at + len(THINK_OPEN):].strip(), "", False
     start = open_at + len(THINK_OPEN) if 0 <= open_at < close_at else 0
     return t[start:close_at].strip(), t[close_at + len(THINK_CLOSE):].strip(), True
+
+
+def _split_thought(t: str) -> tuple[str | None, str, bool]:
+    open_at, close_at, sol_at = t.find(THOUGHT_OPEN), t.find(THOUGHT_CLOSE), t.find(SOLUTION_OPEN)
+    end = close_at if close_at != -1 else sol_at
+    if end == -1:                                   # opened, never closed: all reasoning
+        return t[open_at + len(THOUGHT_OPEN):].strip(), "", False
+    start = open_at + len(THOUGHT_OPEN) if 0 <= open_at < end else 0
+    reasoning = t[start:end].strip()
+    rest = t[close_at + len(THOUGHT_CLOSE):] if close_at != -1 else t[sol_at:]
+    s = rest.find(SOLUTION_OPEN)
+    if s != -1:
+        rest = rest[s + len(SOLUTION_OPEN):]
+        e = rest.find(SOLUTION_CLOSE)
+        rest = rest[:e] if e != -1 else rest
+    else:
+        rest = rest.replace(SOLUTION_CLOSE, "")
+    return (reasoning if reasoning or close_at != -1 else None), rest.strip(), True
 
 
 def empty_trace(**fields: Any) -> dict[str, Any]:

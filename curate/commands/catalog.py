@@ -117,25 +117,43 @@ def import_cmd(
                                "exported folder)."),
     name: str = typer.Option(..., "--name", help="Dataset name in the catalog."),
     kind: str = typer.Option("problems", "--kind", help="problems | traces | benchmark"),
+    map_: str = typer.Option(None, "--map", help="Where the fields are: TARGET=FIELD,... e.g. "
+                             "'prompt=question,completion=code[0],reference=gt' (completion: a "
+                             "whole response split at its <think> / <|begin_of_thought|> "
+                             "markers; FIELD may be a.b, a[0], a[role=user].content, a[*])."),
+    layout: str = typer.Option(None, "--layout", help="Traces: a public layout: openr1-math, "
+                               "openthoughts, sky-t1, s1k; default: detected from the first "
+                               "row and reported; 'none' to detect nothing."),
     skip_bad: bool = typer.Option(False, "--skip-bad",
                                   help="Register good rows; record bad ones in NAME-rejects."),
     max_row_bytes: int = typer.Option(16 * 1024 * 1024, help="Reject rows larger than this."),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Import a file or Hub dataset as a new version. Bad rows stop it unless --skip-bad."""
+    """Import a file or Hub dataset as a new version. Bad rows stop it unless --skip-bad.
+
+    Traces need a prompt and reasoning and/or answer_text: map them with --map, or let a known
+    layout (OpenR1-Math, OpenThoughts, Sky-T1, s1K) be detected or named with --layout."""
     from curate.catalog.importing import import_file, import_hf
     from curate.corpora.hub import is_hf_spec
 
     if is_hf_spec(file):
-        ref, rejects, counts = import_hf(_cat(), file, name, kind, skip_bad)
+        ref, rejects, counts = import_hf(_cat(), file, name, kind, skip_bad, mapping=map_,
+                                         layout=layout)
     else:
-        ref, rejects, counts = import_file(_cat(), file, name, kind, skip_bad, max_row_bytes)
+        ref, rejects, counts = import_file(_cat(), file, name, kind, skip_bad, max_row_bytes,
+                                           mapping=map_, layout=layout)
     out = {"dataset": ref.spec, "rows": ref.rows, "counts": counts,
            "rejects": rejects.spec if rejects else None}
     if json_out:
         print_json(out)
     else:
+        if counts.get("layout"):
+            console.print(f"read as traces: {counts['layout']}")
         console.print(f"registered [bold]{ref.spec}[/bold] ({ref.rows} rows)")
+        tr = counts.get("traces") or {}
+        if tr.get("unclosed_think"):
+            console.print(f"{tr['unclosed_think']} traces end inside thinking that never "
+                          "closed (reasoning kept, answer empty)")
         if rejects:
             console.print(f"{rejects.rows} rejected rows recorded in {rejects.spec}: "
                           f"{counts['dropped']}")

@@ -22,7 +22,8 @@ def _pop_unknown(params: dict, allowed: set[str], name: str) -> None:
 @step("import")
 def import_step(catalog, inputs: list[str], params: dict, output: str):
     """Bring rows in from a local file or `hf:ORG/NAME[:config][:split]`; `kind` problems|traces."""
-    _pop_unknown(params, {"path", "kind", "skip_bad", "limit", "task", "seed"}, "import")
+    _pop_unknown(params, {"path", "kind", "skip_bad", "limit", "task", "seed", "map", "layout"},
+                 "import")
     src = params.get("path")
     if not src:
         raise BadInput("step 'import' needs a 'path' (a local file or hf:ID)")
@@ -33,7 +34,8 @@ def import_step(catalog, inputs: list[str], params: dict, output: str):
 
     path = Path(str(src)).expanduser()
     ref, _rejects, _counts = import_file(catalog, path, output, kind=kind,
-                                         skip_bad=bool(params.get("skip_bad", False)))
+                                         skip_bad=bool(params.get("skip_bad", False)),
+                                         mapping=params.get("map"), layout=params.get("layout"))
     if params.get("limit") or params.get("task"):
         ref = _post_import(catalog, ref, output, kind, params)
     return ref
@@ -63,7 +65,8 @@ def _import_hub(catalog, spec: str, output: str, kind: str, params: dict):
 
     if kind != "problems":
         ref, _rejects, _counts = import_hf(catalog, "hf:" + spec, output, kind=kind,
-                                           skip_bad=bool(params.get("skip_bad", False)))
+                                           skip_bad=bool(params.get("skip_bad", False)),
+                                           mapping=params.get("map"), layout=params.get("layout"))
         return _post_import(catalog, ref, output, kind, params) \
             if params.get("limit") or params.get("task") else ref
     limit = int(params["limit"]) if params.get("limit") else None

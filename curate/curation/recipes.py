@@ -156,7 +156,7 @@ _TEXT = ("task", "teacher", "path", "kind", "variant", "strategy", "heuristic", 
          "system", "prompt_template", "semantics", "style", "short_field", "layout",
          "executor", "unclosed", "rule")
 _TEXT_LIST = ("benchmarks", "drop_finish_reasons", "stop", "server_args")
-_MAPPING = ("chat_template_kwargs", "extra_body", "subset", "map")
+_MAPPING = ("chat_template_kwargs", "extra_body", "subset")
 PARAM_TYPES: dict[str, str] = {**dict.fromkeys(_INT, "int"), **dict.fromkeys(_NUMBER, "number"),
                                **dict.fromkeys(_BOOL, "bool"), **dict.fromkeys(_TEXT, "text"),
                                **dict.fromkeys(_TEXT_LIST, "text list"),

@@ -1,7 +1,14 @@
 """Variants: views of the same trace rows for training (`cot`, `nocot`, `short`).
 
-A variant is a new dataset version with lineage to the rows it came from; only `messages`
-(and, for nocot, the removed `reasoning`) change. Nothing is edited by hand.
+A variant is a new dataset version with lineage to the rows it came from, row for row; only
+`messages` (and, for nocot, the removed `reasoning`) change. Nothing is edited by hand.
+
+A nocot row never holds thinking: an `answer_text` that still carries an inline think block
+(`<think>...</think>`, Sky-T1's `<|begin_of_thought|>...<|end_of_thought|>` with its solution
+markers) has it split off first (counted as `thinking_stripped`), and the variant is refused,
+naming the row, when no visible answer is left (thinking that never closed: drop such rows
+first with `curate filter --closed-think`) or when markers are still there after the
+split. A variant never drops rows, so the cot and nocot views of a version have the same rows.
 """
 
 from __future__ import annotations
@@ -11,7 +18,7 @@ import json
 import pyarrow as pa
 
 from curate.errors import BadInput
-from curate.record import TRACE_SCHEMA, messages_for
+from curate.record import TRACE_SCHEMA, has_think_markers, messages_for, split_think
 
 VARIANTS = ("cot", "nocot", "short")
 
@@ -29,10 +36,33 @@ def _short_answer(row: dict, field: str) -> str | None:
     return None
 
 
+def nocot_answer(row: dict, source: str = "", index: int | None = None) -> tuple[str, bool]:
+    """(the visible answer of a trace with every thinking marker gone, whether an inline think
+    block had to be split off); BadInput naming the row when there is none."""
+    answer = row.get("answer_text") or ""
+    stripped = has_think_markers(answer)
+    if stripped:
+        _, answer, _ = split_think(answer)
+    if not answer.strip():
+        never_closed = stripped or bool(row.get("reasoning"))
+        raise BadInput("no visible answer for the nocot variant" + (
+            ": its thinking never closed (drop such rows first: curate filter --closed-think, "
+            "recipe filter require_closed_think)" if never_closed else ""), file=source, row=index,
+            field="answer_text")
+    if has_think_markers(answer):
+        raise BadInput("answer_text still holds thinking markers after its think block was "
+                       "removed (a second or stray marker)", file=source, row=index,
+                       field="answer_text")
+    return answer.strip(), stripped
+
+
 def variant_rows(rows: list[dict], variant: str, short_field: str | None = None,
-                 system: str | None = None, source: str = "", offset: int = 0) -> list[dict]:
+                 system: str | None = None, source: str = "", offset: int = 0,
+                 counts: dict | None = None) -> list[dict]:
     """Rows with `messages` rebuilt for `variant`; a row that cannot give it is an error
-    (reported with its index in the dataset: `offset` is the index of `rows[0]`)."""
+    (reported with its index in the dataset: `offset` is the index of `rows[0]`). `counts`
+    (when given) gets `thinking_stripped`: nocot rows whose answer_text held a think block."""
+    counts = counts if counts is not None else {}
     if variant not in VARIANTS:
         raise BadInput(f"unknown variant {variant!r} (one of {', '.join(VARIANTS)})")
     if variant == "short" and not short_field:
@@ -49,11 +79,15 @@ def variant_rows(rows: list[dict], variant: str, short_field: str | None = None,
                                field="reasoning")
             msgs = messages_for(prompt, row["reasoning"], row.get("answer_text"), "cot", system)
         elif variant == "nocot":
-            if not row.get("answer_text"):
-                raise BadInput("row has no answer_text for the nocot variant", file=source,
+            answer, stripped = nocot_answer(row, source, i)
+            counts["thinking_stripped"] = counts.get("thinking_stripped", 0) + stripped
+            msgs = messages_for(prompt, None, answer, "nocot", system)
+            if has_think_markers(msgs[-1]["content"]):      # the promise, checked on the row
+                raise BadInput("nocot message still holds thinking markers", file=source,
                                row=i, field="answer_text")
-            msgs = messages_for(prompt, None, row["answer_text"], "nocot", system)
             row["reasoning"] = None
+            if stripped:
+                row["answer_text"] = answer
         else:
             short = _short_answer(row, short_field)
             if not short:
@@ -73,6 +107,9 @@ def make_variant(catalog, name: str, variant: str, output: str, short_field: str
     long-CoT datasets do not fit in memory as Python rows)."""
     if variant not in VARIANTS:
         raise BadInput(f"unknown variant {variant!r} (one of {', '.join(VARIANTS)})")
+    from curate.catalog.catalog import check_names
+
+    check_names(output)
     ref = catalog.resolve(name)
     schema = catalog.table(ref).schema  # memory-mapped: reads no rows
     if "messages" not in schema.names:
@@ -83,11 +120,12 @@ def make_variant(catalog, name: str, variant: str, output: str, short_field: str
         read = [c for c in schema.names if c != "messages"]  # rebuilt: do not read it
         for batch in catalog.iter_batches(ref, batch_size=batch_size, columns=read):
             rows = variant_rows(batch.to_pylist(), variant, short_field, system,
-                                source=ref.spec, offset=done)
+                                source=ref.spec, offset=done, counts=counts)
             done += len(rows)
             yield pa.RecordBatch.from_pylist(rows, schema=schema)
 
     params = {"variant": variant, "short_field": short_field, "system": system}
+    # filled while the batches are written; the catalog records counts after the data
+    counts: dict = {"in": ref.rows, "out": ref.rows, "dropped": {}}
     return catalog.register(output, batches(), kind="traces", parents=[ref], step="variant",
-                            params=params, counts={"in": ref.rows, "out": ref.rows,
-                                                   "dropped": {}}, schema=schema)
+                            params=params, counts=counts, schema=schema)

@@ -430,6 +430,8 @@ def collect(source: Iterator[tuple[int, Any, str | None]], where: str, kind: str
     for lineno, row, err in source:
         result.total += 1
         fld = None
+        if isinstance(err, tuple):             # (reason, field) from a mapping step
+            err, fld = err
         if err is None:
             bad = _check_row(row, kind) or shapes.add(row) or (check(row, lineno) if check else None)
             if bad:

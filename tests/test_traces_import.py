@@ -1,0 +1,311 @@
+"""`curate import --kind traces`: what a trace needs, field mappings, the public layouts
+(OpenR1-Math, OpenThoughts, Sky-T1, s1K), inline marker splitting; and `curate variant --nocot`
+on what comes out (no row keeps its thinking)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from curate.catalog.importing import import_file
+from curate.curation.variants import make_variant
+from curate.errors import BadInput
+from curate.record import THINK_MARKERS, split_think
+
+SKY = "longcot-skythought/skyt1_correct5k_27b_math500.jsonl"
+SKY32 = "longcot-skythought/skyt1_correct5k_32b_ckpt140_aime24.jsonl"
+
+
+def _jsonl(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def _rows(catalog, ref):
+    return catalog.table(ref).to_pylist()
+
+
+def _meta(r):
+    return json.loads(r["metadata"])
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "curate.cli", *args], capture_output=True,
+                          text=True, timeout=120)
+
+
+def _marked(text):
+    return any(m in (text or "") for m in THINK_MARKERS)
+
+
+# -- splitting ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text,want", [
+    ("<think>R</think>A", ("R", "A", True)),
+    ("R</think>\n\nA", ("R", "A", True)),                        # template prefilled <think>
+    ("<think>R cut off", ("R cut off", "", False)),
+    ("plain answer", (None, "plain answer", True)),
+    ("<|begin_of_thought|>\nR\n<|end_of_thought|>\n\n<|begin_of_solution|>\nA\n"
+     "<|end_of_solution|>", ("R", "A", True)),
+    ("<|begin_of_thought|>R cut off", ("R cut off", "", False)),
+    ("<|begin_of_thought|>R<|end_of_thought|><|begin_of_solution|>A cut", ("R", "A cut", True)),
+    ("R<|end_of_thought|>\nA", ("R", "A", True)),
+    ("<|begin_of_solution|>A<|end_of_solution|>", (None, "A", True)),
+])
+def test_split_think_both_marker_styles(text, want):
+    assert split_think(text) == want
+
+
+# -- the real Sky-T1 evaluation outputs ----------------------------------------------------------
+
+def test_raw_sky_t1_file_imports_as_traces(shared_data, catalog):
+    ref, rejects, counts = import_file(catalog, shared_data / SKY, "sky", kind="traces")
+    assert ref.rows == 500 and rejects is None
+    assert counts["layout"] == "layout sky-t1 (detected from fields question, code)"
+    assert counts["traces"] == {"think_format": {"inline": 500}, "unclosed_think": 94}
+    rows = _rows(catalog, ref)
+    first = rows[0]
+    assert first["prompt"].startswith("Convert the point $(0,3)$")
+    assert first["reference"] == "(3,\\frac{\\pi}{2})" and first["task"] == "math"
+    assert first["problem_id"] == "0" and first["sample_index"] == 0
+    assert first["reasoning"].startswith("So I have this problem")
+    assert first["answer_text"].startswith("To convert the point (0,3)")
+    assert first["answer_text"].rstrip().endswith("\\]")          # solution block, no marker
+    assert sum(_marked(r["answer_text"]) for r in rows) == 0
+    assert sum(_marked(r["reasoning"]) for r in rows) == 0
+    unclosed = [r for r in rows if _meta(r)["think_closed"] is False]
+    assert len(unclosed) == 94 and all(r["answer_text"] == "" and r["reasoning"] for r in unclosed)
+    # the source's own fields stay (the harness's score is not curate's verdict)
+    assert first["score"] == [True] and first["verified"] is None
+    # naming the layout gives the same version; no layout is one line at row 1
+    assert import_file(catalog, shared_data / SKY, "sky", kind="traces",
+                       layout="sky-t1")[0].spec == ref.spec
+    with pytest.raises(BadInput, match=r"skyt1_correct5k_27b_math500.jsonl:1: a trace needs "
+                                       r"reasoning and/or answer_text.*'reasoning'"):
+        import_file(catalog, shared_data / SKY, "sky-none", kind="traces", layout="none")
+    ref32, _, counts32 = import_file(catalog, shared_data / SKY32, "sky32", kind="traces")
+    assert ref32.rows == 30 and counts32["traces"]["unclosed_think"] == 11
+
+
+def test_cli_reports_the_layout(shared_data, home):
+    r = _cli("import", str(shared_data / SKY), "--name", "sky", "--kind", "traces")
+    assert r.returncode == 0, r.stderr
+    assert "layout sky-t1 (detected" in r.stdout and "94 traces end inside thinking" in r.stdout
+
+
+def test_nocot_on_real_sky_t1_holds_no_thinking(shared_data, catalog, tmp_path):
+    """Issue 13: the nocot variant of the Sky-T1 traces kept the whole thought in 288 of 500
+    rows. Now every row that has an answer gives it without thinking, and a row whose thinking
+    never closed stops the variant until it is filtered out."""
+    from curate.curation.filters import filter_dataset
+
+    import_file(catalog, shared_data / SKY, "sky", kind="traces")
+    with pytest.raises(BadInput, match=r"sky@\w+:26: no visible answer for the nocot variant: "
+                                       r"its thinking never closed"):
+        make_variant(catalog, "sky", "nocot", "sky-nocot")
+    assert not catalog.exists("sky-nocot")
+    closed = filter_dataset(catalog, "sky", "sky-closed", require_closed_think=True,
+                            drop_finish_reasons=[])
+    nocot = make_variant(catalog, closed.spec, "nocot", "sky-nocot")
+    rows = _rows(catalog, nocot)
+    assert len(rows) == 406
+    assert sum(_marked(r["messages"][-1]["content"]) for r in rows) == 0
+    assert sum(_marked(r["answer_text"]) for r in rows) == 0
+    assert all(r["reasoning"] is None for r in rows)
+    # the same file converted by hand (whole response in answer_text) gives the same answers
+    conv = [json.loads(line) for line in (shared_data / SKY).read_text().splitlines()]
+    f = _jsonl(tmp_path / "conv.jsonl", [{"id": str(r["idx"]), "prompt": r["question"],
+                                          "answer_text": r["code"][0]} for r in conv])
+    hand = {r["id"]: r for r in _rows(catalog, import_file(catalog, f, "conv", kind="traces")[0])}
+    mine = {r["problem_id"]: r for r in _rows(catalog, "sky")}
+    assert all(hand[k]["answer_text"] == mine[k]["answer_text"] for k in mine)
+
+
+# -- public layouts (small synthetic rows in each dataset's own field names) --------------------
+
+def test_openr1_math_one_trace_per_generation(tmp_path, catalog):
+    f = _jsonl(tmp_path / "openr1.jsonl", [{
+        "problem": "What is 1+1?", "solution": "It is \\boxed{2}.", "answer": "2",
+        "problem_type": "Algebra", "source": "olympiads", "uuid": "u-1",
+        "generations": ["<think>\n1+1 is 2\n</think>\n\nThe answer is \\boxed{2}.",
+                        "<think>\nhmm, 1+1 could be 11 if"],
+        "finish_reasons": ["stop", "length"], "correctness_math_verify": [True, False],
+        "messages": [{"role": "user", "content": "What is 1+1?"},
+                     {"role": "assistant", "content": "<think>..</think> 2"}]}])
+    ref, _, counts = import_file(catalog, f, "o", kind="traces")
+    assert counts["layout"].startswith("layout openr1-math (detected")
+    a, b = _rows(catalog, ref)
+    assert (a["problem_id"], a["sample_index"], a["finish_reason"]) == ("u-1", 0, "stop")
+    assert (b["sample_index"], b["finish_reason"]) == (1, "length")
+    assert a["reasoning"] == "1+1 is 2" and a["answer_text"] == "The answer is \\boxed{2}."
+    assert b["reasoning"] == "hmm, 1+1 could be 11 if" and b["answer_text"] == ""
+    assert a["reference"] == "2" and a["source"] == "olympiads" and a["id"] != b["id"]
+    assert a["messages"] is None and "generations" not in a        # read, not copied
+    assert a["correctness_math_verify"] == [True, False]           # other fields stay
+    bad = _jsonl(tmp_path / "bad.jsonl", [{"problem": "q", "uuid": "u", "generations": ["a", "b"],
+                                           "finish_reasons": ["stop"]}])
+    with pytest.raises(BadInput, match=r"bad.jsonl:1: 1 items where generations has 2.*"
+                                       r"'finish_reasons'"):
+        import_file(catalog, bad, "bad", kind="traces")
+
+
+def test_openthoughts_and_sky_t1_conversations(tmp_path, catalog):
+    conv = {"system": "Your role as an assistant involves thoroughly exploring questions ...",
+            "conversations": [
+                {"from": "user", "value": "Return your final response within \\boxed{}. 2+2?"},
+                {"from": "assistant", "value": "<|begin_of_thought|>\n\nTwo and two.\n\n"
+                 "<|end_of_thought|>\n\n<|begin_of_solution|>\n\n\\boxed{4}\n\n"
+                 "<|end_of_solution|>"}]}
+    f = _jsonl(tmp_path / "ot.jsonl", [conv])
+    ref, _, counts = import_file(catalog, f, "ot", kind="traces")
+    r = _rows(catalog, ref)[0]
+    assert counts["layout"].startswith("layout openthoughts")
+    assert r["prompt"].endswith("2+2?") and r["reasoning"] == "Two and two."
+    assert r["answer_text"] == "\\boxed{4}" and r["system"].startswith("Your role")
+    sky = import_file(catalog, f, "sky", kind="traces", layout="sky-t1")[0]
+    assert _rows(catalog, sky)[0]["answer_text"] == "\\boxed{4}"
+    # OpenThoughts3 speaks human/gpt
+    g = _jsonl(tmp_path / "ot3.jsonl", [{"conversations": [
+        {"from": "human", "value": "Q?"}, {"from": "gpt", "value": "<think>t</think>A"}]}])
+    r3 = _rows(catalog, import_file(catalog, g, "ot3", kind="traces")[0])[0]
+    assert (r3["prompt"], r3["reasoning"], r3["answer_text"]) == ("Q?", "t", "A")
+    # the metadata config: reasoning and solution already apart, gold from the solution's box
+    m = _jsonl(tmp_path / "otm.jsonl", [{
+        "problem": "2+2?", "deepseek_reasoning": "Two and two.", "deepseek_solution": "**4**",
+        "ground_truth_solution": "So the answer is $\\boxed{4}$.", "domain": "math",
+        "source": "amc"}])
+    rm = _rows(catalog, import_file(catalog, m, "otm", kind="traces")[0])[0]
+    assert (rm["reasoning"], rm["answer_text"], rm["reference"]) == ("Two and two.", "**4**", "4")
+
+
+def test_s1k_layouts(tmp_path, catalog):
+    f = _jsonl(tmp_path / "s1k.jsonl", [{
+        "solution": "128", "question": "How many ...?", "cot_type": "math",
+        "source_type": "qq8933/AIME_1983_2024", "metadata": "{'ID': '1991-5', 'Year': 1991}",
+        "cot": None, "thinking_trajectories": ["Let me think.", "Wait, 128."],
+        "attempt": "The answer is $\\boxed{128}$."}])
+    ref, _, counts = import_file(catalog, f, "s1", kind="traces")
+    r = _rows(catalog, ref)[0]
+    assert counts["layout"].startswith("layout s1k")
+    assert r["reasoning"] == "Let me think.\nWait, 128." and r["reference"] == "128"
+    assert r["answer_text"] == "The answer is $\\boxed{128}$."
+    assert _meta(r)["source_metadata"] == "{'ID': '1991-5', 'Year': 1991}"   # not JSON: kept
+    g = _jsonl(tmp_path / "s11.jsonl", [{
+        "solution": "Thus \\boxed{7}", "question": "Q?", "deepseek_thinking_trajectory": "hmm",
+        "deepseek_attempt": "7", "gemini_thinking_trajectory": "g", "gemini_attempt": "7"}])
+    r11 = _rows(catalog, import_file(catalog, g, "s11", kind="traces")[0])[0]
+    assert (r11["reasoning"], r11["answer_text"], r11["reference"]) == ("hmm", "7", "7")
+
+
+# -- mappings and what a trace needs -----------------------------------------------------------
+
+def test_map_names_the_fields(tmp_path, catalog):
+    f = _jsonl(tmp_path / "m.jsonl", [
+        {"q": "1+1?", "out": {"text": "<think>add</think>2"}, "gold": 2, "n": 7},
+        {"q": "2+2?", "out": {"text": "<think>add"}, "gold": "4", "n": 8}])
+    ref, _, counts = import_file(catalog, f, "m", kind="traces",
+                                 mapping="prompt=q,completion=out.text,reference=gold,problem_id=n")
+    a, b = _rows(catalog, ref)
+    assert (a["prompt"], a["reasoning"], a["answer_text"], a["reference"], a["problem_id"]) == \
+        ("1+1?", "add", "2", "2", "7")
+    assert (b["reasoning"], b["answer_text"], _meta(b)["think_closed"]) == ("add", "", False)
+    g = _jsonl(tmp_path / "chat.jsonl", [{"messages": [
+        {"role": "system", "content": "S"}, {"role": "user", "content": "Q?"},
+        {"role": "assistant", "content": "<think>t</think>A"}]}])
+    r = _rows(catalog, import_file(catalog, g, "chat", kind="traces", mapping={
+        "prompt": "messages[role=user].content",
+        "completion": "messages[-1].content"})[0])[0]
+    assert (r["prompt"], r["reasoning"], r["answer_text"]) == ("Q?", "t", "A")
+
+
+@pytest.mark.parametrize("mapping,match", [
+    ("reasoning", "expected TARGET=FIELD"),
+    ("thoughts=x", "unknown target 'thoughts'"),
+    ("reasoning=a..b", "cannot read field path"),
+    ("completion=x,reasoning=y", "either completion"),
+])
+def test_bad_maps_are_one_line(tmp_path, catalog, mapping, match):
+    f = _jsonl(tmp_path / "m.jsonl", [{"prompt": "q", "answer_text": "a"}])
+    with pytest.raises(BadInput, match=match):
+        import_file(catalog, f, "m", kind="traces", mapping=mapping)
+    assert catalog.ls() == []
+
+
+@pytest.mark.parametrize("row,field,reason", [
+    ({"prompt": "q", "id": "x"}, "reasoning", "a trace needs reasoning and/or answer_text"),
+    ({"prompt": "q", "reasoning": "", "answer_text": "  "}, "reasoning", "a trace needs"),
+    ({"reasoning": "r", "answer_text": "a"}, "prompt", "a trace needs a prompt"),
+    ({"prompt": "q", "reasoning": ["r"], "answer_text": "a"}, "reasoning", "wrong type"),
+    ({"prompt": "q", "answer_text": "a", "sample_index": "0"}, "sample_index", "wrong type"),
+])
+def test_a_trace_has_what_traces_need(tmp_path, catalog, row, field, reason):
+    f = _jsonl(tmp_path / "t.jsonl", [{"prompt": "ok", "answer_text": "fine"}, row])
+    with pytest.raises(BadInput, match=rf"t.jsonl:2: {reason}.*'{field}'"):
+        import_file(catalog, f, "t", kind="traces", layout="none")
+    assert catalog.ls() == []
+    ref, rejects, _ = import_file(catalog, f, "t", kind="traces", layout="none", skip_bad=True)
+    assert ref.rows == 1 and catalog.get(rejects.spec)[0]["field"] == field
+
+
+def test_inline_markers_in_trace_fields_are_split(tmp_path, catalog):
+    f = _jsonl(tmp_path / "t.jsonl", [
+        {"id": "a", "prompt": "q", "answer_text": "<think>r</think>A"},
+        {"id": "b", "prompt": "q", "reasoning": "<think>\nr\n</think>", "answer_text": "B"},
+        {"id": "c", "prompt": "q", "answer_text": "<|begin_of_thought|>r"},
+        {"id": "d", "prompt": "q", "reasoning": "r", "answer_text": "D"}])
+    rows = {r["id"]: r for r in _rows(catalog, import_file(catalog, f, "t", kind="traces")[0])}
+    assert (rows["a"]["reasoning"], rows["a"]["answer_text"]) == ("r", "A")
+    assert (rows["b"]["reasoning"], rows["b"]["answer_text"]) == ("r", "B")
+    assert (rows["c"]["reasoning"], rows["c"]["answer_text"]) == ("r", "")
+    assert (rows["d"]["reasoning"], rows["d"]["answer_text"]) == ("r", "D")
+    assert _meta(rows["c"])["think_closed"] is False
+
+
+def test_curate_export_reimports_unchanged_as_traces(tmp_path, catalog):
+    """A file already in curate's trace shape is not remapped."""
+    f = _jsonl(tmp_path / "t.jsonl", [{"id": "t1", "problem_id": "p", "task": "math",
+                                       "prompt": "q", "reasoning": "r", "answer_text": "a",
+                                       "reference": "1", "finish_reason": "stop",
+                                       "sample_index": 0, "extra": 5}])
+    ref, _, counts = import_file(catalog, f, "t", kind="traces")
+    r = _rows(catalog, ref)[0]
+    assert counts["layout"] == "no layout" and r["extra"] == 5
+    assert (r["id"], r["problem_id"], r["reasoning"], r["answer_text"]) == ("t1", "p", "r", "a")
+
+
+# -- nocot ------------------------------------------------------------------------------------
+
+def test_nocot_strips_inline_thinking_and_refuses_what_it_cannot(catalog):
+    base = {"prompt": "q", "reasoning": None, "task": "math"}
+    catalog.register("inline", [
+        {**base, "id": "1", "answer_text": "<think>r</think>A1"},
+        {**base, "id": "2", "answer_text": "<|begin_of_thought|>r<|end_of_thought|>"
+                                           "<|begin_of_solution|>A2<|end_of_solution|>"},
+        {**base, "id": "3", "answer_text": "A3", "reasoning": "r"}], kind="traces")
+    ref = make_variant(catalog, "inline", "nocot", "inline-nocot")
+    rows = _rows(catalog, ref)
+    assert [r["messages"][-1]["content"] for r in rows] == ["A1", "A2", "A3"]
+    assert [r["answer_text"] for r in rows] == ["A1", "A2", "A3"]
+    assert catalog.lineage(ref)[0]["counts"]["thinking_stripped"] == 2
+    for i, (answer, reason) in enumerate([
+            ("<think>r</think>A</think>B", "still holds thinking markers"),
+            ("<think>r never closed", "its thinking never closed"),
+            ("A <|end_of_solution|> B", "still holds thinking markers"),
+            ("", "no visible answer")]):
+        catalog.register(f"bad{i}", [{**base, "id": "ok", "answer_text": "fine"},
+                                     {**base, "id": "x", "answer_text": answer}], kind="traces")
+        with pytest.raises(BadInput, match=rf"bad{i}@\w+:1: .*{reason}.*'answer_text'"):
+            make_variant(catalog, f"bad{i}", "nocot", f"bad{i}-nocot")
+        assert not catalog.exists(f"bad{i}-nocot")
+
+
+def test_nocot_messages_never_keep_an_inline_think_block():
+    from curate.record import messages_for
+
+    assert messages_for("q", None, "<think>r</think>\n\nA", "nocot")[-1]["content"] == "A"
+    assert messages_for("q", "r", "<|begin_of_thought|>x<|end_of_thought|>A",
+                        "nocot")[-1]["content"] == "A"
+    assert messages_for("q", None, "<think>never closed", "nocot")[-1]["content"] == ""
