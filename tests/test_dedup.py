@@ -1,4 +1,6 @@
-"""Exact and MinHash (datasketch) prompt dedup: planted near-duplicates found, few false hits."""
+"""Prompt dedup: the exact key keeps content, MinHash proposes and the math content decides,
+planted copies are found, distinct problems (Countdown, MATH-500) are never dropped, and every
+dropped problem is kept in NAME-dropped with the row it duplicates."""
 
 from __future__ import annotations
 
@@ -6,7 +8,8 @@ import random
 
 import pytest
 
-from curate.curation.dedup import dedup_dataset, duplicate_flags, normalise
+from curate.curation.dedup import dedup_dataset, duplicate_flags, find_duplicates, normalise
+from curate.curation.problem_text import canonical, math_content
 from curate.record import empty_trace
 
 WORDS = ("number integer triangle circle square prime divisor sum product remainder angle "
@@ -16,7 +19,8 @@ WORDS = ("number integer triangle circle square prime divisor sum product remain
 
 
 def _synthetic(n: int, seed: int = 0) -> tuple[list[str], list[str]]:
-    """n distinct random problems, and one near-duplicate of each (1-3 small edits)."""
+    """n distinct random problems, and one copy of each: 1-3 small edits (case, a filler word
+    inserted, punctuation) anywhere, deletions only of words that carry no math content."""
     rng = random.Random(seed)
     originals = []
     for i in range(n):
@@ -34,7 +38,8 @@ def _synthetic(n: int, seed: int = 0) -> tuple[list[str], list[str]]:
             elif op < 0.6:
                 w.insert(i, rng.choice(["the", "then", "now"]))
             elif op < 0.8 and len(w) > 5:
-                del w[i]
+                if not math_content(w[i]):
+                    del w[i]
             else:
                 w[i] += ","
         dups.append("  ".join(w))
@@ -42,12 +47,126 @@ def _synthetic(n: int, seed: int = 0) -> tuple[list[str], list[str]]:
 
 
 def test_normalise():
-    assert normalise("  What IS  2+2? ") == "what is 2 2"
+    assert normalise("  What IS  2+2? ") == "what is 2+2"
 
 
 def test_exact_duplicates_after_normalisation():
     flags = duplicate_flags(["What is 2+2?", "what is 2 + 2", "Another one"], minhash=False)
     assert flags == [None, "exact_duplicate", None]
+
+
+# Pairs that differ in content: a digit, an operator, a relation, a variable name (its case
+# too), an exponent, a fraction, a LaTeX command, a number in prose, a number word.
+DIFFERENT = [
+    ("Compute $2+3$.", "Compute $2-3$."),
+    ("Compute $2+3$.", "Compute $2\\cdot 3$."),
+    ("Compute $2+3$.", "Compute $2+4$."),
+    ("Solve $x < 1$.", "Solve $x > 1$."),
+    ("Solve $x \\le 1$.", "Solve $x < 1$."),
+    ("Solve $x = 1$.", "Solve $x \\ne 1$."),
+    ("Find $x^2$ when $x=3$.", "Find $x^3$ when $x=3$."),
+    ("Find $x$ if $2x=4$.", "Find $y$ if $2y=4$."),
+    ("Let $X$ be the mean of $x$.", "Let $x$ be the mean of $x$."),
+    ("Evaluate $\\frac{1}{2}+1$.", "Evaluate $\\frac{2}{1}+1$."),
+    ("Evaluate $\\sin x$.", "Evaluate $\\cos x$."),
+    ("Evaluate $\\sqrt{2}$.", "Evaluate $\\sqrt[3]{2}$."),
+    ("What is 12 + 5?", "What is 12 - 5?"),
+    ("Tom has 5 apples and buys 3 more.", "Tom has 5 apples and buys 4 more."),
+    ("Tom has three apples.", "Tom has four apples."),
+    ("Compute $5!$", "Compute $5$"),
+]
+# Pairs that are the same problem: whitespace, prose case, LaTeX spacing, \\left/\\right,
+# delimiters, trailing punctuation, display-style aliases, one-character braces.
+SAME = [
+    ("Compute $2+3$.", "compute  $2 + 3$"),
+    ("Compute $2+3$.", "Compute \\(2+3\\)"),
+    ("Compute $$2+3$$", "COMPUTE \\[ 2 + 3 \\]."),
+    ("Find $(\\frac{1}{2})^2$.", "Find $\\left( \\dfrac{1}{2} \\right)^{2}$"),
+    ("If $x \\le 3$, find $y$.", "If $x\\,\\leq\\, 3$ , find $y$ ."),
+    ("If $x=1.$ Find $y.$", "If $x = 1$. Find $y$."),
+    ("Find $\\binom{31}{28}$", "Find $\\dbinom{31}{28}$!"),
+    ("Solve $a\\!\\cdot\\!b = 2$;", "Solve $a \\cdot b=2$"),
+]
+
+
+@pytest.mark.parametrize("a,b", DIFFERENT)
+def test_content_is_never_normalised_away(a, b):
+    assert canonical(a) != canonical(b)
+    assert math_content(a) != math_content(b)
+    assert duplicate_flags([a, b]) == [None, None]
+
+
+@pytest.mark.parametrize("a,b", SAME)
+def test_formatting_is_not_content(a, b):
+    assert canonical(a) == canonical(b)
+    assert duplicate_flags([a, b], minhash=False) == [None, "exact_duplicate"]
+
+
+def test_canonical_form():
+    assert canonical("Compute $2+3$.") == "compute $2+3$"
+    assert canonical("Let $X$ be  A set.") == "let $X$ be a set"
+    assert math_content("Find the quotient when $x^9 + 1$ is divided by $x - 1.$") == (
+        "quotient", "$x^9+1$", "$x-1$")
+
+
+def test_currency_dollars_are_not_math():
+    a = "Job A pays $15 an hour for 2000 hours a year, and Job B pays $42000."
+    assert math_content(a) == ("15", "2000", "B", "42000")
+    assert math_content("It costs $5 and $6.") == ("5", "6")
+
+
+@pytest.mark.parametrize("a,b", [
+    ("Find the quotient when $x^9 + 1$ is divided by $x - 1.$",
+     "Find the quotient when $x^6 - 3$ is divided by $x + 1.$"),
+    ("Find the remainder when $x^4 + 2$ is divided by $x - 2.$",
+     "Find the remainder when $x^4 + 2$ is divided by $x - 3.$"),
+    ("In a class of 30 students, 12 play chess and 9 play go. How many play neither game?",
+     "In a class of 30 students, 12 play chess and 8 play go. How many play neither game?"),
+    ("Find the smallest positive integer $n$ such that $n^2 + 1$ is divisible by $5$.",
+     "Find the largest positive integer $n$ such that $n^2 + 1$ is divisible by $5$."),
+    ("Three friends share a pizza equally; how much does each friend get, as a fraction?",
+     "Four friends share a pizza equally; how much does each friend get, as a fraction?"),
+])
+def test_near_duplicates_need_the_same_math(a, b):
+    assert duplicate_flags([a, b]) == [None, None]
+
+
+@pytest.mark.parametrize("a,b", [
+    ("Find the quotient when $x^9 + 1$ is divided by $x - 1.$",
+     "Now find the quotient when $x^9+1$ is divided by $x-1$."),
+    ("In a class of 30 students, 12 play chess and 9 play go. How many play neither game?",
+     "In a class of 30 students, 12 play chess and 9 play go. So, how many play neither game?"),
+    ("Using the numbers [3, 5, 7, 9], create an equation that equals 24. Show your work.",
+     "Using the numbers [3, 5, 7, 9], create an equation that equals 24. Show your steps."),
+])
+def test_near_duplicates_with_the_same_math_are_found(a, b):
+    d = find_duplicates([a, b])[1]
+    assert d is not None and d.reason == "near_duplicate" and d.of == 0
+
+
+def test_distinct_countdown_problems_are_never_dropped():
+    from curate.curation.countdown_generate import iter_countdown_rows
+
+    rows = list(iter_countdown_rows(400, seed=0, workers=1))
+    assert len({r["problem_id"] for r in rows}) == 400
+    prompts = [r["prompt"] for r in rows]
+    assert sum(f is not None for f in duplicate_flags(prompts)) == 0
+    # MinHash alone would call a third of them duplicates: the content check is what holds
+    assert sum(f is not None for f in duplicate_flags(prompts, content_check=False)) > 50
+
+
+def test_math500_has_no_duplicates(shared_data):
+    import json
+
+    problems = [json.loads(x)["problem"] for x in
+                (shared_data / "math500/math500_test.jsonl").open()]
+    assert len(problems) == 500
+    assert [f for f in duplicate_flags(problems) if f] == []
+    # ... and every planted copy of a MATH-500 problem is found
+    rng = random.Random(3)
+    copies = ["  " + p.replace(". ", ".  ").rstrip(".") + "  " for p in rng.sample(problems, 50)]
+    flags = duplicate_flags(problems + copies)
+    assert flags[:500] == [None] * 500 and all(flags[500:])
 
 
 def test_minhash_recall_and_false_positives():
@@ -59,19 +178,58 @@ def test_minhash_recall_and_false_positives():
     assert false_pos < 0.01, false_pos
 
 
-def test_dedup_keeps_all_samples_of_a_problem(catalog):
-    rows = [empty_trace(id=f"{pid}-{s}", problem_id=pid, prompt=prompt)
+def _dup_rows():
+    return [empty_trace(id=f"{pid}-{s}", problem_id=pid, prompt=prompt)
             for pid, prompt in [("a", "Find the sum of all primes below ten thousand."),
                                 ("b", "Find the sum of all primes below ten thousand!"),
-                                ("c", "A completely different question about circles.")]
+                                ("c", "A completely different question about circles."),
+                                ("d", "Please find the sum of all the primes below ten thousand."),
+                                ("e", "Find the sum of all primes below twenty thousand.")]
             for s in range(2)]
-    catalog.register("raw", rows, kind="traces")
+
+
+def test_dedup_keeps_all_samples_of_a_problem(catalog):
+    catalog.register("raw", _dup_rows(), kind="traces")
     ref = dedup_dataset(catalog, "raw", "deduped")
     kept = catalog.table(ref).column("problem_id").to_pylist()
-    assert kept == ["a", "a", "c", "c"]
+    assert kept == ["a", "a", "c", "c", "e", "e"]
     lin = catalog.lineage(ref)[0]
-    assert lin["counts"]["dropped"] == {"exact_duplicate": 2}
-    assert lin["counts"]["problems_in"] == 3 and lin["counts"]["problems_out"] == 2
+    assert lin["counts"]["dropped"] == {"exact_duplicate": 2, "near_duplicate": 2}
+    assert lin["counts"]["problems_in"] == 5 and lin["counts"]["problems_out"] == 3
+
+
+def test_dropped_rows_are_kept_with_the_row_they_duplicate(catalog):
+    import json
+
+    catalog.register("raw", _dup_rows(), kind="traces")
+    ref = dedup_dataset(catalog, "raw", "deduped")
+    spec = catalog.lineage(ref)[0]["counts"]["dropped_version"]
+    assert spec.startswith("deduped-dropped@")
+    dropped = catalog.table(spec).to_pylist()
+    assert [(r["id"], r["drop_reason"], r["drop_match"]) for r in dropped] == [
+        ("b-0", "exact_duplicate", "a-0"), ("b-1", "exact_duplicate", "a-0"),
+        ("d-0", "near_duplicate", "a-0"), ("d-1", "near_duplicate", "a-0")]
+    assert {r["dropped_by"] for r in dropped} == {"dedup"}
+    detail = json.loads(dropped[2]["drop_detail"])
+    assert detail["problem_id"] == "a" and 0.6 <= detail["similarity"] < 1
+    assert detail["kept_text"].startswith("Find the sum of all primes")
+    lin = catalog.lineage(spec)[0]
+    assert lin["step"] == "dedup-dropped" and lin["parents"] == [catalog.resolve("raw").spec]
+
+
+def test_no_dropped_opt_out_and_names_checked_first(catalog):
+    from curate.errors import BadInput
+
+    catalog.register("raw", _dup_rows(), kind="traces")
+    ref = dedup_dataset(catalog, "raw", "plain", keep_dropped=False)
+    assert not catalog.exists("plain-dropped")
+    assert catalog.lineage(ref)[0]["counts"]["dropped_version"] is None
+    before = {r["name"] for r in catalog.ls()}
+    long_name = "x" * 125                          # valid alone, too long with -dropped
+    with pytest.raises(BadInput, match="dropped"):
+        dedup_dataset(catalog, "raw", long_name)
+    assert {r["name"] for r in catalog.ls()} == before
+    assert dedup_dataset(catalog, "raw", long_name, keep_dropped=False).rows == 6
 
 
 def test_bad_option():
@@ -88,10 +246,18 @@ def test_cli_dedup(home, catalog):
     from typer.testing import CliRunner
 
     from curate.cli import app
+    from curate.errors import BadInput
 
     rows = [empty_trace(id=str(i), problem_id=str(i), prompt=p)
             for i, p in enumerate(["Same question here.", "same question here", "Other."])]
     catalog.register("raw", rows, kind="traces")
     r = CliRunner().invoke(app, ["dedup", "raw", "--name", "d", "--json"])
     assert r.exit_code == 0, r.output
-    assert json.loads(r.output)["counts"]["dropped"] == {"exact_duplicate": 1}
+    out = json.loads(r.output)
+    assert out["counts"]["dropped"] == {"exact_duplicate": 1}
+    assert out["counts"]["dropped_version"].startswith("d-dropped@")
+    r = CliRunner().invoke(app, ["dedup", "raw", "--name", "d2", "--no-dropped", "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["counts"]["dropped_version"] is None
+    r = CliRunner().invoke(app, ["dedup", "raw", "--name", "y" * 125])
+    assert isinstance(r.exception, BadInput) and "dropped" in str(r.exception)
