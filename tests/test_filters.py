@@ -137,3 +137,52 @@ def test_cli_filter(home, catalog):
     assert r.exit_code == 0, r.output
     out = json.loads(r.output)
     assert out["counts"]["dropped"]["wrong"] == 1 and out["rows"] == out["counts"]["out"]
+
+
+def test_dropped_rows_are_kept_with_reason_and_measure(catalog):
+    import json
+
+    catalog.register("raw", ROWS, kind="traces")
+    ref = filter_dataset(catalog, "raw", "clean", verified_only=True, max_tokens=1000,
+                         require_closed_think=True)
+    spec = catalog.lineage(ref)[0]["counts"]["dropped_version"]
+    dropped = catalog.table(spec).to_pylist()
+    got = {r["id"]: (r["drop_reason"], json.loads(r["drop_detail"])) for r in dropped}
+    assert got == {
+        "t1": ("wrong", {"verified": False}),
+        "t3": ("finish_reason_length", {"finish_reason": "length"}),
+        "t4": ("unverifiable", {"verified": None}),
+        "t5": ("too_long", {"tokens": 5000, "max_tokens": 1000}),
+        "t6": ("unclosed_think", {"answer_chars": 0}),
+    }
+    assert {r["dropped_by"] for r in dropped} == {"filter"}
+    assert sorted(_ids(catalog.table(ref)) + list(got)) == sorted(r["id"] for r in ROWS)
+    lin = catalog.lineage(spec)[0]
+    assert lin["step"] == "filter-dropped" and lin["counts"]["out"] == 5
+
+
+def test_group_filters_say_why(catalog):
+    import json
+
+    import pyarrow as pa
+
+    from curate.curation.filters import filter_split
+
+    rows = ([_row(i, "easy") for i in range(4)]
+            + [_row(10 + i, "mid", verified=i < 2) for i in range(4)])
+    _kept, dropped, _ = filter_split(pa.Table.from_pylist(rows),
+                                     {"pass_rate_max": 0.8, "k_per_problem": 1,
+                                      "strategy": "first"})
+    d = {r["id"]: (r["drop_reason"], json.loads(r["drop_detail"])) for r in dropped.to_pylist()}
+    assert d["t0"] == ("pass_rate_above", {"pass_rate": 1.0, "samples": 4, "window": [0.0, 0.8]})
+    assert d["t11"] == ("rejection_sampling", {"k": 1, "strategy": "first", "kept": ["t10"]})
+
+
+def test_filter_no_dropped_and_name_checked_first(catalog):
+    catalog.register("raw", ROWS, kind="traces")
+    ref = filter_dataset(catalog, "raw", "c2", verified_only=True, keep_dropped=False)
+    assert not catalog.exists("c2-dropped") and ref.rows == 5
+    before = len(catalog.ls())
+    with pytest.raises(BadInput, match="c{125}-dropped"):
+        filter_dataset(catalog, "raw", "c" * 125, verified_only=True)
+    assert len(catalog.ls()) == before

@@ -14,6 +14,9 @@ def _cat():
     return Catalog()
 
 
+NO_DROPPED_HELP = "Do not keep the dropped rows (default: kept as NAME-dropped with the reason)."
+
+
 def _show(ref, counts: dict, json_out: bool, title: str) -> None:
     from curate.catalog.catalog import ref_dict
 
@@ -24,6 +27,13 @@ def _show(ref, counts: dict, json_out: bool, title: str) -> None:
     dropped = counts.get("dropped") or {}
     print_rows([{"reason": k, "rows": v} for k, v in dropped.items()] or
                [{"reason": "(none dropped)", "rows": 0}], title=title)
+    _where_dropped(counts)
+
+
+def _where_dropped(counts: dict) -> None:
+    if counts.get("dropped_version"):
+        console.print(f"dropped rows, with reason and match: [bold]{counts['dropped_version']}"
+                      "[/bold] (curate catalog show / curate catalog sql)")
 
 
 def filter_cmd(
@@ -41,9 +51,10 @@ def filter_cmd(
     k: int = typer.Option(None, "--k", help="Rejection sampling: keep k rows per problem."),
     strategy: str = typer.Option("random", help="first | shortest | longest | random"),
     seed: int = typer.Option(0),
+    no_dropped: bool = typer.Option(False, "--no-dropped", help=NO_DROPPED_HELP),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Filter traces; counts by reason go to lineage."""
+    """Filter traces; counts by reason go to lineage, dropped rows to NAME-dropped."""
     from curate.curation.filters import filter_dataset
 
     cat = _cat()
@@ -52,7 +63,7 @@ def filter_cmd(
         drop_finish_reasons=[] if keep_length else ["length"], min_tokens=min_tokens,
         max_tokens=max_tokens, require_closed_think=closed_think, max_repetition=max_repetition,
         tail_loop=tail_loop, pass_rate_min=pass_rate_min, pass_rate_max=pass_rate_max,
-        k_per_problem=k, strategy=strategy, seed=seed)
+        k_per_problem=k, strategy=strategy, seed=seed, keep_dropped=not no_dropped)
     _show(ref, cat.lineage(ref)[0].get("counts", {}), json_out, "dropped")
 
 
@@ -62,14 +73,17 @@ def dedup_cmd(
     field: str = typer.Option("prompt", help="Column to compare."),
     threshold: float = typer.Option(0.6, help="MinHash Jaccard threshold for near-duplicates."),
     no_minhash: bool = typer.Option(False, "--exact-only", help="Exact (normalised) duplicates only."),
+    no_dropped: bool = typer.Option(False, "--no-dropped", help=NO_DROPPED_HELP),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Drop problems whose prompt repeats or nearly repeats an earlier one (datasketch MinHash)."""
+    """Drop problems whose prompt repeats an earlier one: exactly (formatting aside) or nearly
+    (MinHash-similar text AND the same math content: numbers, expressions, question words)."""
     from curate.curation.dedup import dedup_dataset
 
     cat = _cat()
     ref = dedup_dataset(cat, name, out, field=field, threshold=threshold, minhash=not no_minhash,
-                        progress=not json_out)
+                        progress=not json_out,
+                        keep_dropped=not no_dropped)
     _show(ref, cat.lineage(ref)[0].get("counts", {}), json_out, "dropped")
 
 
@@ -82,27 +96,37 @@ def decontaminate_cmd(
     fields: str = typer.Option("prompt,answer_text", help="Columns checked."),
     keep: bool = typer.Option(False, "--keep", help="Keep flagged rows; add contaminated_<bench> columns."),
     skip_missing: bool = typer.Option(False, "--skip-missing", help="Skip benchmarks with no local copy and no Hub access."),
+    no_dropped: bool = typer.Option(False, "--no-dropped", help=NO_DROPPED_HELP),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
-    """N-gram decontamination against the benchmark registry, with a report per benchmark."""
+    """N-gram decontamination against the benchmark registry, with a report per benchmark;
+    benchmark items shorter than n tokens are matched whole (normalised question in the row)."""
     from curate.catalog.catalog import ref_dict
     from curate.curation.decontaminate import decontaminate_dataset
 
     cat = _cat()
     ref = decontaminate_dataset(cat, name, out, benchmarks=benchmarks, n=n, fields=fields,
                                 drop=not keep, skip_missing=skip_missing,
-                                progress=not json_out)
+                                progress=not json_out,
+                                keep_dropped=not no_dropped)
     report = cat.show(ref)["stats"]["decontamination"]
+    counts = cat.lineage(ref)[0].get("counts", {})
     if json_out:
-        print_json({**ref_dict(ref), "report": report})
+        print_json({**ref_dict(ref), "report": report,
+                    "dropped_version": counts.get("dropped_version")})
         return
     console.print(f"registered [bold]{ref.spec}[/bold] ({ref.rows} rows)")
-    print_rows([{"benchmark": b, "rows flagged": c} for b, c in report["per_benchmark"].items()]
+    rules = report.get("per_rule", {})
+    print_rows([{"benchmark": b, "rows flagged": c, "by n-gram": rules.get(b, {}).get("ngram"),
+                 "by whole question": rules.get(b, {}).get("whole_question")}
+                for b, c in report["per_benchmark"].items()]
                + [{"benchmark": b, "rows flagged": "not checked"} for b in report["unavailable"]],
                title=f"contamination ({report['n']}-grams)")
+    console.print(report.get("short_items", ""), markup=False)
     for b, exs in report["examples"].items():
         for e in exs:
             console.print(f"[bold]{b}[/bold] row {e['row']}: {'; '.join(e['matched'][:2])}")
+    _where_dropped(counts)
 
 
 def register(app: typer.Typer) -> None:

@@ -6,6 +6,10 @@ bounds, `require_closed_think`, repetition / degenerate loops. Group filters ove
 `problem_id`: the pass-rate window (computed on all n samples *before* any row is dropped,
 as open-r1 does) and rejection sampling (k rows per problem: first, shortest, longest or
 random, seeded).
+
+Dropped rows are kept as `OUTPUT-dropped` with their reason and the measure that decided it
+(`drop_detail`: the verdict, finish reason, token count and bound, repetition share, pass rate,
+or the rows rejection sampling kept); see `curate.curation.dropped`.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from curate.curation import dropped as dropped_rows
 from curate.curation import tables
 from curate.errors import BadInput
 
@@ -105,7 +110,12 @@ COLUMNS = ("id", "problem_id", "verified", "finish_reason", "completion_tokens",
 
 def drop_reasons(rows: list[dict], p: dict) -> list[str | None]:
     """One reason per row (None = kept), filters applied in the documented order."""
-    reasons: list[str | None] = [None] * len(rows)
+    return [d[0] if d else None for d in drop_decisions(rows, p)]
+
+
+def drop_decisions(rows: list[dict], p: dict) -> list[tuple[str, dict] | None]:
+    """Per row: None (kept) or (reason, detail: the measure and bound that decided it)."""
+    out: list[tuple[str, dict] | None] = [None] * len(rows)
     groups: dict[Any, list[int]] = defaultdict(list)
     for i, r in enumerate(rows):
         groups[r.get("problem_id") if r.get("problem_id") is not None else f"\0{i}"].append(i)
@@ -118,36 +128,19 @@ def drop_reasons(rows: list[dict], p: dict) -> list[str | None]:
             why = "pass_rate_below" if rate < lo else "pass_rate_above" if rate > hi else None
             if why:
                 for i in idx:
-                    reasons[i] = why
+                    out[i] = (why, {"pass_rate": round(rate, 4), "samples": len(idx),
+                                    "window": [lo, hi]})
 
     drop_fr = set(p["drop_finish_reasons"] or [])
     for i, r in enumerate(rows):
-        if reasons[i] is not None:
+        if out[i] is not None:
             continue
-        v = r.get("verified")
-        if p["verified_only"] and v is not True:
-            reasons[i] = "wrong" if v is False else "unverifiable"
-        elif r.get("finish_reason") in drop_fr:
-            reasons[i] = f"finish_reason_{r.get('finish_reason')}"
-        elif p["min_tokens"] is not None and _length(r) < int(p["min_tokens"]):
-            reasons[i] = "too_short"
-        elif p["max_tokens"] is not None and _length(r) > int(p["max_tokens"]):
-            reasons[i] = "too_long"
-        elif p["require_think"] and not (r.get("reasoning") or "").strip():
-            reasons[i] = "no_think"
-        elif p["require_closed_think"] and not think_closed(r.get("reasoning"), r.get("answer_text")):
-            reasons[i] = "unclosed_think"
-        elif p["max_repetition"] is not None and repetition_ratio(
-                f"{r.get('reasoning') or ''}\n{r.get('answer_text') or ''}",
-                int(p["repetition_ngram"])) > float(p["max_repetition"]):
-            reasons[i] = "repetition"
-        elif p["tail_loop"] and (has_tail_loop(r.get("reasoning")) or has_tail_loop(r.get("answer_text"))):
-            reasons[i] = "degenerate_loop"
+        out[i] = _row_decision(r, p, drop_fr)
 
     if p["k_per_problem"] is not None:
         k, strategy, seed = int(p["k_per_problem"]), p["strategy"], int(p["seed"])
         for idx in groups.values():
-            alive = [i for i in idx if reasons[i] is None]
+            alive = [i for i in idx if out[i] is None]
             if len(alive) <= k:
                 continue
             if strategy == "shortest":
@@ -156,27 +149,68 @@ def drop_reasons(rows: list[dict], p: dict) -> list[str | None]:
                 alive.sort(key=lambda i: (-_length(rows[i]), i))
             elif strategy == "random":
                 alive.sort(key=lambda i: _rank_key({**rows[i], "_i": i}, seed))
+            kept_ids = [rows[i].get("id") for i in alive[:k]]
             for i in alive[k:]:
-                reasons[i] = "rejection_sampling"
-    return reasons
+                out[i] = ("rejection_sampling", {"k": k, "strategy": strategy,
+                                                 "kept": kept_ids})
+    return out
 
 
-def apply_filters(table: pa.Table, params: dict) -> tuple[pa.Table, dict[str, Any]]:
-    """(kept rows, counts {"in", "out", "dropped": {reason: n}})."""
+def _row_decision(r: dict, p: dict, drop_fr: set) -> tuple[str, dict] | None:
+    """The first row filter that drops `r`, with its measure; None if none does."""
+    v = r.get("verified")
+    if p["verified_only"] and v is not True:
+        return ("wrong" if v is False else "unverifiable"), {"verified": v}
+    if r.get("finish_reason") in drop_fr:
+        return f"finish_reason_{r.get('finish_reason')}", {"finish_reason": r.get("finish_reason")}
+    if p["min_tokens"] is not None and _length(r) < int(p["min_tokens"]):
+        return "too_short", {"tokens": _length(r), "min_tokens": int(p["min_tokens"])}
+    if p["max_tokens"] is not None and _length(r) > int(p["max_tokens"]):
+        return "too_long", {"tokens": _length(r), "max_tokens": int(p["max_tokens"])}
+    if p["require_think"] and not (r.get("reasoning") or "").strip():
+        return "no_think", {}
+    if p["require_closed_think"] and not think_closed(r.get("reasoning"), r.get("answer_text")):
+        return "unclosed_think", {"answer_chars": len((r.get("answer_text") or "").strip())}
+    if p["max_repetition"] is not None:
+        ratio = repetition_ratio(f"{r.get('reasoning') or ''}\n{r.get('answer_text') or ''}",
+                                 int(p["repetition_ngram"]))
+        if ratio > float(p["max_repetition"]):
+            return "repetition", {"repetition": round(ratio, 4),
+                                  "max_repetition": float(p["max_repetition"])}
+    if p["tail_loop"] and (has_tail_loop(r.get("reasoning")) or has_tail_loop(r.get("answer_text"))):
+        return "degenerate_loop", {}
+    return None
+
+
+def filter_split(table: pa.Table, params: dict) -> tuple[pa.Table, pa.Table, dict[str, Any]]:
+    """(kept rows, dropped rows with reason and detail, counts {"in", "out", "dropped"})."""
     p = check_params(params)
     if p["verified_only"] or p["pass_rate_min"] is not None or p["pass_rate_max"] is not None:
         if "verified" not in table.column_names:
             raise BadInput("this filter needs a 'verified' column: run `curate verify` first")
     cols = [c for c in COLUMNS if c in table.column_names]
     rows = table.select(cols).to_pylist()
-    reasons = drop_reasons(rows, p)
-    return tables.keep(table, [r is None for r in reasons]), tables.drop_counts(len(rows), reasons)
+    decisions = drop_decisions(rows, p)
+    reasons = [d[0] if d else None for d in decisions]
+    dropped = dropped_rows.dropped_table(table, "filter", reasons, None,
+                                         [d[1] if d else None for d in decisions])
+    return (tables.keep(table, [r is None for r in reasons]), dropped,
+            tables.drop_counts(len(rows), reasons))
 
 
-def filter_dataset(catalog, name: str, output: str, **params):
-    """Filter catalog dataset `name` into `output`, counts by reason in its lineage."""
-    spec = catalog.resolve(name).spec
+def apply_filters(table: pa.Table, params: dict) -> tuple[pa.Table, dict[str, Any]]:
+    """(kept rows, counts {"in", "out", "dropped": {reason: n}})."""
+    kept, _dropped, counts = filter_split(table, params)
+    return kept, counts
+
+
+def filter_dataset(catalog, name: str, output: str, keep_dropped: bool = True, **params):
+    """Filter catalog dataset `name` into `output`, counts by reason in its lineage; dropped
+    rows go to `output-dropped` unless `keep_dropped` is False."""
+    dropped_rows.check_names(output, keep_dropped)
+    src = catalog.resolve(name)
     p = check_params(params)
-    kept, counts = apply_filters(tables.read(catalog, spec), p)
-    return tables.register(catalog, output, kept, parents=[spec], step="filter", params=p,
-                           counts=counts)
+    kept, dropped, counts = filter_split(tables.read(catalog, src.spec), p)
+    return dropped_rows.register_split(catalog, output, kept, dropped, parents=[src.spec],
+                                       step="filter", params=p, counts=counts,
+                                       keep_dropped=keep_dropped)
