@@ -133,3 +133,126 @@ def test_cli_decontaminate(home, catalog, tmp_path):
     assert out["rows"] == 1 and out["report"]["per_benchmark"] == {f"file:{bench}": 1}
     r = CliRunner().invoke(app, ["decontaminate", "raw", "--name", "c", "--benchmarks", "nope"])
     assert r.exit_code != 0 and isinstance(r.exception, NotFound)
+
+
+def _self_table(shared_data, path):
+    qs = [json.loads(x)["problem"] for x in (shared_data / path).open()]
+    return qs, pa.table({"id": [str(i) for i in range(len(qs))], "prompt": qs})
+
+
+@pytest.mark.parametrize("n", [8, 12])
+def test_math500_against_itself_flags_every_item(shared_data, n):
+    qs, t = _self_table(shared_data, "math500/math500_test.jsonl")
+    kept, rep = decontaminate_table(t, {"benchmarks": ["math500"], "n": n, "fields": ["prompt"],
+                                        "drop": False})
+    assert rep["flagged"] == 500 == len(qs)
+    short = rep["shorter_than_n"]["math500"]
+    assert short == (12 if n == 8 else 40)
+    assert rep["per_rule"]["math500"] == {"ngram": 500 - short, "whole_question": short}
+
+
+def test_aime24_against_itself_flags_every_item(shared_data):
+    _qs, t = _self_table(shared_data, "aime24/aime24_test.jsonl")
+    _kept, rep = decontaminate_table(t, {"benchmarks": ["aime24"], "fields": ["prompt"],
+                                         "drop": False})
+    assert rep["flagged"] == 30 and rep["per_benchmark"] == {"aime24": 30}
+
+
+# A short benchmark item (fewer than n tokens), and its neighbours.
+SHORT_COPIES = [
+    "Compute $\\dbinom{31}{28}$.",                                  # verbatim
+    "compute  \\( \\dbinom {31}{28} \\) ",                           # spacing, delimiters
+    "COMPUTE $\\binom{31}{28}$",                                     # case, \\binom alias
+    "Compute $\\dbinom{31}{28}\\,$!",                                # LaTeX spacing, punctuation
+    "Warm-up first. Compute $\\dbinom{31}{28}$. Then explain why it is an integer.",  # embedded
+    "Here is a problem. Simplify $\\sqrt{242}$. Explain each step.",  # another short item
+    "Find the units digit of $18^6.$ Show your work.",
+    "Evaluate $\\log_2 64$.",                                      # a space inside a number
+    "What is $1^{( 2^{ 235423523 } )}$ ?",
+]
+SHORT_DIFFERENT = [
+    "Compute $\\dbinom{31}{27}$.",                  # another number
+    "Compute $\\dbinom{31}{28} + 1$.",             # a longer expression
+    "Compute $\\dbinom{31}{28}^2$.",
+    "Simplify $\\sqrt{2420}$.",
+    "Find the units digit of $18^7.$",
+    "Compute 31 choose 28 by hand.",               # a paraphrase is not a copy
+    "Evaluate $\\log_2 65$.",
+    "What is $1^{(2^{235423524})}$?",
+]
+
+
+def test_short_items_are_matched_whole_and_only_whole(shared_data):
+    prompts = SHORT_COPIES + SHORT_DIFFERENT
+    t = pa.table({"id": [str(i) for i in range(len(prompts))], "prompt": prompts,
+                  "answer_text": ["ok"] * len(prompts)})
+    for n in (8, 12):
+        out, rep = decontaminate_table(t, {"benchmarks": ["math500"], "n": n, "drop": False})
+        flags = out.column("contaminated_math500").to_pylist()
+        assert flags == [True] * len(SHORT_COPIES) + [False] * len(SHORT_DIFFERENT), (n, flags)
+
+
+def test_short_item_echoed_in_the_answer_is_found(shared_data):
+    t = pa.table({"id": ["x"], "prompt": ["An innocent prompt."],
+                  "answer_text": ["We are asked: Evaluate $\\log_2 64$. So the answer is 6."]})
+    _, rep = decontaminate_table(t, {"benchmarks": ["math500"]})
+    ex = rep["examples"]["math500"][0]
+    assert rep["flagged"] == 1 and ex["rule"] == "whole_question"
+    assert ex["item_id"] == "test/algebra/1255.json" and ex["field"] == "answer_text"
+
+
+def test_dropped_rows_name_the_benchmark_item(catalog, shared_data):
+    planted, clean = _planted(shared_data)
+    rows = [{"id": str(i), "problem_id": str(i), "prompt": p, "answer_text": "42"}
+            for i, p in enumerate(clean[:20] + planted + ["Compute $\\dbinom{31}{28}$."])]
+    catalog.register("traces", rows, kind="traces")
+    ref = decontaminate_dataset(catalog, "traces", "clean", benchmarks=["math500", "aime24"])
+    counts = catalog.lineage(ref)[0]["counts"]
+    assert counts["dropped"] == {"contaminated": 8}
+    assert counts["shorter_than_n"] == {"math500": 12, "aime24": 0}
+    assert counts["per_rule"]["math500"] == {"ngram": 6, "whole_question": 1}
+    assert "fewer than n tokens" in counts["short_rule"]
+    dropped = {r["id"]: r for r in catalog.table(counts["dropped_version"]).to_pylist()}
+    assert len(dropped) == 8 and {r["dropped_by"] for r in dropped.values()} == {"decontaminate"}
+    short = dropped[str(len(rows) - 1)]
+    assert short["drop_match"] == "math500:test/counting_and_probability/116.json"
+    d = json.loads(short["drop_detail"])
+    assert d["rule"] == "whole_question" and d["matched"] == ["prompt: compute $\\binom{31}{28}$"]
+    aime = json.loads(dropped[str(len(rows) - 2)]["drop_detail"])
+    assert aime["benchmark"] == "aime24" and aime["rule"] == "ngram"
+    assert aime["matched"][0].startswith("prompt: ") and aime["benchmark_text"]
+    card = catalog.show(ref)["card"]
+    assert "Items shorter than 8 tokens (math500: 12 items, 1 rows flagged" in card
+
+
+def test_decontaminate_names_checked_before_writing(catalog, shared_data):
+    from curate.errors import BadInput
+
+    catalog.register("traces", [{"id": "a", "prompt": "Compute $\\dbinom{31}{28}$."},
+                                {"id": "b", "prompt": "clean"}], kind="traces")
+    before = len(catalog.ls())
+    with pytest.raises(BadInput, match="-dropped"):
+        decontaminate_dataset(catalog, "traces", "z" * 125, benchmarks=["math500"])
+    assert len(catalog.ls()) == before
+    ref = decontaminate_dataset(catalog, "traces", "z" * 125, benchmarks=["math500"],
+                                keep_dropped=False)
+    assert ref.rows == 1
+
+
+def test_short_item_rule_in_export_card_and_cli(home, catalog, shared_data, tmp_path):
+    from typer.testing import CliRunner
+
+    from curate.catalog.export import export_dataset
+    from curate.cli import app
+
+    catalog.register("raw", [{"id": "a", "problem_id": "a", "prompt": "Compute $\\dbinom{31}{28}$."},
+                             {"id": "b", "problem_id": "b", "prompt": "A clean question."}],
+                     kind="traces")
+    r = CliRunner().invoke(app, ["decontaminate", "raw", "--name", "c", "--benchmarks", "math500"])
+    assert r.exit_code == 0, r.output
+    text = " ".join(r.output.split())
+    assert "Items shorter than 8 tokens (math500: 12 items, 1 rows flagged)" in text
+    assert "c-dropped@" in text
+    readme = (export_dataset(catalog, "c", tmp_path / "out") / "README.md").read_text()
+    assert "Items shorter than 8 tokens (math500: 12 items, 1 rows flagged) were matched whole" \
+        in readme

@@ -1,33 +1,48 @@
-"""N-gram decontamination of traces against the benchmark registry.
+"""Decontamination of traces against the benchmark registry: n-gram overlap, and whole-question
+matching for the benchmark items too short to have an n-gram.
 
-Texts are normalised (NFKC, lowercase, LaTeX spacing commands and `\\left`/`\\right` dropped)
-and split into word tokens (runs of letters, of digits, of other letters; punctuation, math
-symbols and backslashes are separators), so case, spacing and LaTeX-spacing changes do not hide a copy. Word
-n-grams (n = 8 or 12 presets, or any n) are hashed to 64-bit integers with numpy straight from the UTF-8 bytes, and a
-row is flagged for a benchmark if any n-gram of its prompt or answer is among that
-benchmark's n-grams (as open-r1/s1 do, on both fields). Rows get `contaminated_<bench>`
-flags; by default flagged rows are dropped. The report counts rows per benchmark and shows
-examples with their matched n-grams.
+Texts are normalised (`problem_text.latex_forms`: NFKC, math symbols as LaTeX, LaTeX spacing,
+`\\left`/`\\right` and display-style aliases dropped; then lowercased) and split into word
+tokens (runs of letters, of digits, of other letters; punctuation, math symbols and backslashes
+are separators), so case, spacing and LaTeX-spacing changes do not hide a copy. Word n-grams
+(n = 8 or 12 presets, or any n) are hashed to 64-bit integers with numpy straight from the
+UTF-8 bytes, and a row is flagged for a benchmark if any n-gram of its prompt or answer is
+among that benchmark's n-grams (as open-r1/s1 do, on both fields).
+
+A benchmark item with fewer than n tokens (`Compute $\\dbinom{31}{28}$.`) has no n-gram and
+could never match. Each such item is matched whole instead: a row is flagged when the item's
+`problem_text.canonical` form (case of prose, whitespace, LaTeX spacing, delimiters and
+trailing punctuation aside; every digit, operator and command kept) occurs in the canonical
+form of the row's field at word boundaries: the item on its own, inside a longer prompt, or
+echoed in an answer. Candidates come from the item's whole token sequence hashed like an
+n-gram (a k-gram, k < n), so the check costs one pass.
+
+Rows get `contaminated_<bench>` flags; by default flagged rows are dropped and kept as
+`OUTPUT-dropped` with the benchmark item each collides with (`drop_match`
+`BENCHMARK:ITEM_ID`) and the evidence (`drop_detail`: rule, field, matched n-grams or the whole
+question). The report counts rows per benchmark and per rule, says how many items were shorter
+than n, and shows examples with their matched n-grams.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
+from curate.curation import dropped as dropped_rows
 from curate.curation import tables
+from curate.curation.problem_text import canonical, latex_forms
 from curate.errors import BadInput, CurateError
 
 PRESETS = {"8": 8, "12": 12, "s1": 8, "open-r1": 8, "strict": 12}
 DEFAULT_BENCHMARKS = ("math500", "aime24", "aime25", "gpqa-diamond", "livecodebench")
-_LATEX_SPACING = re.compile(r"\\(?:[,;:!> ]|quad|qquad|thinspace|medspace|thickspace|enspace|"
-                            r"hspace\*?\{[^}]*\}|left|right|bigl|bigr|Bigl|Bigr|big|Big)"
-                            r"(?![a-zA-Z])|~|\\\\")
+SHORT_RULE = ("benchmark items with fewer than n tokens share no n-gram with anything: each is "
+              "matched whole, its normalised text (case, spacing, LaTeX spacing, delimiters and "
+              "trailing punctuation aside) inside the row's normalised field at word boundaries")
 _TOKEN = re.compile(r"[a-z]+|[0-9]+|[^\x00-\x7f]+")
 _MULT = np.uint64(0x9E3779B97F4A7C15)
 
@@ -48,13 +63,8 @@ def n_of(n: int | str) -> int:
 
 
 def normalise(text: str | None) -> str:
-    """NFKC, LaTeX spacing commands and \\left/\\right dropped, lowercased."""
-    t = text or ""
-    if not t.isascii():
-        t = unicodedata.normalize("NFKC", t)
-    if "\\" in t or "~" in t:
-        t = _LATEX_SPACING.sub(" ", t)
-    return t.lower()
+    """`problem_text.latex_forms` (NFKC, LaTeX spacing and aliases unified), lowercased."""
+    return latex_forms(text).lower()
 
 
 def tokens(text: str | None) -> list[str]:
@@ -130,37 +140,62 @@ def _byte_tokens(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return h, starts
 
 
-def batch_ngrams(texts: list[str | None], n: int, chunk: int = 20_000,
-                 progress=None) -> tuple[np.ndarray, np.ndarray]:
-    """(n-gram hashes, row index of each) for many texts, vectorised over all of them.
+def _chunk_tokens(texts: list[str | None], start: int) -> tuple[np.ndarray, np.ndarray]:
+    """(token hash, row index) of every token of `texts` (rows numbered from `start`): the
+    chunk is normalised, joined with separators and tokenised and hashed as one byte array."""
+    part = [normalise(t) for t in texts]
+    data = "\n".join(part).encode("utf-8")
+    buf = np.frombuffer(data, dtype=np.uint8)
+    if not len(buf):
+        return np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.int64)
+    tok_h, tok_start = _byte_tokens(buf)
+    # row of each token from the byte offsets where rows begin
+    lens = np.fromiter((len(p.encode("utf-8")) + 1 for p in part), dtype=np.int64,
+                       count=len(part))
+    row_begin = np.cumsum(lens) - lens
+    first_tok = np.searchsorted(tok_start, row_begin)          # rows are few: cheap
+    per_row = np.diff(np.r_[first_tok, len(tok_start)])
+    row = np.repeat(np.arange(start, start + len(part), dtype=np.int64), per_row)
+    return tok_h, row
 
-    Each chunk of rows is normalised, joined with separators and tokenised and hashed as one
-    byte array; n-grams that would cross a row boundary are masked out. `progress(k)` is
-    called with the number of rows of each chunk done.
-    """
+
+def _grams(tok_h: np.ndarray, row: np.ndarray,
+           sizes: list[int]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """{k: (k-gram hashes, row of each)} for every k in `sizes`, in one pass over the tokens.
+
+    The hash of a k-gram is the same as `ngram_hashes(tok_h, k)` gives; k-grams that would
+    cross a row boundary are left out."""
+    n_tok = len(tok_h)
+    top = max(sizes)
+    padded = np.concatenate([tok_h, np.zeros(top, dtype=np.uint64)])
+    acc = np.zeros(n_tok, dtype=np.uint64)
+    out: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    with np.errstate(over="ignore"):
+        for j in range(top):
+            acc = acc * _MULT + padded[j:j + n_tok]
+            acc ^= acc >> np.uint64(29)
+            k = j + 1
+            if k not in sizes:
+                continue
+            m = n_tok - k + 1
+            if m <= 0:
+                out[k] = (np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.int64))
+                continue
+            ok = row[:m] == row[k - 1:]
+            out[k] = (acc[:m][ok], row[:m][ok])
+    return out
+
+
+def batch_ngrams(texts: list[str | None], n: int,
+                 chunk: int = 20_000) -> tuple[np.ndarray, np.ndarray]:
+    """(n-gram hashes, row index of each) for many texts, vectorised over all of them."""
     all_h, all_r = [], []
     for start in range(0, len(texts), chunk):
-        part = [normalise(t) for t in texts[start:start + chunk]]
-        if progress is not None:
-            progress(len(part))
-        data = "\n".join(part).encode("utf-8")
-        buf = np.frombuffer(data, dtype=np.uint8)
-        if not len(buf):
-            continue
-        tok_h, tok_start = _byte_tokens(buf)
-        # row of each token from the byte offsets where rows begin
-        lens = np.fromiter((len(p.encode("utf-8")) + 1 for p in part), dtype=np.int64,
-                           count=len(part))
-        row_begin = np.cumsum(lens) - lens
-        first_tok = np.searchsorted(tok_start, row_begin)      # rows are few: cheap
-        per_row = np.diff(np.r_[first_tok, len(tok_start)])
-        row = np.repeat(np.arange(start, start + len(part), dtype=np.int64), per_row)
-        h = ngram_hashes(tok_h, n)
-        if not len(h):
-            continue
-        ok = row[: len(h)] == row[n - 1:]
-        all_h.append(h[ok])
-        all_r.append(row[: len(h)][ok])
+        tok_h, row = _chunk_tokens(texts[start:start + chunk], start)
+        if len(tok_h):
+            h, r = _grams(tok_h, row, [n])[n]
+            all_h.append(h)
+            all_r.append(r)
     if not all_h:
         return np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.int64)
     return np.concatenate(all_h), np.concatenate(all_r)
@@ -171,11 +206,41 @@ def _text_ngrams(text: str | None, n: int) -> tuple[list[str], np.ndarray]:
     return tokens(text), batch_ngrams([text], n)[0]
 
 
+MAX_SPACINGS = 64
+
+
+def digit_spacings(toks: list[str]) -> list[list[str]]:
+    """The token sequences a whitespace change inside math can give a short item: as is, one
+    number split in two (`\\log_264` written `\\log_2 64`), two numbers joined (`10\\,080`
+    written `10080`). Math ignores the space, the tokens do not; at most `MAX_SPACINGS`."""
+    out = [toks]
+    for i, t in enumerate(toks):
+        if t.isdigit():
+            out += [toks[:i] + [t[:p], t[p:]] + toks[i + 1:] for p in range(1, len(t))]
+            if i + 1 < len(toks) and toks[i + 1].isdigit():
+                out.append(toks[:i] + [t + toks[i + 1]] + toks[i + 2:])
+    return out[:MAX_SPACINGS]
+
+
+@dataclass(frozen=True)
+class ShortItem:
+    """A benchmark item with fewer than n tokens, matched whole (one per digit spacing)."""
+    item: int            # index of the item in its benchmark
+    k: int               # its number of tokens (in this spacing)
+    hash: int            # the hash of its whole token sequence (a k-gram)
+    text: str            # its canonical form (`problem_text.canonical`)
+
+
 @dataclass
 class BenchmarkIndex:
-    """The sorted n-gram hashes of each benchmark, for one n."""
+    """Per benchmark: the sorted n-gram hashes, the item each hash first came from, the items
+    shorter than n (matched whole), and the items' ids and questions (for the report)."""
     n: int
     hashes: dict[str, np.ndarray] = field(default_factory=dict)
+    items: dict[str, np.ndarray] = field(default_factory=dict)
+    short: dict[str, list[ShortItem]] = field(default_factory=dict)
+    item_ids: dict[str, list[str]] = field(default_factory=dict)
+    questions: dict[str, list[str]] = field(default_factory=dict)
     missing: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -193,52 +258,150 @@ class BenchmarkIndex:
                     raise
                 idx.missing[canon] = str(e)
                 continue
-            texts = [str(r.get(f) or "") for r in rows for f in fields]
-            idx.hashes[canon] = np.unique(batch_ngrams(texts, n)[0])
+            idx.add(canon, rows, fields)
         return idx
+
+    def add(self, name: str, rows: list[dict[str, Any]],
+            fields: tuple[str, ...] = ("question",)) -> None:
+        """Index one benchmark's rows (each with `id` and the text fields)."""
+        texts = [str(r.get(f) or "") for r in rows for f in fields]
+        h, r = batch_ngrams(texts, self.n)
+        uniq, first = np.unique(h, return_index=True)
+        self.hashes[name] = uniq
+        self.items[name] = (r[first] // len(fields)).astype(np.int64)
+        self.item_ids[name] = [str(r.get("id", i)) for i, r in enumerate(rows)]
+        self.questions[name] = [str(r.get(fields[0]) or "") for r in rows]
+        short = []
+        for j, t in enumerate(texts):
+            toks = tokens(t)
+            if 0 < len(toks) < self.n:
+                text = canonical(t)
+                for v in digit_spacings(toks):
+                    kh = batch_ngrams([" ".join(v)], len(v))[0]
+                    short.append(ShortItem(j // len(fields), len(v), int(kh[0]), text))
+        self.short[name] = short
+
+    def short_items(self, name: str) -> int:
+        """How many of the benchmark's items have fewer than n tokens."""
+        return len({it.item for it in self.short.get(name, [])})
+
+
+@dataclass(frozen=True)
+class Hit:
+    """Why a row is flagged for a benchmark: the rule, the benchmark item, the field."""
+    rule: str            # ngram | whole_question
+    item: int
+    field: int
 
 
 def flag_column(bench: str) -> str:
     return "contaminated_" + re.sub(r"[^0-9a-zA-Z]+", "_", bench).strip("_").lower()
 
 
-def contamination(texts_per_field: list[list[str | None]],
-                  index: BenchmarkIndex, progress=None) -> dict[str, np.ndarray]:
-    """Per benchmark, a boolean array over rows: does any field's n-gram hit it?
-    (`progress(k)`: k texts hashed.)"""
+def contains_whole(hay: str, needle: str) -> bool:
+    """Does `needle` occur in `hay` without cutting a word or a number at either end?"""
+    if not needle:
+        return False
+    start = hay.find(needle)
+    while start != -1:
+        end = start + len(needle)
+        left = start == 0 or not (hay[start - 1].isalnum() and needle[0].isalnum())
+        right = end == len(hay) or not (hay[end].isalnum() and needle[-1].isalnum())
+        if left and right:
+            return True
+        start = hay.find(needle, start + 1)
+    return False
+
+
+_LOW24 = np.uint64(0xFFFFFF)
+
+
+def _bitmap(hash_arrays) -> np.ndarray:
+    """A 2^24-entry map of the low 24 bits of every hash (a cheap prefilter)."""
+    bitmap = np.zeros(1 << 24, dtype=bool)
+    for h in hash_arrays:
+        bitmap[(h & _LOW24).astype(np.int64)] = True
+    return bitmap
+
+
+def find_hits(texts_per_field: list[list[str | None]], index: BenchmarkIndex,
+              chunk: int = 20_000, progress=None) -> dict[str, dict[int, Hit]]:
+    """Per benchmark, {row: first Hit} over all fields (memory bounded by the chunk).
+    `progress(k)` is called with the number of texts of each chunk done."""
     n_rows = len(texts_per_field[0]) if texts_per_field else 0
-    all_h, owner = [], []
-    for texts in texts_per_field:
-        h, r = batch_ngrams(texts, index.n, progress=progress)
-        all_h.append(h)
-        owner.append(r)
-    flags = {}
-    if not sum(map(len, all_h)):
-        return {b: np.zeros(n_rows, dtype=bool) for b in index.hashes}
-    hs, rows = np.concatenate(all_h), np.concatenate(owner)
+    hits: dict[str, dict[int, Hit]] = {b: {} for b in index.hashes}
     # Prefilter: a 2^24-bit map of every benchmark's hashes; only the rare candidates that
     # hit it are looked up exactly (binary search per benchmark).
-    bitmap = np.zeros(1 << 24, dtype=bool)
-    for bh in index.hashes.values():
-        bitmap[(bh & np.uint64(0xFFFFFF)).astype(np.int64)] = True
-    cand = np.flatnonzero(bitmap[(hs & np.uint64(0xFFFFFF)).astype(np.int64)])
-    hs, rows = hs[cand], rows[cand]
-    for b, bh in index.hashes.items():
+    bitmap = _bitmap(index.hashes.values())
+    short_by_k: dict[int, dict[int, list[tuple[str, ShortItem]]]] = {}
+    for b, items in index.short.items():
+        for it in items:
+            short_by_k.setdefault(it.k, {}).setdefault(it.hash, []).append((b, it))
+    short_sorted = {k: np.array(sorted(v), dtype=np.uint64) for k, v in short_by_k.items()}
+    short_bitmap = _bitmap(short_sorted.values())
+    sizes = sorted({index.n, *short_by_k})
+    for fi, texts in enumerate(texts_per_field):
+        canon: dict[int, str] = {}
+        for start in range(0, n_rows, chunk):
+            tok_h, row = _chunk_tokens(texts[start:start + chunk], start)
+            if progress is not None:
+                progress(min(chunk, n_rows - start))
+            if not len(tok_h):
+                continue
+            grams = _grams(tok_h, row, sizes)
+            hs, rows = grams[index.n]
+            cand = bitmap[(hs & _LOW24).astype(np.int64)]
+            hs, rows = hs[cand], rows[cand]
+            for b, bh in index.hashes.items():
+                if not len(bh) or not len(hs):
+                    continue
+                pos = np.searchsorted(bh, hs)
+                pos[pos == len(bh)] = 0
+                m = bh[pos] == hs
+                if not m.any():
+                    continue
+                r_hit, p_hit = rows[m], pos[m]
+                uniq, first = np.unique(r_hit, return_index=True)
+                for r, j in zip(uniq.tolist(), first.tolist()):
+                    hits[b].setdefault(r, Hit("ngram", int(index.items[b][p_hit[j]]), fi))
+            for k, by_hash in short_by_k.items():
+                hk, rk = grams[k]
+                c = short_bitmap[(hk & _LOW24).astype(np.int64)]
+                hk, rk = hk[c], rk[c]
+                want = short_sorted[k]
+                pos = np.minimum(np.searchsorted(want, hk), len(want) - 1)
+                m = want[pos] == hk
+                for h, r in zip(hk[m].tolist(), rk[m].tolist()):
+                    for b, it in by_hash[h]:
+                        if r in hits[b]:
+                            continue
+                        if r not in canon:
+                            canon[r] = canonical(texts[r])
+                        if contains_whole(canon[r], it.text):
+                            hits[b][r] = Hit("whole_question", it.item, fi)
+    return hits
+
+
+def contamination(texts_per_field: list[list[str | None]],
+                  index: BenchmarkIndex, progress=None) -> dict[str, np.ndarray]:
+    """Per benchmark, a boolean array over rows: does any field hit it (n-gram or whole)?
+    (`progress(k)`: k texts hashed.)"""
+    n_rows = len(texts_per_field[0]) if texts_per_field else 0
+    flags = {}
+    for b, h in find_hits(texts_per_field, index, progress=progress).items():
         f = np.zeros(n_rows, dtype=bool)
-        if len(bh) and len(hs):
-            pos = np.searchsorted(bh, hs)
-            pos[pos == len(bh)] = 0
-            f[rows[bh[pos] == hs]] = True
+        f[list(h)] = True
         flags[b] = f
     return flags
 
 
 def matched_ngrams(text: str | None, bench_hashes: np.ndarray, n: int, limit: int = 5) -> list[str]:
-    """The n-grams of `text` found in a benchmark (for the report)."""
+    """The n-grams of `text` found in a benchmark's sorted hashes (for the report)."""
     toks, h = _text_ngrams(text, n)
     if not len(h) or not len(bench_hashes):
         return []
-    hit = np.isin(h, bench_hashes)
+    pos = np.minimum(np.searchsorted(bench_hashes, h), len(bench_hashes) - 1)
+    hit = bench_hashes[pos] == h                       # bench_hashes is sorted
     return [" ".join(toks[i:i + n]) for i in np.flatnonzero(hit)[:limit]]
 
 
@@ -266,9 +429,12 @@ def check_params(params: dict) -> dict[str, Any]:
     return p
 
 
-def decontaminate_table(table: pa.Table, params: dict, index: BenchmarkIndex | None = None,
-                        progress: bool = False) -> tuple[pa.Table, dict[str, Any]]:
-    """(table with flags, or with flagged rows dropped; report with counts and examples)."""
+def decontaminate_split(table: pa.Table, params: dict, index: BenchmarkIndex | None = None,
+                        progress: bool = False
+                        ) -> tuple[pa.Table, pa.Table | None, dict[str, Any]]:
+    """(kept rows, or all rows with `contaminated_<bench>` flags when `drop` is off; the
+    dropped rows with the benchmark item each collides with, or None; the report).
+    `progress`: a bar (terminal) or interval lines (log) over the texts hashed."""
     p = check_params(params)
     fields = [f for f in p["fields"] if f in table.column_names]
     if not fields:
@@ -279,40 +445,90 @@ def decontaminate_table(table: pa.Table, params: dict, index: BenchmarkIndex | N
 
     with progress_bar(enabled=progress) as bar:
         task = bar.add_task("decontaminate", total=table.num_rows * len(fields))
-        flags = contamination(texts, index, progress=lambda k: bar.advance(task, k))
-    any_flag = np.zeros(table.num_rows, dtype=bool)
-    report: dict[str, Any] = {"n": index.n, "fields": fields, "per_benchmark": {},
-                              "examples": {}, "unavailable": index.missing}
+        hits = find_hits(texts, index, progress=lambda k: bar.advance(task, k))
+    n_rows = table.num_rows
+    report: dict[str, Any] = {
+        "n": index.n, "fields": fields, "per_benchmark": {}, "per_rule": {}, "examples": {},
+        "unavailable": index.missing,
+        "shorter_than_n": {b: index.short_items(b) for b in index.hashes},
+        "short_rule": SHORT_RULE}
     ids = tables.column(table, "id")
-    for b, f in flags.items():
-        any_flag |= f
-        report["per_benchmark"][b] = int(f.sum())
-        ex = []
-        for i in np.flatnonzero(f)[: p["examples"]]:
-            m = []
-            for fi, fname in enumerate(fields):
-                m += [f"{fname}: {g}" for g in matched_ngrams(texts[fi][i], index.hashes[b],
-                                                              index.n)]
-            ex.append({"row": int(i), "id": ids[i], "text": (texts[0][i] or "")[:200],
-                       "matched": m[:5]})
-        report["examples"][b] = ex
-    report["flagged"] = int(any_flag.sum())
-    if p["drop"]:
-        out = tables.keep(table, (~any_flag).tolist())
-    else:
+    first: dict[int, tuple[str, Hit]] = {}          # row -> the first benchmark it hits
+    also: dict[int, list[str]] = {}
+    for b, h in hits.items():
+        report["per_benchmark"][b] = len(h)
+        rules = [x.rule for x in h.values()]
+        report["per_rule"][b] = {"ngram": rules.count("ngram"),
+                                 "whole_question": rules.count("whole_question")}
+        for r in sorted(h):
+            if r in first:
+                also.setdefault(r, []).append(b)
+            else:
+                first[r] = (b, h[r])
+        report["examples"][b] = [_evidence(texts, fields, index, b, h[r], r, ids[r])
+                                 for r in sorted(h)[: p["examples"]]]
+    report["flagged"] = len(first)
+    report["short_items"] = short_items_line(report)
+    if not p["drop"]:
         out = table
-        for b, f in flags.items():
+        for b, h in hits.items():
+            f = np.zeros(n_rows, dtype=bool)
+            f[list(h)] = True
             out = tables.set_column(out, flag_column(b), f.tolist(), pa.bool_())
+        return out, None, report
+    reasons: list[str | None] = [None] * n_rows
+    matches: list[str | None] = [None] * n_rows
+    details: list[dict | None] = [None] * n_rows
+    for r, (b, hit) in first.items():
+        ev = _evidence(texts, fields, index, b, hit, r, ids[r])
+        reasons[r] = "contaminated"
+        matches[r] = f"{b}:{ev['item_id']}"
+        details[r] = {**{k: v for k, v in ev.items() if k not in ("row", "id", "text")},
+                      "benchmark": b, "also": also.get(r, [])}
+    kept = tables.keep(table, [x is None for x in reasons])
+    return kept, dropped_rows.dropped_table(table, "decontaminate", reasons, matches,
+                                            details), report
+
+
+def _evidence(texts, fields, index: BenchmarkIndex, b: str, hit: Hit, r: int,
+              row_id) -> dict[str, Any]:
+    """What a flagged row collides with: the item, the rule, the field, the matched text."""
+    if hit.rule == "ngram":
+        matched = matched_ngrams(texts[hit.field][r], index.hashes[b], index.n, limit=3)
+    else:
+        matched = [canonical(index.questions[b][hit.item])]
+    return {"row": r, "id": row_id, "text": (texts[0][r] or "")[:200], "rule": hit.rule,
+            "field": fields[hit.field], "item_id": index.item_ids[b][hit.item],
+            "benchmark_text": index.questions[b][hit.item][:300],
+            "matched": [f"{fields[hit.field]}: {m}" for m in matched]}
+
+
+def decontaminate_table(table: pa.Table, params: dict, index: BenchmarkIndex | None = None,
+                        progress: bool = False) -> tuple[pa.Table, dict[str, Any]]:
+    """(table with flags, or with flagged rows dropped; report with counts and examples)."""
+    out, _dropped, report = decontaminate_split(table, params, index, progress)
     return out, report
 
 
+def short_items_line(report: dict[str, Any]) -> str:
+    """How benchmark items shorter than n were checked, in one sentence."""
+    short = report.get("shorter_than_n") or {}
+    whole = {b: c.get("whole_question", 0) for b, c in (report.get("per_rule") or {}).items()}
+    per = ", ".join(f"{b}: {k} items, {whole.get(b, 0)} rows flagged" for b, k in short.items())
+    return (f"Items shorter than {report['n']} tokens ({per or 'none'}) were matched whole: "
+            f"{SHORT_RULE.split(': ', 1)[1]}.")
+
+
 def report_card(report: dict[str, Any]) -> str:
-    """Markdown summary: counts per benchmark and examples with matched n-grams."""
+    """Markdown summary: counts per benchmark and rule, the short-item rule, examples."""
     lines = [f"## Decontamination ({report['n']}-grams of {', '.join(report['fields'])})", "",
-             "| benchmark | rows flagged |", "|---|---|"]
-    lines += [f"| {b} | {c} |" for b, c in report["per_benchmark"].items()]
+             "| benchmark | rows flagged | by n-gram | by whole question |", "|---|---|---|---|"]
+    for b, c in report["per_benchmark"].items():
+        r = (report.get("per_rule") or {}).get(b, {})
+        lines.append(f"| {b} | {c} | {r.get('ngram', '')} | {r.get('whole_question', '')} |")
     for b, why in report.get("unavailable", {}).items():
-        lines.append(f"| {b} | not checked: {why} |")
+        lines.append(f"| {b} | not checked: {why} | | |")
+    lines += ["", report.get("short_items") or short_items_line(report)]
     for b, exs in report["examples"].items():
         for e in exs:
             lines.append(f"\n- **{b}** row {e['row']}: {e['text'][:120]!r} matched "
@@ -320,16 +536,23 @@ def report_card(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def decontaminate_dataset(catalog, name: str, output: str, progress: bool = False, **params):
-    """Decontaminate catalog dataset `name` into `output`; the report goes to counts and card.
+def decontaminate_dataset(catalog, name: str, output: str, keep_dropped: bool = True,
+                          progress: bool = False, **params):
+    """Decontaminate catalog dataset `name` into `output`; the report goes to counts and card,
+    the dropped rows (when `drop`) to `output-dropped` unless `keep_dropped` is False.
     `progress`: a bar (terminal) or interval lines (log) over the texts hashed."""
-    spec = catalog.resolve(name).spec
     p = check_params(params)
-    table = tables.read(catalog, spec)
-    out, report = decontaminate_table(table, p, progress=progress)
+    dropped_rows.check_names(output, keep_dropped and p["drop"])
+    src = catalog.resolve(name)
+    table = tables.read(catalog, src.spec)
+    out, dropped, report = decontaminate_split(table, p, progress=progress)
     counts = {"in": table.num_rows, "out": out.num_rows,
               "dropped": {"contaminated": report["flagged"]} if p["drop"] else {},
-              "per_benchmark": report["per_benchmark"]}
-    return tables.register(catalog, output, out, parents=[spec], step="decontaminate",
-                           params=p, counts=counts, card=report_card(report),
-                           stats={"decontamination": report})
+              "per_benchmark": report["per_benchmark"], "per_rule": report["per_rule"],
+              "shorter_than_n": report["shorter_than_n"], "short_rule": SHORT_RULE,
+              "short_items": report["short_items"]}
+    return dropped_rows.register_split(catalog, output, out, dropped, parents=[src.spec],
+                                       step="decontaminate", params=p, counts=counts,
+                                       keep_dropped=keep_dropped and p["drop"], kind=src.kind,
+                                       card=report_card(report),
+                                       stats={"decontamination": report})
