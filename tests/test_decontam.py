@@ -231,7 +231,7 @@ def test_decontaminate_names_checked_before_writing(catalog, shared_data):
     catalog.register("traces", [{"id": "a", "prompt": "Compute $\\dbinom{31}{28}$."},
                                 {"id": "b", "prompt": "clean"}], kind="traces")
     before = len(catalog.ls())
-    with pytest.raises(BadInput, match="-dropped"):
+    with pytest.raises(BadInput, match="pass --no-dropped"):
         decontaminate_dataset(catalog, "traces", "z" * 125, benchmarks=["math500"])
     assert len(catalog.ls()) == before
     ref = decontaminate_dataset(catalog, "traces", "z" * 125, benchmarks=["math500"],

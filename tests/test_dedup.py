@@ -226,7 +226,7 @@ def test_no_dropped_opt_out_and_names_checked_first(catalog):
     assert catalog.lineage(ref)[0]["counts"]["dropped_version"] is None
     before = {r["name"] for r in catalog.ls()}
     long_name = "x" * 125                          # valid alone, too long with -dropped
-    with pytest.raises(BadInput, match="dropped"):
+    with pytest.raises(BadInput, match="pass --no-dropped"):
         dedup_dataset(catalog, "raw", long_name)
     assert {r["name"] for r in catalog.ls()} == before
     assert dedup_dataset(catalog, "raw", long_name, keep_dropped=False).rows == 6
@@ -260,4 +260,4 @@ def test_cli_dedup(home, catalog):
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)["counts"]["dropped_version"] is None
     r = CliRunner().invoke(app, ["dedup", "raw", "--name", "y" * 125])
-    assert isinstance(r.exception, BadInput) and "dropped" in str(r.exception)
+    assert isinstance(r.exception, BadInput) and "--no-dropped" in str(r.exception)

@@ -34,15 +34,17 @@ def dropped_name(output: str) -> str:
 
 
 def check_names(output: str, keep_dropped: bool) -> None:
-    """Every name the step will write is valid, checked before writing any (one-line error)."""
-    from curate.catalog.catalog import NAME_RE
+    """Every name the step will write is valid, checked before writing any (one-line error
+    that says when it is the `-dropped` companion that does not fit)."""
+    from curate.catalog.catalog import check_names as check
 
-    names = [output] + ([dropped_name(output)] if keep_dropped else [])
-    for n in names:
-        if not NAME_RE.match(n or ""):
-            extra = (f" (the dropped rows go to {dropped_name(output)!r}: shorten the name or "
-                     "pass --no-dropped)") if n != output else ""
-            raise BadInput(f"dataset name {n!r} must match {NAME_RE.pattern}{extra}")
+    check(output)
+    if keep_dropped:
+        try:
+            check(dropped_name(output))
+        except BadInput as e:
+            raise BadInput(f"{e} (the dropped rows go to {dropped_name(output)!r}: shorten "
+                           "the name or pass --no-dropped)") from None
 
 
 def dropped_table(table: pa.Table, step: str, reasons: list[str | None],
