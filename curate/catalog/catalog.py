@@ -367,15 +367,29 @@ class Catalog:
             return False
 
     def files(self, spec: str | DatasetRef, full_check: bool = False) -> list[Path]:
-        """The version's Parquet files, after checking they are present and intact."""
+        """The version's Parquet files, after checking they are present and intact: sizes
+        always, content hashes (xxh3-128) when a file's mtime moved or `full_check` is set.
+        Raises IntegrityError naming the version and the file."""
         ref = self.resolve(spec)
         folder = Path(ref.path)
-        store.check_version(folder, full=full_check)
-        return store.version_files(folder)
+        try:
+            m = store.check_version(folder, full=full_check)
+        except IntegrityError as e:
+            raise IntegrityError(f"dataset {ref.spec}: {e}") from None
+        return [folder / e["name"] for e in m["files"]]
 
-    def table(self, spec: str | DatasetRef, columns: list[str] | None = None) -> pa.Table:
-        files = self.files(spec)
-        tables = [pq.read_table(f, columns=columns, memory_map=True) for f in files]
+    def table(self, spec: str | DatasetRef, columns: list[str] | None = None, *,
+              verify: bool = False) -> pa.Table:
+        """The version as one Arrow table (memory-mapped).
+
+        Every read checks sizes (and hashes a file whose mtime moved); `verify` re-hashes
+        every file against the manifest first, which catches silent bit rot (export and
+        publish do; xxh3 at about 1 GB/s, benchmarks/store_integrity.py). A file that fails
+        to decode raises IntegrityError naming the version and the file."""
+        ref = self.resolve(spec)
+        tables = [self._read(ref, f, lambda f=f: pq.read_table(f, columns=columns,
+                                                               memory_map=True))
+                  for f in self.files(ref, full_check=verify)]
         return pa.concat_tables(tables) if len(tables) > 1 else tables[0]
 
     def get(self, spec: str | DatasetRef, columns: list[str] | None = None):
@@ -387,8 +401,23 @@ class Catalog:
     def iter_batches(self, spec: str | DatasetRef, batch_size: int = 10_000,
                      columns: list[str] | None = None):
         """Stream a version as Arrow record batches (for data larger than memory)."""
-        for f in self.files(spec):
-            yield from pq.ParquetFile(f).iter_batches(batch_size=batch_size, columns=columns)
+        ref = self.resolve(spec)
+        for f in self.files(ref):
+            pf = self._read(ref, f, lambda f=f: pq.ParquetFile(f, memory_map=True))
+            batches = pf.iter_batches(batch_size=batch_size, columns=columns)
+            while True:
+                batch = self._read(ref, f, lambda b=batches: next(b, None))
+                if batch is None:
+                    break
+                yield batch
+
+    def _read(self, ref: DatasetRef, path: Path, read):
+        """Run `read()`; a failure to decode a stored file becomes one IntegrityError line
+        that names the version and the file, and says whether its bytes changed."""
+        try:
+            return read()
+        except (OSError, pa.ArrowException) as e:
+            raise IntegrityError(damage_message(ref.spec, path, e)) from None
 
     def ls(self, name: str | None = None) -> list[dict[str, Any]]:
         q = "SELECT name, version, kind, rows, created FROM datasets"
@@ -500,6 +529,22 @@ class Catalog:
         p = self.home / "cache" / area
         p.mkdir(parents=True, exist_ok=True)
         return p
+
+
+def damage_message(spec: str, path: Path, error: BaseException) -> str:
+    """One line for a stored file that failed to read: re-hashed against its manifest."""
+    detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    try:
+        entry = next(e for e in store.read_manifest(path.parent)["files"]
+                     if e["name"] == path.name)
+        changed = store.hash_file(path) != entry["xxh3_128"]
+    except (IntegrityError, OSError, StopIteration, KeyError):
+        changed = None
+    what = ("is damaged: its bytes no longer match the manifest's hash" if changed else
+            "cannot be read although its bytes match the manifest" if changed is False else
+            "cannot be read")
+    return (f"dataset {spec}: file {path} {what} ({detail}); "
+            "`curate catalog check --deep` lists all damage")
 
 
 def process_identity(pid: int | None = None) -> str:

@@ -101,11 +101,15 @@ def config_specs(catalog, spec: str, configs: dict[str, str] | None = None,
 
 def load_configs(catalog, spec: str, configs: dict[str, str] | None = None,
                  variants: bool = True) -> list[ConfigData]:
-    """The configs to export with their rows split (memory-mapped: nothing is copied yet)."""
+    """The configs to export with their rows split (memory-mapped: nothing is copied yet).
+
+    Every file shipped is re-hashed against its manifest first (`Catalog.table(verify=True)`),
+    so a damaged version raises IntegrityError before anything is written or uploaded."""
     ref = catalog.resolve(spec)
-    tables = {ref.spec: catalog.table(ref)}
+    tables = {ref.spec: catalog.table(ref, verify=True)}
     specs = config_specs(catalog, ref.spec, configs, variants, tables[ref.spec])
-    return [ConfigData(name, s, split_rows(tables[s] if s in tables else catalog.table(s)))
+    return [ConfigData(name, s, split_rows(tables[s] if s in tables
+                                           else catalog.table(s, verify=True)))
             for name, s in specs.items()]
 
 

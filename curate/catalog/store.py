@@ -56,7 +56,7 @@ class WrittenVersion:
     stats: dict[str, Any]
 
 
-def _hash_file(path: Path) -> str:
+def hash_file(path: Path) -> str:
     """xxh3-128 of the file: a content address fast enough (~10 GB/s) to not slow writes."""
     h = xxhash.xxh3_128()
     with open(path, "rb") as f:
@@ -329,7 +329,7 @@ def stage_adopted(folder: Path, files: list[Path], read_rows: int = 65_536) -> W
             out_schema = pf.schema_arrow
         st = dst.stat()
         manifest["files"].append({"name": dst.name, "bytes": st.st_size,
-                                  "xxh3_128": _hash_file(dst), "mtime_ns": st.st_mtime_ns})
+                                  "xxh3_128": hash_file(dst), "mtime_ns": st.st_mtime_ns})
     version = content.hexdigest()
     manifest.update(rows=rows, version=version)
     _write_manifest(folder, manifest)
@@ -486,7 +486,7 @@ def _write_parts(folder: Path, data: Any, schema: pa.Schema | None, part_bytes: 
                 writer = None
             path = folder / f"part-{len(paths):05d}.parquet"
             paths.append(path)
-            writer = pq.ParquetWriter(path, out_schema, write_page_checksum=True)
+            writer = pq.ParquetWriter(path, out_schema)
             flusher = _Flusher(path)
             part_size = 0
         table = pa.Table.from_batches(pending, schema=out_schema)
@@ -525,9 +525,9 @@ def _write_parts(folder: Path, data: Any, schema: pa.Schema | None, part_bytes: 
                 out_schema = pa.schema([])
             content.update(out_schema.empty_table())
             path = folder / "part-00000.parquet"
-            pq.write_table(out_schema.empty_table(), path, write_page_checksum=True)
+            pq.write_table(out_schema.empty_table(), path)
             _fsync_path(path)
-            files.append((path, _hash_file(path)))
+            files.append((path, hash_file(path)))
         elif writer is not None:
             writer.close()
             files.append((paths[-1], flusher.close()))
@@ -540,30 +540,51 @@ def _write_parts(folder: Path, data: Any, schema: pa.Schema | None, part_bytes: 
     return files, rows, nbytes, out_schema, stats.summary
 
 
+def read_manifest(folder: Path) -> dict:
+    """The manifest of a version folder; IntegrityError when it is missing or unreadable."""
+    mpath = folder / MANIFEST
+    if not mpath.is_file():
+        raise IntegrityError(f"{mpath}: manifest missing; the version folder is incomplete")
+    try:
+        m = json.loads(mpath.read_text())
+        if not isinstance(m, dict) or not all(
+                isinstance(e, dict) and {"name", "bytes", "xxh3_128"} <= set(e)
+                for e in m["files"]):
+            raise ValueError("unexpected layout")
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise IntegrityError(f"{mpath}: unreadable manifest ({e})") from None
+    return m
+
+
 def check_version(folder: Path, full: bool = False) -> dict:
     """Check every file of a version is present and unaltered; return the manifest.
 
     Size and mtime are checked always; the hash is recomputed when the mtime moved or
     `full` is set, so an edited file is caught without re-hashing every read.
     """
-    mpath = folder / MANIFEST
-    if not mpath.is_file():
-        raise IntegrityError(f"{mpath}: manifest missing; the version folder is incomplete")
-    try:
-        m = json.loads(mpath.read_text())
-    except (OSError, ValueError) as e:
-        raise IntegrityError(f"{mpath}: unreadable manifest ({e})") from None
+    m = read_manifest(folder)
     for entry in m["files"]:
-        f = folder / entry["name"]
-        if not f.is_file():
-            raise IntegrityError(f"{f}: file missing from dataset version")
-        st = f.stat()
-        if st.st_size != entry["bytes"]:
-            raise IntegrityError(f"{f}: size {st.st_size} != recorded {entry['bytes']} (altered)")
-        if full or st.st_mtime_ns != entry.get("mtime_ns"):
-            if _hash_file(f) != entry["xxh3_128"]:
-                raise IntegrityError(f"{f}: content hash differs from the manifest (altered)")
+        problem = check_file(folder, entry, full)
+        if problem:
+            raise IntegrityError(f"{folder / entry['name']}: {problem[1]}")
     return m
+
+
+def check_file(folder: Path, entry: dict, full: bool = False) -> tuple[str, str] | None:
+    """(kind, detail) of what is wrong with one manifest entry's file, or None when intact.
+    kind: "missing" or "damaged"."""
+    f = folder / entry["name"]
+    try:
+        st = f.stat()
+    except FileNotFoundError:
+        return "missing", "file missing from dataset version"
+    if not f.is_file():
+        return "damaged", "not a regular file"
+    if st.st_size != entry["bytes"]:
+        return "damaged", f"size {st.st_size} != recorded {entry['bytes']} (altered)"
+    if (full or st.st_mtime_ns != entry.get("mtime_ns")) and hash_file(f) != entry["xxh3_128"]:
+        return "damaged", "content hash differs from the manifest (altered)"
+    return None
 
 
 def version_files(folder: Path) -> list[Path]:

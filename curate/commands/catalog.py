@@ -1,4 +1,4 @@
-"""Verbs: `curate catalog ls|show|lineage|sql`, `curate import`, `curate export`."""
+"""Verbs: `curate catalog ls|show|lineage|sql|check`, `curate import`, `curate export`."""
 
 from __future__ import annotations
 
@@ -83,6 +83,32 @@ def sql(query: str = typer.Argument(..., help="A read-only SQL query over the ca
         print_rows(rows)
         return
     print_json(_decode_json_columns(cat, query, rows))
+
+
+@catalog_app.command("check")
+def check(deep: bool = typer.Option(False, "--deep", help="Re-hash every file (xxh3-128) "
+                                    "against its manifest; without it only sizes, mtimes and "
+                                    "manifests are read."),
+          json_out: bool = typer.Option(False, "--json", help="Print the report as JSON.")) -> None:
+    """Check the store against the catalog: damaged, missing and orphaned files and folders.
+
+    Exit status 0 when everything is intact, 1 when anything is listed."""
+    from curate.catalog.check import check_catalog
+
+    rep = check_catalog(_cat(create=False), deep=deep)
+    if json_out:
+        print_json(rep)
+    else:
+        if rep["problems"]:
+            print_rows(rep["problems"], title="problems",
+                       columns=["kind", "dataset", "path", "detail"])
+        speed = f", {rep['hash_mb_s']} MB/s hashed" if rep["hash_mb_s"] else ""
+        console.print(f"{'deep ' if deep else ''}check: {rep['versions']} versions, "
+                      f"{rep['files']} files, {rep['bytes'] / 1e6:,.1f} MB in "
+                      f"{rep['seconds']} s{speed}: "
+                      + ("all intact" if rep["ok"] else f"{len(rep['problems'])} problems"))
+    if not rep["ok"]:
+        raise typer.Exit(1)
 
 
 def _decode_json_columns(cat, query: str, rows: list[dict]) -> list[dict]:
