@@ -28,6 +28,11 @@ from curate.catalog.locking import file_lock
 from curate.catalog.schema import JSON_COLUMNS, MIGRATIONS, TABLES
 from curate.errors import BadInput, CurateError, IntegrityError, NotFound
 
+# User SQL runs read-only with DuckDB's external access off (no files, no network, no
+# ATTACH/COPY/EXPORT), no extension installs or loads, and the configuration locked so no
+# SET/PRAGMA can turn any of it back on.
+SQL_SANDBOX = {"enable_external_access": False, "autoinstall_known_extensions": False,
+               "autoload_known_extensions": False, "lock_configuration": True}
 JOURNAL = "curate-register/1"  # format of a writer's journal (see store.Staging)
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-]{0,127}")   # the whole name (fullmatch)
 
@@ -110,14 +115,18 @@ class Catalog:
 
     # -- connections -------------------------------------------------------------------
     @contextmanager
-    def connect(self, read_only: bool = False):
-        """A short-lived connection under the catalog lock (DuckDB allows one process)."""
+    def connect(self, read_only: bool = False, sandbox: bool = False):
+        """A short-lived connection under the catalog lock (DuckDB allows one process).
+
+        `sandbox`: read-only with DuckDB's external access off and its configuration locked
+        (SQL_SANDBOX), for SQL written by a user."""
         self.home.mkdir(parents=True, exist_ok=True)
         with file_lock(self._lock_path):
             if read_only and not self.db_path.exists():
                 read_only = False  # create it first
             try:
-                con = duckdb.connect(str(self.db_path), read_only=read_only)
+                con = duckdb.connect(str(self.db_path), read_only=read_only or sandbox,
+                                     config=SQL_SANDBOX if sandbox else {})
             except duckdb.Error as e:
                 raise CurateError(f"{self.db_path}: cannot open catalog: {e}") from None
             try:
@@ -471,17 +480,22 @@ class Catalog:
         return out
 
     def sql(self, query: str, params: list | None = None) -> list[dict[str, Any]]:
-        """Run a read-only SQL query over the catalog tables; values go in `params` (`?`)."""
+        """Run SQL over the catalog tables; values go in `params` (`?`).
+
+        The connection is read-only and sandboxed (SQL_SANDBOX): no writes, no reading or
+        writing files (COPY, read_csv, read_parquet, ATTACH, EXPORT), no extensions (INSTALL,
+        LOAD), no settings (SET, PRAGMA, RESET). Any refusal or SQL error is one CurateError.
+        """
         self._ensure()
-        with self.connect(read_only=True) as con:
+        with self.connect(sandbox=True) as con:
             try:
                 cur = con.execute(query, params) if params is not None else con.execute(query)
+                if cur.description is None:
+                    return []
+                cols = [d[0] for d in cur.description]
+                return [dict(zip(cols, r)) for r in cur.fetchall()]
             except duckdb.Error as e:
-                raise CurateError(f"SQL error: {str(e).splitlines()[0]}") from None
-            if cur.description is None:
-                return []
-            cols = [d[0] for d in cur.description]
-            return [dict(zip(cols, r)) for r in cur.fetchall()]
+                raise CurateError(_sql_error(e)) from None
 
     # -- runs and measurement tables ---------------------------------------------------
     def start_run(self, kind: str, config: dict | None = None, inputs: list | None = None,
@@ -529,6 +543,15 @@ class Catalog:
         p = self.home / "cache" / area
         p.mkdir(parents=True, exist_ok=True)
         return p
+
+
+def _sql_error(e: BaseException) -> str:
+    line = (str(e).strip().splitlines() or [type(e).__name__])[0]
+    if isinstance(e, duckdb.PermissionException) or "configuration has been locked" in line \
+            or "read-only mode" in line:
+        return (f"SQL error: {line} (catalog SQL is read-only and sandboxed: no files, "
+                "extensions, other databases or settings)")
+    return f"SQL error: {line}"
 
 
 def damage_message(spec: str, path: Path, error: BaseException) -> str:

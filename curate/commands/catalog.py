@@ -76,7 +76,12 @@ def lineage(spec: str = typer.Argument(..., help="NAME, NAME@VERSION, or a check
 @catalog_app.command("sql")
 def sql(query: str = typer.Argument(..., help="A read-only SQL query over the catalog tables."),
         json_out: bool = typer.Option(False, "--json")) -> None:
-    """Run read-only SQL: tables datasets, lineage, runs, checkpoints, evals, probes, coverage."""
+    """Run read-only SQL: tables datasets, lineage, runs, checkpoints, evals, probes, coverage.
+
+    Sandboxed: the catalog is opened read-only with DuckDB's external access disabled and
+    its configuration locked, so no statement can write the catalog, read or write files
+    (COPY, read_csv, read_parquet, EXPORT), ATTACH databases, INSTALL or LOAD extensions,
+    or change settings (SET, PRAGMA). A refused statement is one line, exit 2."""
     cat = _cat(create=False)
     rows = cat.sql(query)
     if not json_out:
