@@ -10,6 +10,7 @@ import sys
 import typer
 
 from curate.errors import CurateError
+from curate.redact import scrub
 
 app = typer.Typer(
     name="curate",
@@ -83,7 +84,7 @@ def main() -> None:
     try:
         app()
     except CurateError as e:
-        typer.secho(f"error: {e}", err=True, fg="red")
+        typer.secho(f"error: {scrub(str(e))}", err=True, fg="red")
         sys.exit(2)
     except KeyboardInterrupt:
         typer.secho("interrupted", err=True)

@@ -27,6 +27,7 @@ from curate.catalog import names, store
 from curate.catalog.locking import file_lock
 from curate.catalog.schema import JSON_COLUMNS, MIGRATIONS, TABLES
 from curate.errors import BadInput, CurateError, IntegrityError, NotFound
+from curate.redact import scrub, scrub_obj
 
 # User SQL runs read-only with DuckDB's external access off (no files, no network, no
 # ATTACH/COPY/EXPORT), no extension installs or loads, and the configuration locked so no
@@ -280,9 +281,10 @@ class Catalog:
         return {"format": JOURNAL, "name": name, "version": written.version, "kind": kind,
                 "rows": written.rows, "bytes": written.bytes,
                 "path": f"{self.store_root.name}/{name}/{written.version}",
-                "created": _now().isoformat(), "card": card, "stats": _json(stats),
+                "created": _now().isoformat(), "card": scrub(card),
+                "stats": _json(scrub_obj(stats)),
                 "schema": _json(_schema_json(written.schema)), "run_id": run_id,
-                "parents": list(parents), "step": step, "params": _json(params or {}),
+                "parents": list(parents), "step": step, "params": _json(scrub_obj(params or {})),
                 "counts": _json(counts or {}), "code_version": code_version()}
 
     def _record_version(self, rec: dict[str, Any]) -> dict[str, Any] | None:
@@ -505,9 +507,9 @@ class Catalog:
             con.execute(
                 "INSERT INTO runs (id, kind, name, config, status, started, host, inputs, "
                 "code_version, process) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                [run_id, kind, name, _json(config or {}), "running", _now(),
-                 socket.gethostname(), _json([str(i) for i in (inputs or [])]), code_version(),
-                 process_identity()])
+                [run_id, kind, name, _json(scrub_obj(config or {})), "running", _now(),
+                 socket.gethostname(), _json([scrub(str(i)) for i in (inputs or [])]),
+                 code_version(), process_identity()])
         return run_id
 
     def finish_run(self, run_id: str, status: str = "ok", outputs: list | None = None,
@@ -515,14 +517,14 @@ class Catalog:
         with self.connect() as con:
             con.execute(
                 "UPDATE runs SET status=?, finished=?, outputs=?, metrics=?, error=? WHERE id=?",
-                [status, _now(), _json([str(o) for o in (outputs or [])]), _json(metrics or {}),
-                 error, run_id])
+                [status, _now(), _json([scrub(str(o)) for o in (outputs or [])]),
+                 _json(scrub_obj(metrics or {})), scrub(error), run_id])
 
     def insert(self, table: str, row: dict[str, Any]) -> str:
         """Insert one row into a measurement table (checkpoints, evals, probes, coverage, ...)."""
         if table not in TABLES or table in ("datasets", "lineage", "runs"):
             raise CurateError(f"cannot insert into {table!r}")
-        row = dict(row)
+        row = {k: scrub_obj(v) for k, v in row.items()}
         row.setdefault("id", uuid.uuid4().hex[:16])
         row.setdefault("created", _now())
         for k in JSON_COLUMNS[table]:

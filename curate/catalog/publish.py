@@ -18,6 +18,7 @@ from pathlib import Path
 from curate.catalog.card import flag_counts
 from curate.catalog.export import check_target, load_configs, write_export
 from curate.errors import BadInput, CurateError
+from curate.redact import scrub
 
 TRUE = {"1", "on", "yes", "true"}
 
@@ -72,8 +73,7 @@ def refuse_contaminated(cfgs, allow: bool) -> None:
 
 
 def _scrub(msg: str, token: str) -> str:
-    line = (msg.strip().splitlines() or [""])[0][:300]
-    return line.replace(token, "***") if token else line
+    return (scrub(msg, extra=(token,)).strip().splitlines() or [""])[0][:300]
 
 
 def upload(folder: Path, repo: str, token: str, private: bool, revision: str | None,

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from curate.errors import CurateError
+from curate.redact import scrub, scrub_values
 
 FSYNC_EVERY_S = 2.0
 
@@ -92,10 +93,13 @@ class RequestCache:
         key = record["key"]
         if self.done(key):
             return
+        if record.get("error"):
+            record["error"] = scrub(record["error"])
         self.records[key] = record
         if not (record.get("ok") or record.get("final")):
             return
-        line = json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
+        # a misbehaving endpoint may echo a key anywhere in what it returns
+        line = scrub_values(json.dumps(record, ensure_ascii=False, separators=(",", ":"))) + "\n"
         data = memoryview(line.encode())
         while data:
             data = data[os.write(self._fd, data):]

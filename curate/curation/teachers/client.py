@@ -10,6 +10,7 @@ stop the whole run (every other request would fail the same way).
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import random
 import time
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from curate.errors import CurateError
+from curate.redact import known_secrets, register_secret, scrub, split_userinfo
 
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 FATAL_STATUS = {401, 403, 404}
@@ -51,7 +53,9 @@ class FatalTeacherError(CurateError):
 
 
 def _short(text: str, n: int = 300) -> str:
-    return " ".join(text.split())[:n]
+    """One line of at most `n` characters, secrets removed first (error bodies may echo the
+    Authorization header back)."""
+    return " ".join(scrub(text).split())[:n]
 
 
 def classify_4xx(status: int, text: str) -> str:
@@ -65,9 +69,17 @@ class ChatClient:
     """`async with ChatClient(base_url, cfg) as c: await c.chat(body)`."""
 
     def __init__(self, base_url: str, cfg: ClientConfig | None = None):
-        self.base_url = base_url.rstrip("/")
+        # credentials in the URL (http://user:KEY@host/v1) are sent as basic auth and kept
+        # out of base_url, which appears in messages and records
+        self.base_url, self._user, self._password = split_userinfo(base_url.rstrip("/"))
         self.cfg = cfg or ClientConfig()
+        register_secret(self.cfg.api_key)
+        register_secret(self._password)
+        if self._user is not None:  # what basic auth sends: base64 of user:password
+            register_secret(base64.b64encode(
+                f"{self._user}:{self._password or ''}".encode()).decode())
         self._session = None
+        self._secrets: list[bytes] = []
         self.in_flight = 0
 
     async def __aenter__(self) -> ChatClient:
@@ -76,10 +88,14 @@ class ChatClient:
         headers = {"Content-Type": "application/json"}
         if self.cfg.api_key:
             headers["Authorization"] = f"Bearer {self.cfg.api_key}"
+        auth = None
+        if self._user is not None and not self.cfg.api_key:
+            auth = aiohttp.BasicAuth(self._user, self._password or "")
         conn = aiohttp.TCPConnector(limit=self.cfg.concurrency, ttl_dns_cache=300)
         self._session = aiohttp.ClientSession(
-            connector=conn, headers=headers,
+            connector=conn, headers=headers, auth=auth,
             timeout=aiohttp.ClientTimeout(total=self.cfg.timeout))
+        self._secrets = [v.encode() for v in known_secrets()]
         return self
 
     async def __aexit__(self, *exc) -> None:
@@ -107,6 +123,14 @@ class ChatClient:
         except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):
             return None
 
+    def _without_secrets(self, raw: bytes) -> bytes:
+        """A response that echoes a key we sent (or hold) gets it masked before it can reach
+        rows, cache or catalog."""
+        for v in self._secrets:
+            if v in raw:
+                raw = raw.replace(v, b"***")
+        return raw
+
     async def chat(self, body: dict[str, Any], path: str = "/chat/completions") -> Outcome:
         """POST with retries; returns an Outcome, raising only for run-wide failures."""
         import aiohttp
@@ -132,6 +156,7 @@ class ChatClient:
             finally:
                 self.in_flight -= 1
             if status == 200:
+                raw = self._without_secrets(raw)
                 try:
                     data = json.loads(raw)
                     data["choices"][0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from curate.errors import CurateError
+from curate.redact import scrub
 
 KINDS = ("vllm", "sglang", "openai", "transformers")
 
@@ -31,17 +32,18 @@ class TeacherSpec:
         return self.model or (self.target if self.launches_server else None)
 
     def __str__(self) -> str:
-        return f"{self.kind}:{self.target}"
+        """The spec as recorded and printed: credentials in an `openai:` URL removed."""
+        return scrub(f"{self.kind}:{self.target}")
 
 
 def parse_teacher(spec: str, **options) -> TeacherSpec:
     """Parse a teacher spec; `options` fill the launcher fields (tensor_parallel, ...)."""
     kind, sep, target = spec.partition(":")
     if not sep or kind not in KINDS or not target:
-        raise CurateError(f"bad teacher {spec!r}: expected one of "
+        raise CurateError(f"bad teacher {scrub(spec)!r}: expected one of "
                           "vllm:MODEL, sglang:MODEL, openai:URL, transformers:PATH")
     if kind == "openai" and not target.startswith(("http://", "https://")):
-        raise CurateError(f"bad teacher {spec!r}: openai: takes an http(s) URL, "
+        raise CurateError(f"bad teacher {scrub(spec)!r}: openai: takes an http(s) URL, "
                           "e.g. openai:http://127.0.0.1:8000/v1")
     opts = {k: v for k, v in options.items() if v is not None}
     if "server_args" in opts:
