@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import os
 import re
 import time
@@ -25,7 +26,14 @@ from curate.curation.teachers.endpoint import Endpoint, discover, request_body
 from curate.curation.teachers.servers import serving
 from curate.curation.teachers.spec import TeacherSpec, parse_teacher
 from curate.errors import CurateError
-from curate.record import TRACE_SCHEMA, messages_for, split_think, stable_json, trace_id
+from curate.record import (
+    TRACE_SCHEMA,
+    has_think_markers,
+    messages_for,
+    split_think,
+    stable_json,
+    trace_id,
+)
 
 
 @dataclass
@@ -161,26 +169,72 @@ def cache_path(catalog, name: str):
     return catalog.cache_dir("requests") / f"{safe}.jsonl"
 
 
-def parse_completion(data: dict[str, Any]) -> dict[str, Any]:
-    """reasoning / answer / finish from a chat completion (reasoning_content or inline think)."""
+def parse_completion(data: dict[str, Any], *, prefilled: bool | None = None,
+                     thinking_off: bool = False) -> dict[str, Any]:
+    """reasoning / answer / finish from a chat completion (reasoning_content or inline think).
+
+    Where the thinking ends (`think_closed`, `reasoning_source`):
+    - the server split it (`reasoning_content` / `reasoning`): that is the reasoning and
+      `content` the answer; with thinking off (`thinking_off`) and `content` empty, the server
+      parsed the whole answer as reasoning: it is recovered as the answer
+      (`answer_recovered: "reasoning_content"`);
+    - inline markers: `split_think`. With no marker at all, a template that opened the think
+      block itself (`prefilled`) means the text is thinking; so does `finish_reason ==
+      "length"` unless the template is known not to think (`prefilled` False) or thinking is
+      off: a completion cut off with no `</think>` is unclosed reasoning, never the answer.
+    - an empty answer is flagged (`empty_answer`), never stored silently.
+    """
     choice = data["choices"][0]
     msg = choice.get("message") or {}
     content = msg.get("content") or ""
     rc = msg.get("reasoning_content") or msg.get("reasoning")
     finish = choice.get("finish_reason")
-    if rc:
+    flags: dict[str, Any] = {}
+    if rc and not content.strip() and thinking_off:
+        reasoning, answer, closed = split_think(rc)
+        source = "reasoning_content"
+        flags["answer_recovered"] = "reasoning_content"
+    elif rc:
         reasoning, answer, source = rc.strip(), content.strip(), "reasoning_content"
-        closed = bool(answer) or finish != "length"
+        if has_think_markers(answer):            # the server left a think block in content
+            more, answer, _ = split_think(answer)
+            reasoning = "\n\n".join(x for x in (reasoning, more) if x)
+        closed = bool(answer)
     else:
-        reasoning, answer, closed = split_think(content)
+        unclosed = prefilled is True or (finish == "length" and prefilled is not False
+                                         and not thinking_off)
+        reasoning, answer, closed = split_think(content, prefilled=unclosed)
         source = "inline" if reasoning is not None else "none"
+    if not answer:
+        flags["empty_answer"] = True
+        closed = False if reasoning else closed
     usage = data.get("usage") or {}
     return {"reasoning": reasoning, "answer_text": answer, "finish_reason": finish,
-            "think_closed": closed, "reasoning_source": source,
+            "think_closed": closed, "reasoning_source": source, **flags,
             "prompt_tokens": usage.get("prompt_tokens"),
             "completion_tokens": usage.get("completion_tokens"),
             "response_model": data.get("model"), "response_id": data.get("id"),
             "system_fingerprint": data.get("system_fingerprint")}
+
+
+def thinking_is_off(cfg: GenerateConfig) -> bool:
+    """The run asked the template not to think (`enable_thinking` / `thinking` False)."""
+    kw = cfg.template_kwargs()
+    return kw.get("enable_thinking") is False or kw.get("thinking") is False
+
+
+def reasoning_boundary(spec: TeacherSpec, ep: Endpoint, cfg: GenerateConfig,
+                       messages: list[dict[str, str]]) -> dict[str, Any]:
+    """What decides where a completion's thinking ends, recorded with every row: the
+    server's reasoning parser (when curate launched it), whether the template opens the think
+    block (read from the teacher's template, else its family) and whether thinking is off."""
+    from curate.curation.teachers.reasoning import reasoning_parser, template_prefills_think
+
+    off = thinking_is_off(cfg)
+    prefilled = False if off else template_prefills_think(
+        ep.local_path, messages, cfg.template_kwargs(), ep.model)
+    return {"reasoning_parser": reasoning_parser(spec.kind, spec.target, spec.server_args),
+            "think_prefilled": prefilled, "thinking_off": off}
 
 
 async def _send_all(client: ChatClient, pending: list[Request], cache: RequestCache,
@@ -316,8 +370,9 @@ def generate_traces(catalog, name: str, prompts: str | PromptSet, teacher: str |
         with serving(spec, catalog.cache_dir("servers"), startup_timeout) as (url, engine, ver):
             ep, records, run_stats = _run_requests(
                 url, spec, reqs, cfg, cache_path(catalog, name), api_key, progress, engine, ver)
+        boundary = reasoning_boundary(spec, ep, cfg, reqs[0].messages)
         result = _register(catalog, name, task, ps, ep, reqs, records, cfg, params, run,
-                           time.monotonic() - t0, run_stats)
+                           time.monotonic() - t0, run_stats, boundary)
     except BaseException as e:
         catalog.finish_run(run, "failed", error=f"{type(e).__name__}: {e}"[:500])
         raise
@@ -327,8 +382,10 @@ def generate_traces(catalog, name: str, prompts: str | PromptSet, teacher: str |
 
 
 def _row(r: Request, rec: dict, ep: Endpoint, task: str, sampling_json: str,
-         system: str | None) -> dict[str, Any]:
-    c = parse_completion(rec["response"])
+         system: str | None, boundary: dict[str, Any] | None = None) -> dict[str, Any]:
+    boundary = boundary or {}
+    c = parse_completion(rec["response"], prefilled=boundary.get("think_prefilled"),
+                         thinking_off=bool(boundary.get("thinking_off")))
     pid = r.prompt_row["problem_id"]
     meta = {"engine": ep.engine, "engine_version": ep.engine_version, "model": ep.model,
             "revision": ep.revision, "request_seed": r.seed, "request_key": r.key,
@@ -336,6 +393,9 @@ def _row(r: Request, rec: dict, ep: Endpoint, task: str, sampling_json: str,
             "system_fingerprint": c["system_fingerprint"], "think_closed": c["think_closed"],
             "reasoning_source": c["reasoning_source"], "attempts": rec.get("attempts"),
             "latency_s": rec.get("latency_s"), "truncated": c["finish_reason"] == "length",
+            "reasoning_parser": boundary.get("reasoning_parser"),
+            "think_prefilled": boundary.get("think_prefilled"),
+            **{k: c[k] for k in ("answer_recovered", "empty_answer") if k in c},
             "source_fields": r.prompt_row.get("metadata")}
     return {"id": trace_id(pid, ep.teacher, sampling_json, r.sample_index), "problem_id": pid,
             "task": task, "source": r.prompt_row.get("source"), "prompt": r.user,
@@ -347,13 +407,25 @@ def _row(r: Request, rec: dict, ep: Endpoint, task: str, sampling_json: str,
             "messages": messages_for(r.user, c["reasoning"], c["answer_text"], "cot", system)}
 
 
-def _register(catalog, name, task, ps, ep, reqs, records, cfg, params, run, wall, run_stats):
+def _boundary_counts(rows: list[dict], boundary: dict | None) -> dict[str, Any]:
+    """How many rows ended inside their thinking, had their answer recovered from
+    reasoning_content, or have no answer: the run summary says so instead of hiding them."""
+    metas = [json.loads(r["metadata"]) for r in rows]
+    return {"reasoning_parser": (boundary or {}).get("reasoning_parser"),
+            "think_prefilled": (boundary or {}).get("think_prefilled"),
+            "unclosed_think": sum(m.get("think_closed") is False for m in metas),
+            "answer_recovered": sum(bool(m.get("answer_recovered")) for m in metas),
+            "empty_answer": sum(bool(m.get("empty_answer")) for m in metas)}
+
+
+def _register(catalog, name, task, ps, ep, reqs, records, cfg, params, run, wall, run_stats,
+              boundary=None):
     sampling_json = stable_json(cfg.sampling())
     rows, failures = [], []
     for r in reqs:
         rec = records.get(r.key)
         if rec and rec.get("ok"):
-            rows.append(_row(r, rec, ep, task, sampling_json, cfg.system))
+            rows.append(_row(r, rec, ep, task, sampling_json, cfg.system, boundary))
         else:
             rec = rec or {"reason": "not_sent", "error": "no result"}
             failures.append({"problem_id": r.prompt_row["problem_id"], "sample_index": r.sample_index,
@@ -367,14 +439,15 @@ def _register(catalog, name, task, ps, ep, reqs, records, cfg, params, run, wall
                "prompt_tokens": sum(r["prompt_tokens"] or 0 for r in rows),
                "completion_tokens": sum(r["completion_tokens"] or 0 for r in rows),
                "wall_s": round(wall, 3), **run_stats,
-               "teacher": ep.teacher, "engine": ep.engine, "engine_version": ep.engine_version}
+               "teacher": ep.teacher, "engine": ep.engine, "engine_version": ep.engine_version,
+               **_boundary_counts(rows, boundary)}
     if not rows:
         first = failures[0] if failures else {}
         raise CurateError(f"no rows generated: all {len(reqs)} requests failed "
                           f"({dict(reasons)}; first: {first.get('error')})")
     params = {**params, "teacher_model": ep.model, "teacher_revision": ep.revision,
               "engine": ep.engine, "engine_version": ep.engine_version,
-              "max_model_len": ep.max_model_len}
+              "max_model_len": ep.max_model_len, **(boundary or {})}
     fref = None
     if failures:
         fref = catalog.register(f"{name}-failures", failures, kind="rejects", parents=ps.parents,

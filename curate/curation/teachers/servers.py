@@ -21,6 +21,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+from curate.curation.teachers.reasoning import parser_args
 from curate.curation.teachers.spec import TeacherSpec
 from curate.errors import CurateError
 from curate.progress import Status
@@ -42,14 +43,14 @@ def server_command(spec: TeacherSpec, port: int) -> list[str]:
                "--data-parallel-size", str(spec.data_parallel)]
         if spec.max_model_len:
             cmd += ["--max-model-len", str(spec.max_model_len)]
-        return cmd + extra
+        return cmd + parser_args("vllm", spec.target, extra) + extra
     if spec.kind == "sglang":
         cmd = [sys.executable, "-m", "sglang.launch_server", "--model-path", spec.target,
                "--host", "127.0.0.1", "--port", str(port), "--tp-size", str(spec.tensor_parallel),
                "--dp-size", str(spec.data_parallel)]
         if spec.max_model_len:
             cmd += ["--context-length", str(spec.max_model_len)]
-        return cmd + extra
+        return cmd + parser_args("sglang", spec.target, extra) + extra
     if spec.kind == "transformers":
         exe = _bin("transformers")
         return [exe, "serve", spec.target, "--host", "127.0.0.1", "--port", str(port),
