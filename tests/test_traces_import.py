@@ -240,6 +240,9 @@ def test_bad_maps_are_one_line(tmp_path, catalog, mapping, match):
     ({"reasoning": "r", "answer_text": "a"}, "prompt", "a trace needs a prompt"),
     ({"prompt": "q", "reasoning": ["r"], "answer_text": "a"}, "reasoning", "wrong type"),
     ({"prompt": "q", "answer_text": "a", "sample_index": "0"}, "sample_index", "wrong type"),
+    ({"prompt": "q", "answer_text": "a", "messages": ["hi"]}, "messages", "messages must be"),
+    ({"prompt": "q", "answer_text": "a", "sampling": 3}, "sampling", "wrong type"),
+    ({"prompt": "q", "answer_text": "a", "verified": "yes"}, "verified", "wrong type"),
 ])
 def test_a_trace_has_what_traces_need(tmp_path, catalog, row, field, reason):
     f = _jsonl(tmp_path / "t.jsonl", [{"prompt": "ok", "answer_text": "fine"}, row])
@@ -262,6 +265,15 @@ def test_inline_markers_in_trace_fields_are_split(tmp_path, catalog):
     assert (rows["c"]["reasoning"], rows["c"]["answer_text"]) == ("r", "")
     assert (rows["d"]["reasoning"], rows["d"]["answer_text"]) == ("r", "D")
     assert _meta(rows["c"])["think_closed"] is False
+
+
+def test_json_valued_trace_fields_become_json_text(tmp_path, catalog):
+    f = _jsonl(tmp_path / "t.jsonl", [{"prompt": "q", "answer_text": "(2+1)*3",
+                                       "reference": {"numbers": [2, 1, 3], "target": 9},
+                                       "sampling": {"temperature": 0.6}, "task": "countdown"}])
+    r = _rows(catalog, import_file(catalog, f, "t", kind="traces")[0])[0]
+    assert json.loads(r["reference"]) == {"numbers": [2, 1, 3], "target": 9}
+    assert json.loads(r["sampling"]) == {"temperature": 0.6}
 
 
 def test_curate_export_reimports_unchanged_as_traces(tmp_path, catalog):

@@ -360,8 +360,24 @@ def finish_trace(row: dict[str, Any], name: str) -> tuple[dict[str, Any] | None,
             if isinstance(v, (int, float)) and not isinstance(v, bool) and k in (
                     "reference", "problem_id", "id", "final_answer"):
                 row[k] = str(v)
+            elif isinstance(v, (dict, list)) and k == "reference":   # e.g. Countdown's
+                row[k] = stable_json(v)                               # {"numbers", "target"}
             else:
                 return None, (f"wrong type: {type(v).__name__}, expected text", k)
+    for k in ("sampling", "verify_detail"):               # JSON text in the trace record
+        v = row.get(k)
+        if isinstance(v, (dict, list)):
+            row[k] = stable_json(_jsonable(v))
+        elif v is not None and not isinstance(v, str):
+            return None, (f"wrong type: {type(v).__name__}, expected an object or text", k)
+    msgs = row.get("messages")
+    if msgs is not None and not (isinstance(msgs, list) and all(
+            isinstance(m, dict) and isinstance(m.get("role"), str)
+            and isinstance(m.get("content"), (str, type(None))) for m in msgs)):
+        return None, ("messages must be a list of {role, content} objects", "messages")
+    if row.get("verified") is not None and not isinstance(row["verified"], bool):
+        return None, (f"wrong type: {type(row['verified']).__name__}, expected true/false",
+                      "verified")
     for k in INT_TARGETS:
         v = row.get(k)
         if v is not None and (not isinstance(v, int) or isinstance(v, bool)):
