@@ -321,3 +321,27 @@ def test_nocot_messages_never_keep_an_inline_think_block():
     assert messages_for("q", "r", "<|begin_of_thought|>x<|end_of_thought|>A",
                         "nocot")[-1]["content"] == "A"
     assert messages_for("q", None, "<think>never closed", "nocot")[-1]["content"] == ""
+
+
+def test_hub_folder_in_a_public_layout(tmp_path, catalog, home):
+    """`hf:` (here a local dataset folder, the Hub code path without the network) takes the
+    same layouts; the CLI names a layout that does not fit, and --layout on problems."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from curate.catalog.importing import import_hf
+
+    folder = tmp_path / "s1k" / "data"
+    folder.mkdir(parents=True)
+    pq.write_table(pa.Table.from_pylist([{
+        "solution": "7", "question": "Q?", "cot_type": "math", "source_type": "x",
+        "metadata": "{}", "cot": None, "thinking_trajectories": ["t1", "t2"], "attempt": "7"}]),
+        folder / "train-00000-of-00001.parquet")
+    ref, _, counts = import_hf(catalog, f"hf:{tmp_path / 's1k'}", "s1", kind="traces")
+    r = _rows(catalog, ref)[0]
+    assert counts["layout"].startswith("layout s1k") and r["reasoning"] == "t1\nt2"
+    r = _cli("import", f"hf:{tmp_path / 's1k'}", "--name", "x", "--kind", "traces",
+             "--layout", "openr1-math")
+    assert r.returncode == 2 and "--layout openr1-math: the first row has none" in r.stderr
+    r = _cli("import", f"hf:{tmp_path / 's1k'}", "--name", "x", "--layout", "s1k")
+    assert r.returncode == 2 and "--layout is for --kind traces" in r.stderr
