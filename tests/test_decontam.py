@@ -256,3 +256,40 @@ def test_short_item_rule_in_export_card_and_cli(home, catalog, shared_data, tmp_
     readme = (export_dataset(catalog, "c", tmp_path / "out") / "README.md").read_text()
     assert "Items shorter than 8 tokens (math500: 12 items, 1 rows flagged) were matched whole" \
         in readme
+    assert "cover at least 50% of the item's tokens" in readme and "cover at least 50%" in text
+
+
+def test_stock_phrases_are_not_contamination(shared_data):
+    """MATH-500 and AIME 2024 share phrases (`where m and n are relatively prime positive
+    integers`, `is not divisible by the square of any prime`, `let x y and z be positive real`)
+    but no problem: one shared 8-gram flagged 4 MATH-500 and 7 AIME problems; a copy must cover
+    half of the item's tokens."""
+    math, t_math = _self_table(shared_data, "math500/math500_test.jsonl")
+    aime, t_aime = _self_table(shared_data, "aime24/aime24_test.jsonl")
+    for t, bench, legacy in ((t_math, "aime24", 4), (t_aime, "math500", 7)):
+        _, rep = decontaminate_table(t, {"benchmarks": [bench], "fields": ["prompt"]})
+        assert rep["flagged"] == 0, rep["examples"]
+        _, rep = decontaminate_table(t, {"benchmarks": [bench], "fields": ["prompt"],
+                                         "min_coverage": 0})
+        assert rep["flagged"] == legacy
+    # a new problem in AIME's stock wording is not a copy; half an AIME problem is
+    stock = ("A bag holds 7 red and 5 blue marbles. The probability that two drawn marbles "
+             "match is $\\frac{m}{n}$, where $m$ and $n$ are relatively prime positive "
+             "integers. Find $m+n$.")
+    words = aime[3].split()
+    half = " ".join(words[: len(words) * 3 // 5])
+    t = pa.table({"id": ["stock", "half", "whole"], "prompt": [stock, half, aime[3] + " Go."]})
+    out, rep = decontaminate_table(t, {"benchmarks": ["aime24"], "drop": False})
+    assert out.column("contaminated_aime24").to_pylist() == [False, True, True]
+    covs = {e["id"]: e["coverage"] for e in rep["examples"]["aime24"]}
+    assert 0.5 <= covs["half"] < 0.8 and covs["whole"] == 1.0
+
+
+def test_min_coverage_is_checked():
+    from curate.curation.decontaminate import check_params
+    from curate.errors import BadInput
+
+    assert check_params({"min_coverage": "0.3"})["min_coverage"] == 0.3
+    for bad in (1.5, -0.1, "most"):
+        with pytest.raises(BadInput, match="min_coverage"):
+            check_params({"min_coverage": bad})

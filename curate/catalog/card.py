@@ -510,8 +510,9 @@ def _decontam_section(prov: Provenance, configs: list[ConfigData]) -> list[str]:
         rows = [[b, n] for b, n in per.items()]
         rows += [[b, f"not checked: {why}"] for b, why in (rep.get("unavailable") or {}).items()]
         lines += _table(["benchmark", "rows flagged"], rows or [["(none)", 0]])
-        if rep.get("short_items"):          # how items shorter than n were checked
-            lines += [rep["short_items"], ""]
+        for key in ("rule", "short_items"):  # the match rule; how items shorter than n were checked
+            if rep.get(key):
+                lines += [rep[key], ""]
         for b, exs in (rep.get("examples") or {}).items():
             for ex in exs[:2]:
                 lines.append(f"- {b}: {_cell(ex.get('text', ''), 100)} matched "

@@ -96,6 +96,7 @@ def decontaminate_cmd(
     fields: str = typer.Option("prompt,answer_text", help="Columns checked."),
     keep: bool = typer.Option(False, "--keep", help="Keep flagged rows; add contaminated_<bench> columns."),
     skip_missing: bool = typer.Option(False, "--skip-missing", help="Skip benchmarks with no local copy and no Hub access."),
+    min_coverage: float = typer.Option(0.5, "--min-coverage", help="Share of a benchmark item's tokens the shared n-grams must cover (0: any shared n-gram, the open-r1/s1 rule)."),
     no_dropped: bool = typer.Option(False, "--no-dropped", help=NO_DROPPED_HELP),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
@@ -107,6 +108,7 @@ def decontaminate_cmd(
     cat = _cat()
     ref = decontaminate_dataset(cat, name, out, benchmarks=benchmarks, n=n, fields=fields,
                                 drop=not keep, skip_missing=skip_missing,
+                                min_coverage=min_coverage,
                                 progress=not json_out,
                                 keep_dropped=not no_dropped)
     report = cat.show(ref)["stats"]["decontamination"]
@@ -122,6 +124,7 @@ def decontaminate_cmd(
                 for b, c in report["per_benchmark"].items()]
                + [{"benchmark": b, "rows flagged": "not checked"} for b in report["unavailable"]],
                title=f"contamination ({report['n']}-grams)")
+    console.print(report.get("rule", ""), markup=False)
     console.print(report.get("short_items", ""), markup=False)
     for b, exs in report["examples"].items():
         for e in exs:

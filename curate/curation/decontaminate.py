@@ -6,8 +6,12 @@ Texts are normalised (`problem_text.latex_forms`: NFKC, math symbols as LaTeX, L
 tokens (runs of letters, of digits, of other letters; punctuation, math symbols and backslashes
 are separators), so case, spacing and LaTeX-spacing changes do not hide a copy. Word n-grams
 (n = 8 or 12 presets, or any n) are hashed to 64-bit integers with numpy straight from the
-UTF-8 bytes, and a row is flagged for a benchmark if any n-gram of its prompt or answer is
-among that benchmark's n-grams (as open-r1/s1 do, on both fields).
+UTF-8 bytes. A row is flagged for a benchmark item when the n-grams its prompt or answer
+shares with the item cover at least `min_coverage` (default half) of the item's tokens. One
+shared n-gram, the open-r1/s1 rule (`min_coverage=0`), flags stock competition wording: 4
+MATH-500 problems against AIME 2024 (`where m and n are relatively prime positive integers`,
+`is not divisible by the square of any prime`) and 7 AIME problems against MATH-500, none a
+copy; with half coverage, none, while every item found in itself, whole or in part, still is.
 
 A benchmark item with fewer than n tokens (`Compute $\\dbinom{31}{28}$.`) has no n-gram and
 could never match. Each such item is matched whole instead: a row is flagged when the item's
@@ -233,11 +237,15 @@ class ShortItem:
 
 @dataclass
 class BenchmarkIndex:
-    """Per benchmark: the sorted n-gram hashes, the item each hash first came from, the items
-    shorter than n (matched whole), and the items' ids and questions (for the report)."""
+    """Per benchmark: the sorted unique n-gram hashes; every n-gram of every item as
+    (hash, text, position) sorted by hash, with each text's item and token count (for the
+    coverage of an item); the items shorter than n (matched whole); the items' ids and
+    questions (for the report)."""
     n: int
     hashes: dict[str, np.ndarray] = field(default_factory=dict)
-    items: dict[str, np.ndarray] = field(default_factory=dict)
+    grams: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict)
+    text_item: dict[str, np.ndarray] = field(default_factory=dict)
+    text_tokens: dict[str, np.ndarray] = field(default_factory=dict)
     short: dict[str, list[ShortItem]] = field(default_factory=dict)
     item_ids: dict[str, list[str]] = field(default_factory=dict)
     questions: dict[str, list[str]] = field(default_factory=dict)
@@ -266,9 +274,12 @@ class BenchmarkIndex:
         """Index one benchmark's rows (each with `id` and the text fields)."""
         texts = [str(r.get(f) or "") for r in rows for f in fields]
         h, r = batch_ngrams(texts, self.n)
-        uniq, first = np.unique(h, return_index=True)
-        self.hashes[name] = uniq
-        self.items[name] = (r[first] // len(fields)).astype(np.int64)
+        pos = np.arange(len(r)) - np.searchsorted(r, r)      # n-gram position in its text
+        order = np.argsort(h, kind="stable")
+        self.hashes[name] = np.unique(h)
+        self.grams[name] = (h[order], r[order], pos[order])
+        self.text_item[name] = np.arange(len(texts)) // len(fields)
+        self.text_tokens[name] = np.array([len(tokens(t)) for t in texts], dtype=np.int64)
         self.item_ids[name] = [str(r.get("id", i)) for i, r in enumerate(rows)]
         self.questions[name] = [str(r.get(fields[0]) or "") for r in rows]
         short = []
@@ -286,12 +297,43 @@ class BenchmarkIndex:
         return len({it.item for it in self.short.get(name, [])})
 
 
+    def coverage(self, name: str, rows: np.ndarray, hashes: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(row, text, share of the text's tokens covered) for every (row, benchmark text)
+        pair that shares n-grams, from the rows' matching n-gram hashes."""
+        gh, gtext, gpos = self.grams[name]
+        lo = np.searchsorted(gh, hashes, "left")
+        cnt = np.searchsorted(gh, hashes, "right") - lo
+        keep = cnt > 0
+        lo, cnt, rows = lo[keep], cnt[keep], rows[keep]
+        if not len(lo):
+            empty = np.empty(0, dtype=np.int64)
+            return empty, empty, np.empty(0)
+        total = int(cnt.sum())
+        offs = np.arange(total) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+        idx = np.repeat(lo, cnt) + offs
+        r, t, q = np.repeat(rows, cnt), gtext[idx], gpos[idx]
+        order = np.lexsort((q, t, r))
+        r, t, q = r[order], t[order], q[order]
+        new = np.r_[True, (r[1:] != r[:-1]) | (t[1:] != t[:-1]) | (q[1:] != q[:-1])]
+        r, t, q = r[new], t[new], q[new]
+        group = np.r_[True, (r[1:] != r[:-1]) | (t[1:] != t[:-1])]
+        step = np.minimum(np.diff(q, prepend=q[:1]), self.n)
+        step[group] = self.n               # each group starts with one whole n-gram
+        starts = np.flatnonzero(group)
+        covered = np.add.reduceat(step, starts)
+        tt = t[starts]
+        return r[starts], tt, covered / np.maximum(self.text_tokens[name][tt], 1)
+
+
 @dataclass(frozen=True)
 class Hit:
-    """Why a row is flagged for a benchmark: the rule, the benchmark item, the field."""
+    """Why a row is flagged for a benchmark: the rule, the benchmark item, the field, and the
+    share of the item's tokens the row covers with shared n-grams (1.0 for a whole match)."""
     rule: str            # ngram | whole_question
     item: int
     field: int
+    coverage: float = 1.0
 
 
 def flag_column(bench: str) -> str:
@@ -325,9 +367,14 @@ def _bitmap(hash_arrays) -> np.ndarray:
 
 
 def find_hits(texts_per_field: list[list[str | None]], index: BenchmarkIndex,
-              chunk: int = 20_000, progress=None) -> dict[str, dict[int, Hit]]:
-    """Per benchmark, {row: first Hit} over all fields (memory bounded by the chunk).
-    `progress(k)` is called with the number of texts of each chunk done."""
+              chunk: int = 20_000, progress=None,
+              min_coverage: float = 0.5) -> dict[str, dict[int, Hit]]:
+    """Per benchmark, {row: Hit} over all fields (memory bounded by the chunk).
+
+    A row hits an item by n-grams when the n-grams they share cover at least `min_coverage`
+    of the item's tokens (0: any shared n-gram, the open-r1/s1 rule), so a stock phrase
+    (`where m and n are relatively prime positive integers`) is not a copy; the item covered
+    most is reported. `progress(k)` is called with the number of texts of each chunk done."""
     n_rows = len(texts_per_field[0]) if texts_per_field else 0
     hits: dict[str, dict[int, Hit]] = {b: {} for b in index.hashes}
     # Prefilter: a 2^24-bit map of every benchmark's hashes; only the rare candidates that
@@ -360,10 +407,13 @@ def find_hits(texts_per_field: list[list[str | None]], index: BenchmarkIndex,
                 m = bh[pos] == hs
                 if not m.any():
                     continue
-                r_hit, p_hit = rows[m], pos[m]
-                uniq, first = np.unique(r_hit, return_index=True)
-                for r, j in zip(uniq.tolist(), first.tolist()):
-                    hits[b].setdefault(r, Hit("ngram", int(index.items[b][p_hit[j]]), fi))
+                rr, tt, cov = index.coverage(b, rows[m], hs[m])
+                ok = cov >= min_coverage - 1e-9
+                for r, t, c in zip(rr[ok].tolist(), tt[ok].tolist(), cov[ok].tolist()):
+                    old = hits[b].get(r)
+                    if old is None or (old.rule == "ngram" and c > old.coverage):
+                        hits[b][r] = Hit("ngram", int(index.text_item[b][t]), fi,
+                                         round(min(c, 1.0), 4))
             for k, by_hash in short_by_k.items():
                 hk, rk = grams[k]
                 c = short_bitmap[(hk & _LOW24).astype(np.int64)]
@@ -373,7 +423,7 @@ def find_hits(texts_per_field: list[list[str | None]], index: BenchmarkIndex,
                 m = want[pos] == hk
                 for h, r in zip(hk[m].tolist(), rk[m].tolist()):
                     for b, it in by_hash[h]:
-                        if r in hits[b]:
+                        if r in hits[b] and hits[b][r].coverage >= 1.0:
                             continue
                         if r not in canon:
                             canon[r] = canonical(texts[r])
@@ -383,12 +433,14 @@ def find_hits(texts_per_field: list[list[str | None]], index: BenchmarkIndex,
 
 
 def contamination(texts_per_field: list[list[str | None]],
-                  index: BenchmarkIndex, progress=None) -> dict[str, np.ndarray]:
+                  index: BenchmarkIndex, progress=None,
+                  min_coverage: float = 0.5) -> dict[str, np.ndarray]:
     """Per benchmark, a boolean array over rows: does any field hit it (n-gram or whole)?
     (`progress(k)`: k texts hashed.)"""
     n_rows = len(texts_per_field[0]) if texts_per_field else 0
     flags = {}
-    for b, h in find_hits(texts_per_field, index, progress=progress).items():
+    for b, h in find_hits(texts_per_field, index, progress=progress,
+                          min_coverage=min_coverage).items():
         f = np.zeros(n_rows, dtype=bool)
         f[list(h)] = True
         flags[b] = f
@@ -412,6 +464,7 @@ DEFAULTS: dict[str, Any] = {
     "drop": True,
     "skip_missing": False,
     "examples": 3,
+    "min_coverage": 0.5,   # share of an item's tokens the shared n-grams must cover (0: any)
 }
 
 
@@ -426,6 +479,13 @@ def check_params(params: dict) -> dict[str, Any]:
     if isinstance(p["fields"], str):
         p["fields"] = [f for f in p["fields"].split(",") if f]
     p["n"] = n_of(p["n"])
+    try:
+        p["min_coverage"] = float(p["min_coverage"])
+    except (TypeError, ValueError):
+        raise BadInput(f"min_coverage must be a number in [0, 1], got {p['min_coverage']!r}") \
+            from None
+    if not 0.0 <= p["min_coverage"] <= 1.0:
+        raise BadInput(f"min_coverage must be in [0, 1], got {p['min_coverage']}")
     return p
 
 
@@ -445,10 +505,15 @@ def decontaminate_split(table: pa.Table, params: dict, index: BenchmarkIndex | N
 
     with progress_bar(enabled=progress) as bar:
         task = bar.add_task("decontaminate", total=table.num_rows * len(fields))
-        hits = find_hits(texts, index, progress=lambda k: bar.advance(task, k))
+        hits = find_hits(texts, index, progress=lambda k: bar.advance(task, k),
+                         min_coverage=p["min_coverage"])
     n_rows = table.num_rows
     report: dict[str, Any] = {
-        "n": index.n, "fields": fields, "per_benchmark": {}, "per_rule": {}, "examples": {},
+        "n": index.n, "fields": fields, "min_coverage": p["min_coverage"],
+        "rule": (f"A row is flagged when the {index.n}-grams its {' or '.join(fields)} shares "
+                 f"with a benchmark item cover at least {p['min_coverage']:.0%} of the item's "
+                 "tokens" + (" (any shared n-gram)." if not p["min_coverage"] else ".")),
+        "per_benchmark": {}, "per_rule": {}, "examples": {},
         "unavailable": index.missing,
         "shorter_than_n": {b: index.short_items(b) for b in index.hashes},
         "short_rule": SHORT_RULE}
@@ -494,10 +559,13 @@ def _evidence(texts, fields, index: BenchmarkIndex, b: str, hit: Hit, r: int,
               row_id) -> dict[str, Any]:
     """What a flagged row collides with: the item, the rule, the field, the matched text."""
     if hit.rule == "ngram":
-        matched = matched_ngrams(texts[hit.field][r], index.hashes[b], index.n, limit=3)
+        gh, gtext, _ = index.grams[b]
+        own = np.unique(gh[index.text_item[b][gtext] == hit.item])
+        matched = matched_ngrams(texts[hit.field][r], own, index.n, limit=3)
     else:
         matched = [canonical(index.questions[b][hit.item])]
     return {"row": r, "id": row_id, "text": (texts[0][r] or "")[:200], "rule": hit.rule,
+            "coverage": hit.coverage,
             "field": fields[hit.field], "item_id": index.item_ids[b][hit.item],
             "benchmark_text": index.questions[b][hit.item][:300],
             "matched": [f"{fields[hit.field]}: {m}" for m in matched]}
@@ -528,7 +596,7 @@ def report_card(report: dict[str, Any]) -> str:
         lines.append(f"| {b} | {c} | {r.get('ngram', '')} | {r.get('whole_question', '')} |")
     for b, why in report.get("unavailable", {}).items():
         lines.append(f"| {b} | not checked: {why} | | |")
-    lines += ["", report.get("short_items") or short_items_line(report)]
+    lines += ["", report.get("rule", ""), "", report.get("short_items") or short_items_line(report)]
     for b, exs in report["examples"].items():
         for e in exs:
             lines.append(f"\n- **{b}** row {e['row']}: {e['text'][:120]!r} matched "
@@ -550,7 +618,7 @@ def decontaminate_dataset(catalog, name: str, output: str, keep_dropped: bool = 
               "dropped": {"contaminated": report["flagged"]} if p["drop"] else {},
               "per_benchmark": report["per_benchmark"], "per_rule": report["per_rule"],
               "shorter_than_n": report["shorter_than_n"], "short_rule": SHORT_RULE,
-              "short_items": report["short_items"]}
+              "short_items": report["short_items"], "rule": report["rule"]}
     return dropped_rows.register_split(catalog, output, out, dropped, parents=[src.spec],
                                        step="decontaminate", params=p, counts=counts,
                                        keep_dropped=keep_dropped and p["drop"], kind=src.kind,
