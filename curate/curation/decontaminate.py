@@ -605,7 +605,7 @@ def report_card(report: dict[str, Any]) -> str:
 
 
 def decontaminate_dataset(catalog, name: str, output: str, keep_dropped: bool = True,
-                          progress: bool = False, **params):
+                          progress: bool = True, **params):
     """Decontaminate catalog dataset `name` into `output`; the report goes to counts and card,
     the dropped rows (when `drop`) to `output-dropped` unless `keep_dropped` is False.
     `progress`: a bar (terminal) or interval lines (log) over the texts hashed."""

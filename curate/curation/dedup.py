@@ -215,14 +215,14 @@ def dedup_split(table: pa.Table, params: dict,
 
 
 def dedup_table(table: pa.Table, params: dict,
-                progress: bool = False) -> tuple[pa.Table, dict[str, Any]]:
+                progress: bool = True) -> tuple[pa.Table, dict[str, Any]]:
     """(kept rows, counts) with duplicates judged per problem (first row of each problem_id)."""
     kept, _dropped, counts = dedup_split(table, params, progress)
     return kept, counts
 
 
 def dedup_dataset(catalog, name: str, output: str, keep_dropped: bool = True,
-                  progress: bool = False, **params):
+                  progress: bool = True, **params):
     """Deduplicate catalog dataset `name` into `output` (counts by reason in lineage); the
     dropped problems' rows go to `output-dropped` unless `keep_dropped` is False.
     `progress`: a bar (terminal) or interval lines (log) over the problems compared."""
