@@ -174,3 +174,100 @@ def test_index_kinds_find_exact_copies(kind):
     sims, ids = search(build_index(x, kind), x[:50], k=2)
     assert (ids[:, 0] == np.arange(50)).mean() >= 0.9
     assert sims[:, 0].max() == pytest.approx(1.0, abs=1e-4)
+
+
+@pytest.fixture(scope="module")
+def copies_home(shared_data, tmp_path_factory):
+    """One workspace for the planted-copies cases, so MATH-500 is embedded once (cached)."""
+    import os
+
+    from curate.catalog import Catalog
+
+    root = tmp_path_factory.mktemp("copies")
+    rows = [json.loads(x) for x in
+            (shared_data / "math500" / "math500_test.jsonl").read_text().splitlines()]
+    assert len(rows) == 500
+    bench = root / "math500.jsonl"
+    bench.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    old = os.environ.get("CURATE_HOME")
+    os.environ["CURATE_HOME"] = str(root / "home")
+    yield Catalog(root / "home"), bench, rows
+    if old is None:
+        os.environ.pop("CURATE_HOME", None)
+    else:
+        os.environ["CURATE_HOME"] = old
+
+
+@pytest.mark.parametrize("share,verdict", [(0.02, "contains copies")])
+def test_planted_copies_are_their_own_verdict_shown_first(copies_home, tmp_path, share,
+                                                          verdict):
+    """A Countdown-like training set with 10 MATH-500 items (2%) copied in verbatim, embedded
+    for real: the median stays far below 0.5, yet the verdict is the copies, the report shows
+    them first and open, and the CLI names them. (1%, 5% and 0.2%: the test below, on
+    vectors.)"""
+    from typer.testing import CliRunner
+
+    from curate.cli import app
+    from curate.probes.coverage import coverage_report
+
+    catalog, math500_file, bench = copies_home
+    n = round(500 * share)
+    planted = random.Random(7).sample(range(500), n)
+    rows = countdown_prompts(300) + [{"prompt": bench[i]["problem"]} for i in planted]
+    name = f"cd-with-{n}-copies"
+    catalog.register(name, rows, kind="problems")
+    rep = coverage_report(catalog, [name], f"file:{math500_file}",
+                          report_dir=tmp_path / "report")
+    (r,) = rep.results
+    assert r["nn_p50"] < 0.5 and r["verdict"] == verdict
+    assert r["copies"] >= n and r["copy_share"] == pytest.approx(r["copies"] / 500)
+    shown = {ex["item"] for ex in r["copy_examples"]}
+    assert len(shown) == min(r["copies"], 25)
+    assert all(ex["nn_similarity"] >= 0.95 for ex in r["copy_examples"])
+    assert max(ex["neighbours"][0]["similarity"] for ex in r["copy_examples"]) >= 0.999
+    html = Path(rep.report["html"]).read_text()
+    first = html.index("Copies of benchmark items in the training data")
+    assert first < html.index("At a glance") < html.index("<details>")   # shown first, open
+    assert html.count("<div class='ex'>", first, html.index("At a glance")) == len(shown)
+    res = CliRunner().invoke(app, ["coverage", name, "--against", f"file:{math500_file}"])
+    assert res.exit_code == 0, res.output
+    copy_lines = [ln for ln in res.stdout.splitlines() if ln.startswith("copy ")]
+    assert len(copy_lines) == (min(3, r["copies"]) if verdict == "contains copies" else 0)
+
+
+@pytest.mark.parametrize("n,verdict", [(0, "far"), (1, "far"), (5, "contains copies"),
+                                       (10, "contains copies"), (25, "contains copies"),
+                                       (260, "near copies")])
+def test_copy_share_decides_the_verdict_whatever_the_median(tmp_path, n, verdict):
+    """500 benchmark items against unrelated training vectors plus exact copies of n items
+    (0.2%, 1%, 2%, 5%; past half: the median itself is a copy). Planted at random places."""
+    from curate.probes.coverage import TextSet, coverage_metrics
+    from curate.probes.coverage_report import render_html
+
+    rng = np.random.default_rng(n)
+    dim = 64
+    bench_v = rng.normal(size=(500, dim)).astype(np.float32)
+    bench_v /= np.linalg.norm(bench_v, axis=1, keepdims=True)
+    train_v = rng.normal(size=(300, dim)).astype(np.float32)
+    train_v /= np.linalg.norm(train_v, axis=1, keepdims=True)
+    planted = rng.choice(500, n, replace=False)
+    train_v = np.concatenate([train_v, bench_v[planted]])
+    train = TextSet("cd", "train", [f"t{i}" for i in range(len(train_v))],
+                    [f"row {i}" for i in range(len(train_v))], vectors=train_v)
+    bench = TextSet("math500", "benchmark", [f"q{i}" for i in range(500)],
+                    [f"item {i}" for i in range(500)], vectors=bench_v)
+    r = coverage_metrics(train, bench, index_kind="flat")
+    assert r["verdict"] == verdict and r["copies"] == n
+    assert {int(e["item"].split()[1]) for e in r["copy_examples"]} == \
+        set(planted.tolist()[:25]) if n <= 25 else len(r["copy_examples"]) == 25
+    if verdict == "contains copies":
+        assert r["nn_p50"] < 0.5
+
+        class Rep:
+            embedder, embedder_version, index, thresholds = "e", "1", "flat", [0.5, 0.7, 0.9]
+            datasets, benchmarks, results = [{"dataset": "cd"}], [{"benchmark": "math500"}], [r]
+
+        page = render_html(Rep, None)
+        top = page.index("Copies of benchmark items")
+        assert top < page.index("At a glance")
+        assert page.count("<div class='ex'>", top, page.index("At a glance")) == n

@@ -42,13 +42,26 @@ def coverage(
     if json_out:
         print_json(rep.to_dict())
         return
+    from curate.probes.coverage import severity
+
     th = rep.thresholds
-    rows = [{"dataset": r["dataset"].split("@")[0] + "@" + r["dataset"].split("@")[1][:8],
-             "benchmark": r["benchmark"], "verdict": r["verdict"],
+    rows = [{"verdict": r["verdict"],
+             "dataset": r["dataset"].split("@")[0] + "@" + r["dataset"].split("@")[1][:8],
+             "benchmark": r["benchmark"],
+             "copies": f"{r['copies']} ({100 * r['copy_share']:.1f}%)",
              "mean": f"{r['nn_mean']:.3f}", "p50": f"{r['nn_p50']:.3f}",
              **{f">={t:g}": f"{100 * r[f'frac_ge_{t:g}']:.1f}%" for t in th},
-             "centroid dist": f"{r['centroid_distance']:.3f}"} for r in rep.results]
-    print_rows(rows, title=f"coverage ({rep.embedder})")
+             "centroid dist": f"{r['centroid_distance']:.3f}"}
+            for r in sorted(rep.results, key=lambda r: severity(r["verdict"]))]
+    print_rows(rows, title=f"coverage ({rep.embedder}); copies: items with a neighbour "
+                          f">= {rep.results[0]['copy_similarity'] if rep.results else 0.95:g}")
+    for r in rep.results:
+        for ex in (r.get("copy_examples") or [])[:3] if r["verdict"] in (
+                "contains copies", "near copies") else []:
+            n = ex["neighbours"][0] if ex["neighbours"] else {}
+            console.print(f"[red]copy[/red] {r['benchmark']} {ex['item']} "
+                          f"({ex['nn_similarity']:.3f}): {ex['question'][:100]!r} ~ "
+                          f"{n.get('label', '')}")
     e = rep.embedding
     console.print(f"embedded {e['embedded']} texts, {e['cached']} from cache; "
                   f"{rep.seconds:.1f}s")

@@ -18,6 +18,10 @@ import numpy as np
 from curate.errors import CurateError
 
 THRESHOLDS = (0.5, 0.7, 0.9)
+COPY_SIMILARITY = 0.95   # an item with a training neighbour this close has a copy in training
+COPY_SHARE = 0.005       # from this share of items (0.5%: 3 of MATH-500) copies are the verdict
+MAX_COPY_EXAMPLES = 25
+VERDICTS = ("near copies", "contains copies", "close", "related", "far")   # most severe first
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
 PROMPT_FIELDS = ("prompt", "problem", "question", "text", "input", "query", "instruction")
 TRACE_FIELDS = ("response", "output", "solution", "completion")
@@ -167,18 +171,26 @@ def centroid_distance(a: np.ndarray, b: np.ndarray) -> float:
     return float(1.0 - float(ca @ cb) / denom)
 
 
-def verdict(median_nn: float, frac_copies: float = 0.0) -> str:
-    """A word for the table: how close the typical benchmark item's nearest neighbour is
-    (`frac_copies`: share of items with a neighbour >= 0.9, flagged from 5%)."""
+def verdict(median_nn: float, copy_share: float = 0.0, min_share: float = COPY_SHARE) -> str:
+    """A word for the table. Copies come first: when the typical item's nearest neighbour is a
+    copy (median >= 0.9) the set is "near copies"; when any share of items from `min_share`
+    up has a copy (a neighbour >= COPY_SIMILARITY) it "contains copies", however low the
+    median (2% of MATH-500 copied into a Countdown set is contamination, not a far set).
+    Otherwise the median says how close the typical item is: close, related or far."""
     if median_nn >= 0.9:
         return "near copies"
-    if frac_copies >= 0.05:
-        return "partly copied"
+    if copy_share >= min_share and copy_share > 0:
+        return "contains copies"
     if median_nn >= 0.7:
         return "close"
     if median_nn >= 0.5:
         return "related"
     return "far"
+
+
+def severity(verdict_word: str) -> int:
+    """Sort key: the most severe verdict first (near copies, contains copies, ..., far)."""
+    return VERDICTS.index(verdict_word) if verdict_word in VERDICTS else len(VERDICTS)
 
 
 def similarity_summary(nn: np.ndarray, thresholds=THRESHOLDS) -> dict[str, float]:
@@ -224,13 +236,18 @@ def coverage_metrics(train: TextSet, bench: TextSet, index=None, *, thresholds=T
     summary = similarity_summary(nn, thresholds)
     order = np.argsort(-nn, kind="stable")
     n_ex = min(n_examples, len(order))
+    copies = int((nn >= COPY_SIMILARITY).sum())
+    copy_share = copies / len(nn) if len(nn) else 0.0
     return {
         "dataset": train.name, "benchmark": bench.name,
         "train_texts": len(train.texts), "train_rows": train.rows,
         "benchmark_items": len(bench.texts),
         **summary,
         "centroid_distance": centroid_distance(train.vectors, bench.vectors),
-        "verdict": verdict(summary["nn_p50"], float((nn >= 0.9).mean())),
+        "verdict": verdict(summary["nn_p50"], copy_share),
+        "copies": copies, "copy_share": copy_share, "copy_similarity": COPY_SIMILARITY,
+        "copy_examples": _examples(order[:min(copies, MAX_COPY_EXAMPLES)], train, bench, sims,
+                                   ids, k),
         "most_covered": _examples(order[:n_ex], train, bench, sims, ids, k),
         "least_covered": _examples(order[::-1][:n_ex], train, bench, sims, ids, k),
         "index_seconds": t1 - t0, "search_seconds": t2 - t1,

@@ -15,8 +15,9 @@ from curate.errors import CurateError
 
 MAX_FIT = 20_000          # vectors used to fit the projection
 MAX_POINTS = 4_000        # points drawn per training set
-VERDICT_COLOURS = {"near copies": "#1a7f37", "partly copied": "#2f6f9f", "close": "#4fa35a", "related": "#d4a72c",
-                   "far": "#cf222e"}
+# copies stand out (contamination to look at); the rest from close (green) to far (grey)
+VERDICT_COLOURS = {"near copies": "#8250df", "contains copies": "#cf222e", "close": "#1a7f37",
+                   "related": "#d4a72c", "far": "#6e7781"}
 
 
 def pca_2d(sets: list[np.ndarray], seed: int = 0) -> tuple[list[np.ndarray], np.ndarray]:
@@ -100,11 +101,18 @@ def _matrix(rep) -> str:
             cells.append(
                 f'<td style="background:{_shade(r["nn_p50"])}"><b>{r["nn_p50"]:.2f}</b> '
                 f'<span class="badge" style="background:{VERDICT_COLOURS[r["verdict"]]}">'
-                f'{_e(r["verdict"])}</span><br><small>{100 * r.get("frac_ge_0.9", 0):.0f}% '
-                f'of items ≥ 0.9 · {100 * r.get("frac_ge_0.5", 0):.0f}% ≥ 0.5</small></td>')
+                f'{_e(r["verdict"])}</span><br><small>{_copies(r)} · '
+                f'{100 * r.get("frac_ge_0.5", 0):.0f}% ≥ 0.5</small></td>')
         rows.append(f"<tr><th class='row'>{_e(d['dataset'])}</th>{''.join(cells)}</tr>")
     return (f"<table class='matrix'><tr><th>median nearest-neighbour similarity</th>{head}</tr>"
             f"{''.join(rows)}</table>")
+
+
+def _copies(r: dict) -> str:
+    """'10 items (2.0%) with a copy (≥ 0.95)'."""
+    n = r.get("copies", 0)
+    return (f"{n} item{'s' if n != 1 else ''} ({100 * r.get('copy_share', 0):.1f}%) with a "
+            f"copy (≥ {r.get('copy_similarity', 0.95):g})")
 
 
 def _bar(frac: float) -> str:
@@ -114,21 +122,48 @@ def _bar(frac: float) -> str:
 
 def _summary(rep) -> str:
     th = rep.thresholds
-    head = ("<tr><th>dataset</th><th>benchmark</th><th>verdict</th><th>mean</th><th>p10</th>"
+    head = ("<tr><th>dataset</th><th>benchmark</th><th>verdict</th><th>copies</th>"
+            "<th>mean</th><th>p10</th>"
             "<th>p50</th><th>p90</th>" + "".join(f"<th>≥ {t:g}</th>" for t in th)
             + "<th>centroid dist.</th><th>train texts</th><th>items</th></tr>")
     rows = []
-    for r in rep.results:
+    for r in _by_severity(rep.results):
         fr = "".join(f"<td>{_bar(r[f'frac_ge_{t:g}'])}</td>" for t in th)
         rows.append(
             f"<tr><td>{_e(r['dataset'])}</td><td>{_e(r['benchmark'])}</td>"
             f"<td><span class='badge' style='background:{VERDICT_COLOURS[r['verdict']]}'>"
-            f"{_e(r['verdict'])}</span></td>"
+            f"{_e(r['verdict'])}</span></td><td>{r.get('copies', 0)} "
+            f"({100 * r.get('copy_share', 0):.1f}%)</td>"
             + "".join(f"<td style='background:{_shade(r[k])}'>{r[k]:.3f}</td>"
                       for k in ("nn_mean", "nn_p10", "nn_p50", "nn_p90"))
             + fr + f"<td>{r['centroid_distance']:.3f}</td><td>{r['train_texts']}</td>"
             f"<td>{r['benchmark_items']}</td></tr>")
     return f"<table>{head}{''.join(rows)}</table>"
+
+
+def _by_severity(results: list[dict]) -> list[dict]:
+    from curate.probes.coverage import severity
+
+    return sorted(results, key=lambda r: (severity(r["verdict"]), -r.get("copy_share", 0)))
+
+
+def _copies_section(rep) -> str:
+    """First on the page: every pair where benchmark items have a copy in the training set,
+    with those items and their copies shown open (not folded away)."""
+    hits = [r for r in _by_severity(rep.results) if r.get("copies")]
+    if not hits:
+        return ("<h2>Copies</h2><p class='meta'>No benchmark item has a training neighbour at "
+                "or above the copy similarity.</p>")
+    out = ["<h2 id='copies'>Copies of benchmark items in the training data</h2>"]
+    for r in hits:
+        shown = len(r.get("copy_examples") or [])
+        more = f" (first {shown} shown)" if shown < r["copies"] else ""
+        out.append(f"<div class='copies'><h3><span class='badge' style='background:"
+                   f"{VERDICT_COLOURS.get(r['verdict'], '#888')}'>{_e(r['verdict'])}</span> "
+                   f"{_e(r['dataset'])} vs {_e(r['benchmark'])}: {_copies(r)}{more}</h3>"
+                   + _example_block("Benchmark items with a copy, and their closest training "
+                                    "texts", r.get("copy_examples") or []) + "</div>")
+    return "".join(out)
 
 
 def _example_block(title: str, items: list[dict]) -> str:
@@ -157,15 +192,18 @@ th{background:#f6f8fa}.matrix td{font-size:15px;min-width:120px}
 .ex{margin:6px 0 12px 0}.q{background:#f6f8fa;padding:4px 6px}
 .sim{padding:0 4px;border-radius:3px;font-family:monospace}.lbl{color:#656d76;font-size:11px}
 li{margin:2px 0;font-size:13px}.meta{color:#656d76;font-size:13px}
+.copies{border-left:4px solid #cf222e;padding-left:10px;margin:8px 0}.copies h3{font-size:15px}
 """
 
 
 def render_html(rep, png_bytes: bytes | None) -> str:
-    """The whole report as one HTML string (the map inlined as base64)."""
+    """The whole report as one HTML string (the map inlined as base64); copies first."""
+    from curate.probes.coverage import COPY_SHARE, COPY_SIMILARITY
+
     img = (f"<img alt='PCA map' style='max-width:100%' src='data:image/png;base64,"
            f"{base64.b64encode(png_bytes).decode()}'>") if png_bytes else ""
     ex = []
-    for r in rep.results:
+    for r in _by_severity(rep.results):
         ex.append(f"<details><summary><b>{_e(r['dataset'])}</b> vs <b>{_e(r['benchmark'])}</b>"
                   f" — {_e(r['verdict'])}, median {r['nn_p50']:.3f}</summary>"
                   + _example_block("Most covered benchmark items and their closest training "
@@ -173,16 +211,18 @@ def render_html(rep, png_bytes: bytes | None) -> str:
                   + _example_block("Least covered benchmark items", r["least_covered"])
                   + "</details>")
     figures = json.dumps([{k: v for k, v in r.items()
-                           if k not in ("most_covered", "least_covered")}
+                           if k not in ("most_covered", "least_covered", "copy_examples")}
                           for r in rep.results], default=float)
     return f"""<!doctype html><html><head><meta charset="utf-8">
 <title>Coverage report</title><style>{CSS}</style></head><body>
 <h1>Coverage of benchmarks by training data</h1>
 <p class="meta">Embedder <code>{_e(rep.embedder)}</code> ({_e(rep.embedder_version)}), index
 <code>{_e(rep.index)}</code>. Each benchmark item's similarity is the cosine similarity to its
-nearest training text: ~1 means a near copy is in the training set; verdicts from the median:
-≥ 0.9 near copies (or partly copied when ≥ 5% of items have a ≥ 0.9
-neighbour), ≥ 0.7 close, ≥ 0.5 related, else far.</p>
+nearest training text: ~1 means a copy is in the training set. Verdicts, most severe first:
+near copies (median ≥ 0.9), contains copies (at least {100 * COPY_SHARE:g}% of items have a
+neighbour ≥ {COPY_SIMILARITY:g}, whatever the median), then from the median: ≥ 0.7 close,
+≥ 0.5 related, else far.</p>
+{_copies_section(rep)}
 <h2>At a glance</h2>{_matrix(rep)}
 <h2>Nearest-neighbour similarity per benchmark</h2>{_summary(rep)}
 <h2>Map</h2>{img}
