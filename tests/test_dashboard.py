@@ -69,10 +69,13 @@ def build(cat) -> dict:
                      params={"teacher": "openai:http://127.0.0.1:9/v1", "task": "math"},
                      counts={"in": 70, "out": 70})
     kept = [r for r in rows if r["verified"]]
-    f = cat.register("clean", kept, kind="traces", parents=[t], step="filter",
-                     params={"verified_only": True},
-                     counts={"in": 70, "out": len(kept), "dropped": {"unverified": 70 - len(kept)}},
-                     card="# clean\n\nVerified rows only.\n\n| in | out |\n|---|---|\n| 70 | 60 |\n")
+    from curate.curation.filters import filter_dataset
+
+    f = filter_dataset(cat, "raw", "clean", verified_only=True)   # keeps clean-dropped
+    g = cat.register("picked", kept[:30], kind="traces", parents=[f], step="select",
+                     counts={"in": len(kept), "out": 30, "dropped": {"over_n": len(kept) - 30}},
+                     card="# picked\n\nThe first **30** rows.\n\n| in | out |\n|---|---|\n"
+                          "| 60 | 30 |\n")
     mix = cat.register("mix", [{"id": r["id"], "messages": [
         {"role": "user", "content": r["prompt"]},
         {"role": "assistant", "content": f"<think>{r['reasoning']}</think>{r['answer_text']}"}]}
@@ -99,7 +102,7 @@ def build(cat) -> dict:
                                           "table": [{"group": "math", "benchmarks": 1,
                                                      "base_avg": 20.0, "model_avg": 30.0,
                                                      "di": 1.2, "TI(%)": None}]}})
-    return {"clean": f, "mix": mix, "run": run, "raw": t}
+    return {"clean": f, "mix": mix, "run": run, "raw": t, "picked": g}
 
 
 @pytest.fixture(scope="module")
@@ -138,7 +141,8 @@ def test_pages_render_and_link(site):
         assert len(text) < 400_000, f"{name} is {len(text)} bytes"
     # the lineage graph draws teacher -> traces -> filter -> mixture -> run -> checkpoints
     lin = pages["lineage.html"]
-    for label in ("openai:http://127.0.0.1:9/v1", "raw", "clean", "mix", "sft:demo", "step 10",
+    for label in ("openai:http://127.0.0.1:9/v1", "raw", "clean", "clean-dropped", "mix",
+                  "sft:demo", "step 10",
                   "evals step 20"):
         assert label in lin
     # the overview, newest first
@@ -149,20 +153,28 @@ def test_pages_render_and_link(site):
 
 
 def test_dataset_page_rows_and_drops(site):
+    """The filter kept its dropped rows (clean-dropped): the page shows them with their reason;
+    a step that kept none (picked) still shows what it dropped (parent rows not in the child)."""
     from curate.dashboard.site import dataset_href
 
     out, made = site
     page = (out / dataset_href(made["clean"].spec)).read_text()
-    assert "<h1>clean</h1>" in page  # the card rendered from Markdown
-    assert "<td>unverified" in page.replace('<span class="k">', "<td>") or "unverified" in page
     assert "<details><summary>reasoning" in page
-    assert "Rows dropped by filter (10)" in page
-    # the dropped rows are exactly the unverified ones (i % 7 == 0)
-    ids = set(re.findall(r"dropped: [^<]*</span>.*?id <code>(r\d+)</code>", page, flags=re.S))
-    assert ids == {f"r{i}" for i in range(0, 70, 7)}
+    assert "Rows dropped by filter (10)" in page and "clean-dropped" in page
+    ids = re.findall(r'badge dropped">dropped: wrong</span>.*?id <code>(r\d+)</code>',
+                     page, flags=re.S)
+    assert set(ids) == {f"r{i}" for i in range(0, 70, 7)}
+    picked = (out / dataset_href(made["picked"].spec)).read_text()
+    assert "<h1>picked</h1>" in picked and "<strong>30</strong>" in picked  # the card rendered
+    assert "Rows dropped by select (30)" in picked
+    dropped_ids = set(re.findall(r'badge dropped">dropped</span>.*?id <code>(r\d+)</code>',
+                                 picked, flags=re.S))
+    kept = [f"r{i}" for i in range(70) if i % 7]
+    assert dropped_ids == set(kept[30:55])   # the first 25 of the 30 (one page)
     # paginated: 60 rows in pages of 25
-    assert (out / dataset_href(made["clean"].spec).replace(".html", "-p3.html")).is_file()
-    assert not (out / dataset_href(made["clean"].spec).replace(".html", "-p4.html")).exists()
+    base = dataset_href(made["clean"].spec)
+    assert (out / base.replace(".html", "-p3.html")).is_file()
+    assert not (out / base.replace(".html", "-p4.html")).exists()
 
 
 def test_run_page_has_curves(site):

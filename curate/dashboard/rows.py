@@ -2,9 +2,10 @@
 dropped (the parent's rows whose id is missing from the child), read with DuckDB straight from
 the immutable Parquet files so that only one page is ever in memory.
 
-A dropped row's reason comes from a `NAME-dropped` dataset (rows the step kept aside with a
-`reason` column, and for dedup the row each one duplicates) when the step wrote one; otherwise
-the row is shown as dropped by the step, with the step's counts by reason beside it.
+A dropped row's reason comes from the step's `NAME-dropped` dataset (`curate.curation.dropped`:
+each row with `dropped_by`, `drop_reason`, `drop_match` (the kept row it duplicates, or the
+benchmark item it matches) and `drop_detail` (the evidence)) when the step wrote one;
+otherwise the row is shown as dropped by the step, with the step's counts by reason beside it.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from curate.record import split_think
 
 PROMPT_KEYS = ("prompt", "problem", "question", "input", "instruction")
 ANSWER_KEYS = ("answer_text", "answer", "response", "output", "completion", "solution")
+DROP_COLUMNS = ("dropped_by", "drop_reason", "drop_match", "drop_detail")
 SHOWN = {"id", "reasoning", "final_answer", "reference", "verified", "verify_detail",
          "messages", "reason", "duplicate_of", "metadata", "sampling", *PROMPT_KEYS,
-         *ANSWER_KEYS}
+         *ANSWER_KEYS, *DROP_COLUMNS}
 TEXT_LIMIT = 6000
 
 
@@ -120,7 +122,9 @@ def display_row(r: dict[str, Any], dropped: bool = False) -> dict[str, Any]:
             think, answer, _ = split_think(assistant[-1] or "")
             reasoning = reasoning or think
     detail = _json(r.get("verify_detail"))
-    reason = r.get("reason") or (detail.get("reason") if isinstance(detail, dict) else None)
+    reason = detail.get("reason") if isinstance(detail, dict) else None   # the verdict's
+    drop_reason = r.get("drop_reason") or r.get("reason")                   # the step's
+    evidence = _json(r.get("drop_detail"))
     extra = {k: _json(v) for k, v in r.items()
              if k not in SHOWN and v not in (None, "") and not isinstance(v, (bytes, list))}
     meta = _json(r.get("metadata"))
@@ -134,8 +138,11 @@ def display_row(r: dict[str, Any], dropped: bool = False) -> dict[str, Any]:
         "verified": r.get("verified"),
         "verifier": detail.get("verifier") if isinstance(detail, dict) else None,
         "reason": reason,
-        "duplicate_of": r.get("duplicate_of"),
-        "dropped": dropped,
+        "drop_reason": drop_reason,
+        "duplicate_of": r.get("drop_match") or r.get("duplicate_of"),
+        "dropped_by": r.get("dropped_by"),
+        "evidence": evidence if isinstance(evidence, dict) else None,
+        "dropped": dropped or bool(r.get("drop_reason")),
         "reasoning_chars": len(reasoning) if reasoning else 0,
         "extra": extra,
         "metadata": meta if isinstance(meta, dict) else None,

@@ -99,7 +99,12 @@ def step_chain(site, spec: str) -> list[dict[str, Any]]:
 
 
 def kept_aside(site, child: str, parent: str | None) -> str | None:
-    """The newest `NAME-dropped` version holding the rows `child`'s step dropped, if any."""
+    """The `NAME-dropped` version holding the rows `child`'s step dropped: the one its lineage
+    counts name (`dropped_version`), else the newest `NAME-dropped` made from the same parent."""
+    for e in data.lineage_of(site, child):
+        c = e["counts"] if isinstance(e["counts"], dict) else {}
+        if "dropped_version" in c:
+            return c["dropped_version"] or None   # None: the step was told not to keep them
     name = child.partition("@")[0] + "-dropped"
     for r in data.datasets(site):
         if r["name"] != name:
