@@ -14,7 +14,15 @@ def run(
     force: bool = typer.Option(False, "--force", help="Rerun every step, even unchanged ones."),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Run a recipe step by step; each step is registered, and a rerun resumes where it stopped."""
+    """Run a recipe step by step; each step is registered, and a rerun resumes where it stopped.
+    An experiment file (`kind: experiment`, see experiments/) runs its arms, evals and probes
+    the same way and writes its comparison page."""
+    from curate.experiments.spec import is_experiment
+
+    if is_experiment(recipe):
+        from curate.commands.experiments import run_experiment_file
+
+        return run_experiment_file(recipe, set_ or [], force, json_out)
     from curate.catalog import Catalog
     from curate.catalog.catalog import ref_dict
     from curate.curation.recipes import load_recipe, run_recipe

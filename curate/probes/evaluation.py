@@ -140,8 +140,12 @@ def evaluate_model(catalog, spec: str, suite: str, *, samples: int | None = None
                    name: str | None = None, checkpoint_id: str | None = None,
                    step: int | None = None, train_run: str | None = None,
                    device: str | None = None, dtype: str | None = None,
-                   batch_size: int = 8, progress: bool = True, prepared=None) -> dict[str, Any]:
-    """Evaluate one model on a suite; figures recorded in `evals`, outputs in Parquet."""
+                   batch_size: int = 8, progress: bool = True, prepared=None,
+                   tags: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Evaluate one model on a suite; figures recorded in `evals`, outputs in Parquet.
+
+    `prepared` (from `prepare`) may hold a subset of the suite; `tags` go into each row's
+    config (an experiment records its name, arm and eval key there)."""
     target = resolve_target(catalog, spec)
     if target["kind"] == "run":
         raise BadInput(f"{spec!r} is a run: use evaluate_run")
@@ -172,7 +176,7 @@ def evaluate_model(catalog, spec: str, suite: str, *, samples: int | None = None
                              "top_p": setting.top_p, "max_new_tokens": setting.max_new_tokens,
                              "seed": setting.seed, "shuffle_options": setting.shuffle_options,
                              "suite": suite, "prompt": setting.prompt,
-                             "train_run": train_run}
+                             "train_run": train_run, **({"tags": tags} if tags else {})}
                 for metric in eval_metrics.metric_names(setting.k):
                     catalog.insert("evals", {
                         "run_id": run_id, "model": record_name, "checkpoint_id": checkpoint_id,

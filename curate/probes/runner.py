@@ -114,15 +114,19 @@ def _groups_for(tasks) -> dict[str, str]:
 def run_ti(catalog, model: str, base: str, formula: str = "icml", metric: str = "accuracy",
            ddof: int = 0, record: bool = True, scores: str | None = None,
            scale: str | None = None,
-           min_math_share: float = transfer.MIN_MATH_SHARE) -> dict[str, Any]:
+           min_math_share: float = transfer.MIN_MATH_SHARE,
+           tags: dict[str, Any] | None = None,
+           rows: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """TI from the catalog's evals, or from a user's score table; recorded in `probes`.
 
     `model` / `base` are names as recorded by `curate eval`: a local folder (matched by its
     absolute path), a checkpoint id, or the name given with ``--name``; with `scores` (a
-    CSV / JSONL / Parquet table, `scale` percent or fraction) they are its `model` values.
+    CSV / JSONL / Parquet table, `scale` percent or fraction) they are its `model` values;
+    `rows` (model, benchmark, group, value in percent) are used as given (an experiment
+    passes the evals of its own suite).
     """
-    if scores:
-        rows = transfer.scores_from_file(scores, scale)
+    if scores or rows is not None:
+        rows = transfer.scores_from_file(scores, scale) if scores else rows
         res = transfer.transferability_index(rows, model, base, formula=formula, ddof=ddof,
                                              min_math_share=min_math_share)
     else:
@@ -132,7 +136,7 @@ def run_ti(catalog, model: str, base: str, formula: str = "icml", metric: str = 
     res["table"] = transfer.ti_table(res)
     if record:
         params = {"formula": formula, "metric": metric, "ddof": ddof,
-                  "min_math_share": min_math_share}
+                  "min_math_share": min_math_share, **({"tags": tags} if tags else {})}
         if scores:
             params.update(scores=str(Path(scores).resolve()), scale=scale)
         res["probe_id"] = _record(catalog, "ti", model, base, scores, params, res, None, None)
@@ -185,7 +189,8 @@ def run_shift_probe(catalog, probe: str, model: str, base: str, texts: str, *,
                     chat_template: bool = True, nothink: bool = False, top: int = 20,
                     attn_implementation: str | None = None, gen_max_tokens: int = 512,
                     device: str | None = None, dtype: str | None = None, batch_size: int = 8,
-                    plot: bool = True, progress: bool = True) -> dict[str, Any]:
+                    plot: bool = True, progress: bool = True,
+                    tags: dict[str, Any] | None = None) -> dict[str, Any]:
     """kl / pca-shift / rank-shift of `model` against `base` on the texts of SOURCE `texts`.
 
     KL and rank shift score responses: rows that hold only a prompt get `model`'s own greedy
@@ -232,7 +237,8 @@ def run_shift_probe(catalog, probe: str, model: str, base: str, texts: str, *,
         out_png = probe_dir(catalog) / f"{probe}-{uid}.png"
         title = f"{probe}: {Path(model).name} vs {Path(base).name}"
         setup = {"attn_implementation": getattr(m.config, "_attn_implementation", None),
-                 "versions": library_versions(), "dtype": str(next(m.parameters()).dtype)}
+                 "versions": library_versions(), "dtype": str(next(m.parameters()).dtype),
+                 **({"tags": tags} if tags else {})}
         if scored:
             lim = 100 if limit is None else limit
             todo = token_kl.select_per_task([t for t in rows if t.response or t.prompt], lim)

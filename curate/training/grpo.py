@@ -195,8 +195,10 @@ def prompt_rows(catalog, spec: str, limit: int | None = None, chat: bool = True,
 
 
 def train_grpo(catalog, prompts: str, model: str, output: str | Path,
-               opts: GRPOOptions | None = None) -> dict[str, Any]:
-    """A GRPO run; its checkpoints and the run go into the catalog (rank 0 only)."""
+               opts: GRPOOptions | None = None,
+               tags: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A GRPO run; its checkpoints and the run go into the catalog (rank 0 only); `tags` go
+    into the run's config."""
     import datasets
     from transformers import AutoModelForCausalLM
     from trl import GRPOTrainer
@@ -225,7 +227,8 @@ def train_grpo(catalog, prompts: str, model: str, output: str | Path,
               "reward_weights": weights, "output": str(out.resolve()), "options": asdict(opts),
               "device": dev["device"], "bf16": dev["bf16"], "vllm": vllm,
               "vllm_mode": opts.vllm_mode if vllm else None, "prompt_rows": len(rows),
-              "plan": {"completions_per_step": per_step, "steps": steps, "world_size": world}}
+              "plan": {"completions_per_step": per_step, "steps": steps, "world_size": world},
+              "tags": tags or {}}
     writer = ranks.catalog_writer(catalog)
     run = writer.start_run("train", config=config, inputs=[spec], name=f"grpo:{out.name}")
     try:

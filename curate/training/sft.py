@@ -403,10 +403,12 @@ def build_trainer(prep: dict[str, Any], opts: SFTOptions, dev: dict[str, Any],
 
 
 def train_sft(catalog, mixture: str, model: str, output: str | Path,
-              opts: SFTOptions | None = None, log=None) -> dict[str, Any]:
+              opts: SFTOptions | None = None, log=None,
+              tags: dict[str, Any] | None = None) -> dict[str, Any]:
     """Train, register every checkpoint and the run (rank 0 only); return the run's figures.
 
-    `log(line)` hears the truncation report before training starts.
+    `log(line)` hears the truncation report before training starts; `tags` go into the run's
+    config (an experiment records its arm and fingerprint there).
     """
     from curate.training.callbacks import CatalogCallback
 
@@ -420,7 +422,7 @@ def train_sft(catalog, mixture: str, model: str, output: str | Path,
               "device": dev["device"], "bf16": dev["bf16"],
               "template": prep["template_source"], "roundtrip": prep["roundtrip"],
               "think_form": prep["think_form"], "lengths": prep["lengths"],
-              "plan": prep["plan"]}
+              "plan": prep["plan"], "tags": tags or {}}
     run = writer.start_run("train", config=config, inputs=[prep["mixture"]],
                            name=f"sft:{out.name}")
     try:

@@ -1,0 +1,377 @@
+"""Running an experiment: data, arms, checkpoints, evals, TI, probes; resumable at each level.
+
+Order: the data recipes the selected arms need (each resumable per step), the base model
+evaluated once (step 0), then per arm: its mixture (a content-addressed version: the same
+draw is the same version), training with dense checkpoints, every checkpoint evaluated, TI of
+each checkpoint against the base, and the KL / PCA-shift / rank-shift probes of its final model
+against the base.
+
+Resuming: a training run is reused when a finished `train` run carries the arm's fingerprint
+(method, base, exact data version, training options) and its checkpoints are still on disk;
+otherwise the arm trains from the start into a folder named by that fingerprint (checkpoints
+hold weights only, as P3 saved them, so a killed run cannot continue mid-way). A model's eval
+is skipped per benchmark when `evals` already holds its score under the experiment's eval key
+(suite, decoding overrides and the suite files' content); a TI or probe row is skipped when
+one exists for the checkpoint with the same settings. Only the experiment writes these tags,
+so a figure on the comparison page traces back to its rows by them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, fields
+from pathlib import Path
+from typing import Any
+
+from curate.errors import BadInput, CurateError
+from curate.record import stable_json
+
+EVAL_KEYS = {"suite", "samples", "limit", "max_new_tokens", "temperature", "batch_size",
+             "teacher", "device", "dtype"}
+SHIFT_KEYS = {"texts", "limit", "k", "seed", "max_length", "pooling", "released",
+              "chat_template", "nothink", "top", "attn_implementation", "gen_max_tokens",
+              "device", "dtype", "batch_size"}
+TI_KEYS = {"formula", "formulas", "ddof", "min_math_share"}
+
+
+def key_of(obj: Any) -> str:
+    """A short content key of a JSON-able object."""
+    return hashlib.sha256(stable_json(obj).encode()).hexdigest()[:16]
+
+
+def _file_digest(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()[:16]
+
+
+# -- the pieces ------------------------------------------------------------------------------
+def ensure_base(base: str, log) -> str:
+    """The base model's path or hub id; `tiny:FOLDER` builds a tiny local model there once."""
+    if not base.startswith("tiny:"):
+        return base
+    path = Path(base[5:])
+    if not (path / "config.json").is_file():
+        from curate.training.tiny import build_tiny_model
+
+        log(f"base: building a tiny model in {path}")
+        build_tiny_model(path)
+    return str(path.resolve())
+
+
+def datasets_used(arms: list[dict]) -> set[str]:
+    """Catalog dataset names the arms draw from."""
+    from curate.training.mixtures import parse_component
+
+    names = set()
+    for arm in arms:
+        for src in _mixture_cfg(arm).get("from") or []:
+            names.add(parse_component(str(src)).dataset.split("@")[0])
+        if isinstance(arm.get("prompts"), str):
+            names.add(arm["prompts"].split("@")[0].split(":")[0])
+    return names
+
+
+def _mixture_cfg(arm: dict) -> dict:
+    if arm["method"] == "grpo" and isinstance(arm.get("prompts"), dict):
+        return arm["prompts"]
+    return arm.get("mixture") or {}
+
+
+def run_data(catalog, spec: dict, arms: list[dict], log) -> list[str]:
+    """Run the data recipes whose outputs the arms use (each step resumes); their outputs."""
+    from curate.curation.recipes import load_recipe, run_recipe
+
+    wanted = datasets_used(arms)
+    done = []
+    for d in spec.get("data") or []:
+        recipe = load_recipe(d["recipe"], d.get("set") or {})
+        outputs = {str(st["output"]) for st in recipe["steps"]}
+        plain = {o for o in outputs if "${" not in o}
+        if plain and not plain & wanted and len(plain) == len(outputs):
+            continue
+        log(f"data: recipe {recipe['name']}")
+        refs = run_recipe(catalog, recipe, log=lambda s: log(f"  {s}"))
+        done += [r.spec for r in refs]
+    return done
+
+
+def arm_data(catalog, spec: dict, arm: dict) -> str:
+    """The arm's training data: its mixture (built, or the same version found again) or, for
+    GRPO, its prompts dataset (a name, or a mixture drawn like an SFT arm's)."""
+    from curate.training.mixtures import build_mixture
+
+    if arm["method"] == "grpo" and isinstance(arm.get("prompts"), str):
+        return catalog.resolve(arm["prompts"]).spec
+    cfg = _mixture_cfg(arm)
+    unknown = set(cfg) - {"from", "variant", "seed", "shuffle", "name"}
+    if unknown:
+        raise BadInput(f"arm {arm['name']}: unknown mixture key(s) {sorted(unknown)} "
+                       "(from, variant, seed, shuffle, name)")
+    ref = build_mixture(catalog, cfg.get("name") or f"{spec['name']}-{arm['name']}",
+                        [str(c) for c in cfg["from"]], variant=cfg.get("variant"),
+                        seed=int(cfg.get("seed", 0)), shuffle=bool(cfg.get("shuffle", True)))
+    return ref.spec
+
+
+def train_options(arm: dict, progress: bool):
+    """SFTOptions / GRPOOptions from the arm's `train:` mapping (unknown keys refused)."""
+    if arm["method"] == "sft":
+        from curate.training.sft import SFTOptions as cls
+    else:
+        from curate.training.grpo import GRPOOptions as cls
+    known = {f.name for f in fields(cls)} - {"overwrite", "progress"}
+    cfg = dict(arm.get("train") or {})
+    unknown = set(cfg) - known
+    if unknown:
+        raise BadInput(f"arm {arm['name']}: unknown train option(s) {sorted(unknown)} for "
+                       f"{arm['method']} (known: {', '.join(sorted(known))})")
+    if isinstance(cfg.get("save_at"), list):
+        cfg["save_at"] = ",".join(str(s) for s in cfg["save_at"])
+    opts = cls(**cfg, overwrite=True, progress=progress)
+    opts.validate()
+    return opts
+
+
+def previous_training(catalog, fp: str) -> dict | None:
+    """A finished train run with this fingerprint whose checkpoints are all still on disk."""
+    runs = catalog.sql("SELECT id FROM runs WHERE kind = 'train' AND status = 'ok' AND "
+                       "json_extract_string(config, '$.tags.fingerprint') = ? "
+                       "ORDER BY finished DESC", [fp])
+    for r in runs:
+        cks = checkpoints_of(catalog, r["id"])
+        if cks and all(Path(c["path"]).is_dir() for c in cks):
+            return {"run_id": r["id"], "checkpoints": cks}
+    return None
+
+
+def checkpoints_of(catalog, run_id: str) -> list[dict[str, Any]]:
+    """One checkpoint per step of a run, in step order (the final model for the last step)."""
+    from curate.probes.evaluation import one_per_step
+
+    rows = catalog.sql("SELECT id, path, step, metrics FROM checkpoints WHERE run_id = ? "
+                       "ORDER BY step, created", [run_id])
+    for r in rows:
+        m = json.loads(r["metrics"]) if isinstance(r["metrics"], str) else (r["metrics"] or {})
+        r["final"] = bool(m.get("final"))
+        r.pop("metrics", None)
+    return one_per_step(rows)
+
+
+def train_arm(catalog, spec: dict, arm: dict, base: str, data: str, root: Path, log,
+              force: bool, progress: bool) -> dict[str, Any]:
+    """Reuse a finished run of this exact arm, or train it; {run_id, checkpoints, reused}."""
+    opts = train_options(arm, progress)
+    fp = key_of({"experiment": spec["name"], "arm": arm["name"], "method": arm["method"],
+                 "base": base, "data": data, "options": {k: v for k, v in asdict(opts).items()
+                                                        if k not in ("overwrite", "progress")}})
+    prev = None if force else previous_training(catalog, fp)
+    if prev:
+        log(f"arm {arm['name']}: trained already (run {prev['run_id']}, "
+            f"{len(prev['checkpoints'])} checkpoints), reusing it")
+        return {**prev, "reused": True, "fingerprint": fp}
+    out = root / arm["name"] / fp[:12]
+    tags = {"experiment": spec["name"], "arm": arm["name"], "fingerprint": fp}
+    log(f"arm {arm['name']}: training ({arm['method']}) on {data} -> {out}")
+    if arm["method"] == "sft":
+        from curate.training.sft import train_sft
+
+        res = train_sft(catalog, data, base, out, opts, log=lambda s: log(f"  {s}"), tags=tags)
+    else:
+        from curate.training.grpo import train_grpo
+
+        res = train_grpo(catalog, data, base, out, opts, tags=tags)
+    return {"run_id": res["run_id"], "checkpoints": checkpoints_of(catalog, res["run_id"]),
+            "reused": False, "fingerprint": fp}
+
+
+class EvalPlan:
+    """The suite loaded once, its key, and which benchmarks a model still lacks."""
+
+    def __init__(self, cfg: dict):
+        from curate.probes.evaluation import prepare
+
+        unknown = set(cfg) - EVAL_KEYS
+        if unknown:
+            raise BadInput(f"eval: unknown key(s) {sorted(unknown)} (known: "
+                           f"{', '.join(sorted(EVAL_KEYS))})")
+        self.cfg = cfg
+        self.suite = cfg["suite"]
+        self.entries = prepare(self.suite, cfg.get("samples"), cfg.get("limit"),
+                               cfg.get("max_new_tokens"), cfg.get("temperature"))
+        files = {s.path: _file_digest(s.path) for s, _, _ in self.entries if s.path}
+        self.key = key_of({k: cfg.get(k) for k in ("suite", "samples", "limit",
+                                                     "max_new_tokens", "temperature",
+                                                     "teacher")} | {"files": files})
+        self.benchmarks = [s.benchmark for s, _, _ in self.entries]
+
+    def missing(self, catalog, model_name: str) -> list:
+        rows = catalog.sql("SELECT DISTINCT benchmark FROM evals WHERE model = ? AND metric = "
+                           "'accuracy' AND json_extract_string(config, '$.tags.eval_key') = ?",
+                           [model_name, self.key])
+        have = {r["benchmark"] for r in rows}
+        return [e for e in self.entries if e[0].benchmark not in have]
+
+    def rows(self, catalog, models: list[str]) -> list[dict[str, Any]]:
+        """Accuracy rows of `models` under this key, in percent, for TI."""
+        marks = ", ".join("?" * len(models))
+        rows = catalog.sql(f"SELECT model, benchmark, domain, value FROM evals WHERE metric = "
+                           f"'accuracy' AND json_extract_string(config, '$.tags.eval_key') = ? "
+                           f"AND model IN ({marks}) ORDER BY created", [self.key, *models])
+        return [{"model": r["model"], "benchmark": r["benchmark"], "group": r["domain"],
+                 "value": 100.0 * float(r["value"])} for r in rows if r["value"] is not None]
+
+
+def evaluate(catalog, plan: EvalPlan, path: str, tags: dict, log, progress: bool, *,
+             step: int | None, checkpoint_id: str | None = None,
+             train_run: str | None = None) -> bool:
+    """Score `path` on the benchmarks it lacks under the plan's key; False when none lacked."""
+    from curate.probes.evaluation import evaluate_model, model_name
+
+    todo = plan.missing(catalog, model_name(path))
+    if not todo:
+        return False
+    teacher = plan.cfg.get("teacher")
+    log(f"  eval step {step}: {', '.join(s.benchmark for s, _, _ in todo)}")
+    evaluate_model(catalog, path, plan.suite, step=step, checkpoint_id=checkpoint_id,
+                   train_run=train_run, prepared=todo, progress=progress,
+                   teacher=teacher.format(model=path) if teacher else None,
+                   device=plan.cfg.get("device"), dtype=plan.cfg.get("dtype"),
+                   batch_size=int(plan.cfg.get("batch_size", 8)),
+                   tags={**tags, "eval_key": plan.key})
+    return True
+
+
+def ti_formulas(cfg: dict | None) -> list[str]:
+    if cfg is None:
+        return []
+    unknown = set(cfg) - TI_KEYS
+    if unknown:
+        raise BadInput(f"probes.ti: unknown key(s) {sorted(unknown)} ({', '.join(TI_KEYS)})")
+    f = cfg.get("formulas") or cfg.get("formula") or "icml"
+    return [f] if isinstance(f, str) else list(f)
+
+
+def ti_for(catalog, plan: EvalPlan, ck: dict, base_name: str, cfg: dict, tags: dict,
+           ) -> list[str]:
+    """TI of a checkpoint against the base from this experiment's evals (each formula once)."""
+    from curate.probes.evaluation import model_name
+    from curate.probes.runner import run_ti
+
+    name = model_name(ck["path"])
+    made = []
+    for formula in ti_formulas(cfg):
+        have = catalog.sql("SELECT id FROM probes WHERE probe = 'ti' AND checkpoint_id = ? AND "
+                           "json_extract_string(params, '$.tags.eval_key') = ? AND "
+                           "json_extract_string(params, '$.formula') = ?",
+                           [ck["id"], plan.key, formula])
+        if have:
+            continue
+        rows = plan.rows(catalog, [name, base_name])
+        if not {r["model"] for r in rows} >= {name, base_name}:
+            continue
+        res = run_ti(catalog, name, base_name, formula=formula, ddof=int(cfg.get("ddof", 0)),
+                     min_math_share=float(cfg.get("min_math_share", 0.1)), rows=rows,
+                     tags={**tags, "eval_key": plan.key, "step": ck["step"]})
+        made.append(res["probe_id"])
+    return made
+
+
+def probe_final(catalog, probe: str, cfg: dict, final: dict, base: str, tags: dict, log,
+                progress: bool) -> str | None:
+    """A shift probe of the arm's final model against the base, unless already recorded."""
+    from curate.probes.runner import run_shift_probe
+
+    unknown = set(cfg) - SHIFT_KEYS
+    if unknown:
+        raise BadInput(f"probes.{probe}: unknown key(s) {sorted(unknown)} (known: "
+                       f"{', '.join(sorted(SHIFT_KEYS))})")
+    key = key_of({"probe": probe, **cfg})
+    have = catalog.sql("SELECT id FROM probes WHERE probe = ? AND checkpoint_id = ? AND "
+                       "json_extract_string(params, '$.tags.key') = ?",
+                       [probe, final["id"], key])
+    if have:
+        return None
+    log(f"  probe {probe}")
+    kw = {k: v for k, v in cfg.items() if k != "texts"}
+    res = run_shift_probe(catalog, probe, final["path"], base, str(cfg["texts"]),
+                          progress=progress, tags={**tags, "key": key}, **kw)
+    return res["probe_id"]
+
+
+# -- the whole experiment ----------------------------------------------------------------------
+def run_experiment(catalog, spec: dict, log: Callable[[str], None] | None = None,
+                   force: bool = False, progress: bool = True) -> dict[str, Any]:
+    """Run (or resume) an experiment loaded by `load_experiment`; returns a summary with, per
+    arm, its train run, checkpoints, and what was done now vs found done."""
+    log = log or (lambda s: None)
+    t0 = time.perf_counter()
+    name = spec["name"]
+    select = spec.get("select") or []
+    arms = [a for a in spec["arms"] if not select or a["name"] in select]
+    root = Path(spec.get("output") or Path(catalog.home) / "experiments" / name)
+    config = {k: v for k, v in spec.items() if not k.startswith("_")} | {
+        "file": spec.get("_path"), "arms_run": [a["name"] for a in arms]}
+    summary: dict[str, Any] = {"experiment": name, "arms": {}, "evaluated": 0,
+                               "already_scored": 0}
+    if spec.get("threads"):
+        import torch
+
+        torch.set_num_threads(int(spec["threads"]))
+    summary["data"] = run_data(catalog, spec, arms, log)
+    data = {arm["name"]: arm_data(catalog, spec, arm) for arm in arms}
+    run_id = catalog.start_run("experiment", config=config, inputs=list(data.values()),
+                               name=name)
+    summary["run_id"] = run_id
+    try:
+        base = ensure_base(str(spec["base"]), log)
+        plan = EvalPlan(spec["eval"])
+        from curate.probes.evaluation import model_name
+
+        base_name = model_name(base)
+        tags = {"experiment": name}
+        log(f"base {base}: eval on {plan.suite}")
+        done = evaluate(catalog, plan, base, {**tags, "arm": "base"}, log, progress, step=0)
+        summary["evaluated" if done else "already_scored"] += 1
+        probes = spec.get("probes") or {}
+        for arm in arms:
+            arm_tags = {**tags, "arm": arm["name"]}
+            tr = train_arm(catalog, spec, arm, base, data[arm["name"]], root, log, force,
+                           progress)
+            info = {"data": data[arm["name"]], "train_run": tr["run_id"], "reused": tr["reused"],
+                    "checkpoints": [{"id": c["id"], "step": c["step"], "path": c["path"]}
+                                    for c in tr["checkpoints"]], "probes": []}
+            for ck in tr["checkpoints"]:
+                done = evaluate(catalog, plan, ck["path"], arm_tags, log, progress,
+                                step=ck["step"], checkpoint_id=ck["id"], train_run=tr["run_id"])
+                summary["evaluated" if done else "already_scored"] += 1
+                if "ti" in probes:
+                    info["probes"] += ti_for(catalog, plan, ck, base_name, probes["ti"] or {},
+                                             arm_tags)
+            final = tr["checkpoints"][-1]
+            for probe in ("kl", "pca-shift", "rank-shift"):
+                if probes.get(probe):
+                    pid = probe_final(catalog, probe, probes[probe], final, base, arm_tags,
+                                      log, progress)
+                    if pid:
+                        info["probes"].append(pid)
+            summary["arms"][arm["name"]] = info
+        summary["seconds"] = round(time.perf_counter() - t0, 1)
+        summary["eval_key"] = plan.key
+    except BaseException as e:
+        catalog.finish_run(run_id, "failed", error=(str(e) or repr(e)).splitlines()[0][:500])
+        if isinstance(e, (CurateError, KeyboardInterrupt)):
+            raise
+        raise CurateError(f"experiment {name}: {type(e).__name__}: {e}. Run it again: "
+                          "finished arms, evals and probes are reused") from e
+    catalog.finish_run(run_id, "ok", outputs=[a["train_run"] for a in summary["arms"].values()],
+                       metrics={k: summary[k] for k in ("evaluated", "already_scored",
+                                                        "seconds", "eval_key")} | {
+                           "trained": [a for a, i in summary["arms"].items() if not i["reused"]],
+                           "reused": [a for a, i in summary["arms"].items() if i["reused"]]})
+    return summary
