@@ -20,8 +20,8 @@ from curate.experiments.spec import is_experiment, load_experiment
 __all__ = ["is_experiment", "load_experiment", "run_experiment"]
 
 
-def run_experiment(catalog, spec, log=None, force: bool = False):
+def run_experiment(catalog, spec, log=None, force: bool = False, progress: bool = True):
     """See `curate.experiments.runner.run_experiment`."""
     from curate.experiments.runner import run_experiment as run
 
-    return run(catalog, spec, log=log, force=force)
+    return run(catalog, spec, log=log, force=force, progress=progress)

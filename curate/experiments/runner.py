@@ -319,10 +319,26 @@ def run_experiment(catalog, spec: dict, log: Callable[[str], None] | None = None
         "file": spec.get("_path"), "arms_run": [a["name"] for a in arms]}
     summary: dict[str, Any] = {"experiment": name, "arms": {}, "evaluated": 0,
                                "already_scored": 0}
-    if spec.get("threads"):
-        import torch
+    threads = _set_threads(spec.get("threads"))
+    try:
+        return _run(catalog, spec, arms, root, config, summary, log, force, progress, t0)
+    finally:
+        _set_threads(threads)
 
-        torch.set_num_threads(int(spec["threads"]))
+
+def _set_threads(n: int | None) -> int | None:
+    """Set torch's CPU threads to `n` (None: leave them); the previous count."""
+    if not n:
+        return None
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(int(n))
+    return before
+
+
+def _run(catalog, spec, arms, root, config, summary, log, force, progress, t0):
+    name = spec["name"]
     summary["data"] = run_data(catalog, spec, arms, log)
     data = {arm["name"]: arm_data(catalog, spec, arm) for arm in arms}
     run_id = catalog.start_run("experiment", config=config, inputs=list(data.values()),

@@ -79,7 +79,8 @@ def apply_overrides(spec: dict, overrides: list[str] | dict[str, Any] | None) ->
     """`key=value` overrides (see the module docstring); a one-line error on a bad path."""
     if not overrides:
         return spec
-    items = overrides.items() if isinstance(overrides, dict) else [_split(o) for o in overrides]
+    items = overrides.items() if isinstance(overrides, dict) else [
+        o if isinstance(o, tuple) else _split(o) for o in overrides]
     out = copy.deepcopy(spec)
     for key, value in items:
         parts = key.split(".")
