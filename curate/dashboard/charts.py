@@ -55,15 +55,16 @@ def _fmt(v: float) -> str:
 def line_chart(series: Sequence[Series], *, title: str = "", x_label: str = "",
                y_label: str = "", width: int = 520, height: int = 260,
                y_format: Callable[[float], str] = _fmt, y_zero: bool = False,
-               log_y: bool = False) -> Markup:
-    """An SVG line chart of `series` (markers when a series has under 40 points)."""
+               log_y: bool = False, y_span: float = 0.0) -> Markup:
+    """An SVG line chart of `series` (markers when a series has under 40 points); the y axis
+    spans at least `y_span` (e.g. 10 points of accuracy when every score is 0)."""
     pts = [(x, y) for s in series for x, y in zip(s.xs, s.ys) if y is not None and x is not None]
     if not pts:
         return Markup('<p class="muted">no points to draw</p>')
-    ml, mr, mt, mb = 58, 14, 28 if title else 12, 42
+    mr, mt, mb = 14, 28 if title else 12, 42
     legend_rows = math.ceil(len(series) / 3) if len(series) > 1 else 0
     mb += 16 * legend_rows
-    pw, ph = width - ml - mr, height - mt - mb
+    ph = height - mt - mb
     xs = [p[0] for p in pts]
     tf = (lambda v: math.log10(max(v, 1e-12))) if log_y else (lambda v: v)
     ys = [tf(p[1]) for p in pts]
@@ -73,9 +74,14 @@ def line_chart(series: Sequence[Series], *, title: str = "", x_label: str = "",
     y0, y1 = min(ys), max(ys)
     if y_zero and not log_y:
         y0 = min(0.0, y0)
+    if y1 - y0 < y_span:
+        y1 = y0 + y_span
     yt = nice_ticks(y0, y1)
     xt = nice_ticks(x0, x1, 6)
     y0, y1 = yt[0], yt[-1]
+    labels = [y_format(10 ** t) if log_y else y_format(t) for t in yt]
+    ml = 30 + 7 * max(len(lab) for lab in labels)     # room for the widest tick label
+    pw = width - ml - mr
     x0, x1 = min(x0, xt[0]), max(x1, xt[-1])
 
     def X(v: float) -> float:
@@ -92,9 +98,8 @@ def line_chart(series: Sequence[Series], *, title: str = "", x_label: str = "",
            f'aria-label="{escape(title or y_label)}">']
     if title:
         out.append(f'<text x="{ml}" y="16" class="ct">{escape(title)}</text>')
-    for t in yt:
+    for t, lab in zip(yt, labels):
         y = Yt(t)
-        lab = y_format(10 ** t) if log_y else y_format(t)
         out.append(f'<line x1="{ml}" x2="{ml + pw}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
                    f'<text x="{ml - 6}" y="{y + 4:.1f}" class="tick" text-anchor="end">'
                    f'{escape(lab)}</text>')

@@ -53,3 +53,25 @@ def screenshot(page: str | Path, png: str | Path, exe: str | None = None, width:
     if errors:
         raise CurateError(f"the page logged errors in chromium: {errors[0]}")
     return png
+
+
+def dump_dom(page: str | Path, exe: str | None = None, timeout: float = 90) -> str:
+    """The DOM of `page` after Chromium has rendered it (`--dump-dom`): what a reader sees,
+    for checks on the rendered tables; raises if Chromium fails or the page logs errors."""
+    exe = exe or find_chromium()
+    if exe is None:
+        raise CurateError("chromium not found (Debian: apt-get install -y chromium)")
+    page = Path(page).resolve()
+    with tempfile.TemporaryDirectory(prefix="curate-chromium-") as profile:
+        cmd = [exe, *FLAGS, f"--user-data-dir={profile}", "--dump-dom", page.as_uri()]
+        try:
+            p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise CurateError(f"chromium did not finish within {timeout:.0f}s") from None
+    if p.returncode != 0:
+        tail = (p.stderr or "").strip().splitlines()[-1:] or [""]
+        raise CurateError(f"chromium failed (exit {p.returncode}): {tail[0]}")
+    errors = console_errors(p.stderr)
+    if errors:
+        raise CurateError(f"the page logged errors in chromium: {errors[0]}")
+    return p.stdout

@@ -79,9 +79,10 @@ def families(site) -> list[dict[str, Any]]:
                                               for e in es]))
                 length.append(Series(bench, xs, [e["mean_response_tokens"] for e in es]))
             charts = [line_chart(acc, title="score against step", x_label="step",
-                                 y_label="accuracy (%)", y_zero=True),
+                                 y_label="accuracy (%)", y_zero=True, y_span=10),
                       line_chart(length, title="response length against step",
-                                 x_label="step", y_label="mean response tokens", y_zero=True)]
+                                 x_label="step", y_label="mean response tokens", y_zero=True,
+                                 y_span=10)]
         run = next((r for r in data.runs(site) if r["id"] == fam), None)
         label = f"run {run['name'] or fam}" if run else short(fam)
         out.append({"name": fam, "label": label, "href": run_href(fam) if run else None,

@@ -7,6 +7,7 @@ from typing import Any
 
 from curate.dashboard import data
 from curate.dashboard.charts import Series, line_chart
+from curate.dashboard.format import short
 from curate.dashboard.site import Card, Page, dataset_href, run_href
 
 NAV = ("Runs", "runs.html")
@@ -18,7 +19,7 @@ def _listing(site) -> list[dict[str, Any]]:
         m = r["metrics"] if isinstance(r["metrics"], dict) else {}
         headline = {k: v for k, v in m.items() if isinstance(v, (int, float, str))
                     and not isinstance(v, bool)}
-        out.append({"run": r["name"] or r["id"], "kind": r["kind"], "status": r["status"],
+        out.append({"run": short(r["name"]) if r["name"] else r["id"], "kind": r["kind"], "status": r["status"],
                     "started": r["started"], "took": _took(r), "figures": dict(
                         list(headline.items())[:4]) or None,
                     "error": r["error"], "_href": run_href(r["id"])})
