@@ -130,11 +130,16 @@ def _count(catalog, sql, *params):
     return catalog.sql(sql, list(params))[0]["n"]
 
 
-def test_tiny_experiment_killed_then_resumed(catalog, tmp_path, monkeypatch):
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """The tiny experiment killed while scoring its fourth model, then run again twice."""
+    from curate.catalog import Catalog
     from curate.experiments import load_experiment, run_experiment
     from curate.probes import evaluation
 
-    spec = load_experiment(_tiny_experiment(tmp_path))
+    root = tmp_path_factory.mktemp("tiny-experiment")
+    catalog = Catalog(root / "home")
+    spec = load_experiment(_tiny_experiment(root))
     real_eval = evaluation.evaluate_model
     calls = {"n": 0}
 
@@ -144,16 +149,27 @@ def test_tiny_experiment_killed_then_resumed(catalog, tmp_path, monkeypatch):
             raise Killed()
         return real_eval(*a, **kw)
 
-    monkeypatch.setattr(evaluation, "evaluate_model", dies_on_the_fourth)
-    with pytest.raises(Killed):
-        run_experiment(catalog, spec, progress=False)
-    assert _count(catalog, "SELECT count(*) n FROM runs WHERE kind = 'train' AND status = 'ok'") == 2
-    assert _count(catalog, "SELECT count(*) n FROM runs WHERE kind = 'eval'") == 3
-    (exp,) = catalog.sql("SELECT status FROM runs WHERE kind = 'experiment'")
-    assert exp["status"] == "failed"
+    out: dict = {"catalog": catalog, "spec": spec}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(evaluation, "evaluate_model", dies_on_the_fourth)
+        with pytest.raises(Killed):
+            run_experiment(catalog, spec, progress=False)
+    out["after_kill"] = {
+        "train_ok": _count(catalog, "SELECT count(*) n FROM runs WHERE kind = 'train' AND "
+                                    "status = 'ok'"),
+        "evals": _count(catalog, "SELECT count(*) n FROM runs WHERE kind = 'eval'"),
+        "experiment": catalog.sql("SELECT status FROM runs WHERE kind = 'experiment'")}
+    out["res"] = run_experiment(catalog, spec, progress=False)
+    out["probes_after_resume"] = _count(catalog, "SELECT count(*) n FROM probes")
+    out["again"] = run_experiment(catalog, spec, progress=False)
+    return out
 
-    monkeypatch.setattr(evaluation, "evaluate_model", real_eval)
-    res = run_experiment(catalog, spec, progress=False)
+
+def test_tiny_experiment_killed_then_resumed(tiny_run):
+    catalog, res, again = tiny_run["catalog"], tiny_run["res"], tiny_run["again"]
+    killed = tiny_run["after_kill"]
+    assert killed["train_ok"] == 2 and killed["evals"] == 3
+    assert [r["status"] for r in killed["experiment"]] == ["failed"]
     # nothing that finished was trained again, nothing scored was scored again
     assert res["arms"]["cot"]["reused"] and res["arms"]["nocot"]["reused"]
     assert _count(catalog, "SELECT count(*) n FROM runs WHERE kind = 'train'") == 2
@@ -181,16 +197,63 @@ def test_tiny_experiment_killed_then_resumed(catalog, tmp_path, monkeypatch):
     chain = checkpoint_lineage(catalog, res["arms"]["cot"]["checkpoints"][-1]["id"])
     assert chain[2]["dataset"] == res["arms"]["cot"]["data"]
     assert chain[-1]["params"]["teacher"] == "search"
-
     # a third run does nothing at all
-    again = run_experiment(catalog, spec, progress=False)
     assert again["evaluated"] == 0 and again["already_scored"] == 5
     assert all(a["reused"] and not a["probes"] for a in again["arms"].values())
-    assert _count(catalog, "SELECT count(*) n FROM probes") == 14
+    assert _count(catalog, "SELECT count(*) n FROM probes") == tiny_run["probes_after_resume"]
     (last,) = catalog.sql("SELECT inputs, metrics FROM runs WHERE kind = 'experiment' "
                           "ORDER BY started DESC LIMIT 1")
     assert json.loads(last["inputs"]) == [res["arms"]["cot"]["data"], res["arms"]["nocot"]["data"]]
     assert json.loads(last["metrics"])["trained"] == []
+
+
+def test_comparison_data_trace_back_to_their_rows(tiny_run):
+    from curate.experiments.compare import comparison, experiments
+
+    catalog, res = tiny_run["catalog"], tiny_run["res"]
+    (exp,) = experiments(catalog)
+    assert exp["name"] == "tiny-ds" and exp["status"] == "ok" and exp["runs"] == 3
+    c = comparison(catalog, "tiny-ds")
+    assert c["arms"] == ["cot", "nocot"] and c["groups"] == ["math", "other", "non"]
+    assert c["eval_key"] == res["eval_key"]
+    by_group = c["series"]["by_group"]
+    assert [(s["arm"], s["group"]) for s in by_group] == [
+        (a, g) for a in ("cot", "nocot") for g in ("math", "other", "non")]
+    assert all(s["steps"] == [0, 2, 3] and len(s["score"]) == len(s["tokens"]) == 3
+               for s in by_group)
+    # a series is its rows: the SQL shown on the page gives back exactly these ids and values
+    rows = catalog.sql(c["sql"]["evals"]["query"], c["sql"]["evals"]["params"])
+    byid = {r["id"]: r for r in rows}
+    for s in c["series"]["by_benchmark"]:
+        assert [100 * byid[i]["value"] for i in s["ids"]] == s["score"]
+        assert [byid[i]["mean_response_tokens"] for i in s["ids"]] == s["tokens"]
+        assert byid[s["ids"][0]]["arm"] == "base" and byid[s["ids"][0]]["step"] == 0
+    assert {(t["arm"], t["step"], t["formula"]) for t in c["ti"]} == {
+        (a, st, f) for a in ("cot", "nocot") for st in (2, 3) for f in ("icml", "v1")}
+    ti_ids = {r["id"] for r in catalog.sql(c["sql"]["ti"]["query"], c["sql"]["ti"]["params"])}
+    assert {t["probe_id"] for t in c["ti"]} == ti_ids
+    assert {(p["arm"], p["probe"]) for p in c["probes"]} == {
+        (a, p) for a in ("cot", "nocot") for p in ("kl", "pca-shift", "rank-shift")}
+
+
+def test_comparison_page_in_a_browser(tiny_run, tmp_path):
+    """The dashboard's experiment page: written, linked from the index, and (with Debian's
+    chromium) opened headless without page errors."""
+    from curate.dashboard import write_dashboard
+    from curate.dashboard.screenshot import find_chromium, screenshot
+
+    index = write_dashboard(tiny_run["catalog"], tmp_path / "report")
+    page = index.parent / "experiment-tiny-ds.html"
+    html = page.read_text()
+    assert "experiment-tiny-ds.html" in (index.parent / "experiments.html").read_text()
+    for text in ("score against step", "response length against step", "Transferability Index",
+                 "rows behind these charts", "json_extract_string(config, &#39;$.tags.eval_key"):
+        assert text in html, text
+    assert html.count("<svg") >= 6 and "data:image/png;base64," in html
+    if find_chromium() is None:
+        pytest.skip("chromium is not installed (Debian: apt-get install -y chromium)")
+    png = screenshot(page, tmp_path / "experiment.png", width=1300, height=2400)
+    assert png.stat().st_size > 20_000
 
 
 def test_killed_while_training_retrains_only_that_arm(catalog, tmp_path, monkeypatch):

@@ -23,6 +23,7 @@ PAGE_MODULES = [
     "runs",
     "evals",
     "probes",
+    "experiments",
 ]
 
 
