@@ -51,11 +51,14 @@ def _file_digest(path: str) -> str:
 
 
 # -- the pieces ------------------------------------------------------------------------------
-def ensure_base(base: str, log) -> str:
-    """The base model's path or hub id; `tiny:FOLDER` builds a tiny local model there once."""
+def ensure_base(base: str, log, home: Path | None = None) -> str:
+    """The base model's path or hub id; `tiny:FOLDER` builds a tiny local model there once (a
+    relative FOLDER inside the workspace `home`)."""
     if not base.startswith("tiny:"):
         return base
-    path = Path(base[5:])
+    path = Path(base[5:]).expanduser()
+    if not path.is_absolute() and home is not None:
+        path = Path(home) / path
     if not (path / "config.json").is_file():
         from curate.training.tiny import build_tiny_model
 
@@ -345,7 +348,7 @@ def _run(catalog, spec, arms, root, config, summary, log, force, progress, t0):
                                name=name)
     summary["run_id"] = run_id
     try:
-        base = ensure_base(str(spec["base"]), log)
+        base = ensure_base(str(spec["base"]), log, Path(catalog.home))
         plan = EvalPlan(spec["eval"])
         from curate.probes.evaluation import model_name
 

@@ -5,7 +5,8 @@ kind: experiment                  # (or an `arms:` key) tells `curate run` it is
 name: data-structure
 params: {rows: 20480}             # ${params.x} anywhere below takes these
 base: Qwen/Qwen3-14B-Base         # shared base model: a folder, a hub id, or tiny:FOLDER
-                                  # (a tiny local model, built there when absent)
+                                  # (a tiny local model, built there when absent; a relative
+                                  # FOLDER is inside the workspace, $CURATE_HOME)
 threads: null                     # torch CPU threads (tiny models run fastest on 1)
 data:                             # recipes run first, each resumable per step
   - recipe: ../recipes/countdown-cot-20k.yaml
@@ -27,12 +28,12 @@ probes:                           # each optional; run on each arm's final model
 profiles:                         # named sets of parameters (and arms), e.g. a CPU smoke
   tiny:                           # run: --set profile=tiny
     select: [countdown-cot]
-    params: {base: "tiny:.curate/tiny-base", rows: 256}
+    params: {base: "tiny:tiny-base", rows: 256}
 ```
 
 Relative paths of files that exist (recipes, `local:` suite files, probe text files) are found
 from the current folder, else from the experiment file's folder or the one above it (the
-repository root); folders to create (`tiny:`, `output`) are taken from the current folder.
+repository root); `output` is taken from the current folder, `tiny:` from the workspace.
 Overrides: `--set profile=NAME` applies a profile first; `--set x=v` sets a parameter;
 `--set select=a,b` runs only those arms; a dotted path sets any field, arms by name:
 `--set arms.countdown-cot.train.max_steps=40`, `--set eval.limit=8`, `--set probes.kl=null`.
@@ -259,7 +260,7 @@ def resolve_paths(spec: dict, root: Path) -> dict:
         d["recipe"] = _find(d["recipe"], root)
     base = str(spec["base"])
     if base.startswith("tiny:"):
-        spec["base"] = "tiny:" + _here(base[5:])
+        pass  # built inside the workspace when relative (see runner.ensure_base)
     elif base.startswith((".", "/", "~")) or Path(base).exists():
         spec["base"] = _find(base, root)
     suite = spec["eval"]["suite"]
