@@ -261,3 +261,81 @@ def test_cli_dedup(home, catalog):
     assert json.loads(r.output)["counts"]["dropped_version"] is None
     r = CliRunner().invoke(app, ["dedup", "raw", "--name", "y" * 125])
     assert isinstance(r.exception, BadInput) and "--no-dropped" in str(r.exception)
+
+
+# -- the same dedup through datatrove's MinHash stages ---------------------------------------
+
+def test_datatrove_dedup_gives_the_same_version_as_in_process(catalog, tmp_path):
+    from curate.curation.dedup_scale import dedup_dataset_scaled, local_runner
+
+    catalog.register("raw", _dup_rows(), kind="traces")
+    a = dedup_dataset(catalog, "raw", "inproc")
+    b = dedup_dataset_scaled(catalog, "raw", "scaled", tasks=3, runner=local_runner(2),
+                             staging=tmp_path / "stage")
+    assert a.version == b.version and b.rows == 6
+    ca, cb = catalog.lineage(a)[0]["counts"], catalog.lineage(b)[0]["counts"]
+    assert cb["dropped"] == ca["dropped"] == {"exact_duplicate": 2, "near_duplicate": 2}
+    assert (cb["problems_in"], cb["problems_out"]) == (5, 3)
+    da = [(r["id"], r["drop_reason"], r["drop_match"])
+          for r in catalog.table(ca["dropped_version"]).to_pylist()]
+    db = [(r["id"], r["drop_reason"], r["drop_match"])
+          for r in catalog.table(cb["dropped_version"]).to_pylist()]
+    assert da == db
+    stats = catalog.show(b)["stats"]["datatrove"]
+    assert {s["name"] for s in stats["4-filter"]} >= {"🫂 - DEDUP: 🎯 MinHash stage 4"}
+    assert not (tmp_path / "stage").exists()          # staging removed after success
+
+
+def test_datatrove_dedup_never_merges_distinct_problems(catalog, shared_data):
+    import json
+
+    from curate.curation.countdown_generate import iter_countdown_rows
+    from curate.curation.dedup_scale import dedup_dataset_scaled, local_runner
+
+    cd = [r["prompt"] for r in iter_countdown_rows(400, seed=0, workers=1)]
+    math = [json.loads(x)["problem"] for x in (shared_data / "math500/math500_test.jsonl").open()]
+    long = [p for p in math if len(p.split()) >= 30]
+    copies = (["  " + p.replace(" ", "  ") + "\n" for p in math[:20]]           # exact
+              + ["Please solve this. " + p for p in long[:20]])                # near
+    texts = cd + math + copies
+    catalog.register("raw", [{"id": f"r{i}", "problem_id": f"p{i}", "prompt": t}
+                             for i, t in enumerate(texts)], kind="problems")
+    ref = dedup_dataset_scaled(catalog, "raw", "d", tasks=2, runner=local_runner(1))
+    kept = set(catalog.table(ref).column("id").to_pylist())
+    assert all(f"r{i}" in kept for i in range(900))             # 0 drops among distinct
+    assert not any(f"r{i}" in kept for i in range(900, 940))     # every copy dropped
+    cluster = catalog.show(ref)["stats"]["datatrove"]["3-cluster"][0]["stats"]
+    assert cluster.get("pairs_other_content", 0) == 0   # the content key kept them apart
+
+
+def test_datatrove_dedup_checks_names_first(catalog):
+    from curate.curation.dedup_scale import dedup_dataset_scaled
+    from curate.errors import BadInput
+
+    catalog.register("raw", _dup_rows(), kind="traces")
+    before = len(catalog.ls())
+    with pytest.raises(BadInput, match="pass --no-dropped"):
+        dedup_dataset_scaled(catalog, "raw", "q" * 125)
+    assert len(catalog.ls()) == before
+
+
+def test_cli_dedup_on_the_local_executor(home, catalog):
+    import json
+
+    from typer.testing import CliRunner
+
+    from curate.cli import app
+    from curate.errors import BadInput
+
+    catalog.register("raw", _dup_rows(), kind="traces")
+    r = CliRunner().invoke(app, ["dedup", "raw", "--name", "d", "--executor", "local",
+                                 "--workers", "1", "--tasks", "2", "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output[r.output.index("{\n"):])
+    assert out["counts"]["dropped"] == {"exact_duplicate": 2, "near_duplicate": 2}
+    assert out["version"] == dedup_dataset(catalog, "raw", "inproc").version
+    r = CliRunner().invoke(app, ["dedup", "raw", "--name", "d", "--executor", "ray"])
+    assert isinstance(r.exception, BadInput) and "only 'local'" in str(r.exception)
+    r = CliRunner().invoke(app, ["dedup", "raw", "--name", "d", "--executor", "local",
+                                 "--threshold", "0.5"])
+    assert isinstance(r.exception, BadInput) and "bands" in str(r.exception)

@@ -71,19 +71,30 @@ def dedup_cmd(
     name: str = typer.Argument(..., help="Dataset (NAME or NAME@VERSION)."),
     out: str = typer.Option(..., "--name", help="Name of the deduplicated dataset."),
     field: str = typer.Option("prompt", help="Column to compare."),
-    threshold: float = typer.Option(0.6, help="MinHash Jaccard threshold for near-duplicates."),
+    threshold: float = typer.Option(None, help="MinHash Jaccard threshold for near-duplicate "
+                                    "candidates (default 0.6; with --executor the bands set it)."),
     no_minhash: bool = typer.Option(False, "--exact-only", help="Exact (normalised) duplicates only."),
     no_dropped: bool = typer.Option(False, "--no-dropped", help=NO_DROPPED_HELP),
+    executor: str = typer.Option(None, "--executor", help="local: datatrove's MinHash stages "
+                                 "(signature, buckets, cluster, filter) in worker processes, "
+                                 "memory bounded by the shard (default: in this process)."),
+    tasks: int = typer.Option(None, "--tasks", help="Executor: shards (default 2 per worker)."),
+    workers: int = typer.Option(None, "--workers", help="Executor: processes (default 1)."),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Drop problems whose prompt repeats an earlier one: exactly (formatting aside) or nearly
     (MinHash-similar text AND the same math content: numbers, expressions, question words)."""
     from curate.curation.dedup import dedup_dataset
+    from curate.errors import BadInput
 
+    if executor and threshold is not None:
+        raise BadInput("--threshold is for the in-process dedup; with --executor the MinHash "
+                       "bands (20 x 6, midpoint near 0.6) set it")
     cat = _cat()
-    ref = dedup_dataset(cat, name, out, field=field, threshold=threshold, minhash=not no_minhash,
-                        progress=not json_out,
-                        keep_dropped=not no_dropped)
+    extra = {} if executor else {"threshold": 0.6 if threshold is None else threshold}
+    ref = dedup_dataset(cat, name, out, field=field, minhash=not no_minhash,
+                        progress=not json_out and not executor, executor=executor, tasks=tasks,
+                        workers=workers, keep_dropped=not no_dropped, **extra)
     _show(ref, cat.lineage(ref)[0].get("counts", {}), json_out, "dropped")
 
 

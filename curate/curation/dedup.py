@@ -222,10 +222,18 @@ def dedup_table(table: pa.Table, params: dict,
 
 
 def dedup_dataset(catalog, name: str, output: str, keep_dropped: bool = True,
-                  progress: bool = True, **params):
+                  progress: bool = True, executor: Any = None, tasks: int | None = None,
+                  workers: int | None = None, **params):
     """Deduplicate catalog dataset `name` into `output` (counts by reason in lineage); the
     dropped problems' rows go to `output-dropped` unless `keep_dropped` is False.
-    `progress`: a bar (terminal) or interval lines (log) over the problems compared."""
+    `progress`: a bar (terminal) or interval lines (log) over the problems compared.
+
+    `executor` "local" (or an object with `.kind`, `.tasks`, `.workers`) runs the datatrove
+    MinHash stages instead (`curate.curation.dedup_scale`, memory bounded by the shard);
+    `tasks` shards (default 2 per worker), `workers` processes (default 1)."""
+    if executor is not None:
+        return _dedup_on_executor(catalog, name, output, keep_dropped, executor, tasks,
+                                  workers, params)
     dropped_rows.check_names(output, keep_dropped)
     src = catalog.resolve(name)
     p = check_params(params)
@@ -233,3 +241,24 @@ def dedup_dataset(catalog, name: str, output: str, keep_dropped: bool = True,
     return dropped_rows.register_split(catalog, output, kept, dropped, parents=[src.spec],
                                        step="dedup", params=p, counts=counts,
                                        keep_dropped=keep_dropped, kind=src.kind)
+
+
+def _dedup_on_executor(catalog, name, output, keep_dropped, executor, tasks, workers, params):
+    kind = getattr(executor, "kind", executor)
+    tasks = tasks or getattr(executor, "tasks", None)
+    workers = workers or getattr(executor, "workers", None) or 1
+    if kind != "local":
+        raise BadInput(f"dedup --executor {kind!r}: only 'local' runs the MinHash stages from "
+                       "the command line for now; on a cluster call "
+                       "curate.curation.dedup_scale.dedup_dataset_scaled with a stage runner")
+    try:
+        from curate.curation.dedup_scale import dedup_dataset_scaled, local_runner
+    except ModuleNotFoundError as e:
+        raise BadInput(f"dedup --executor needs datatrove ({e}): pip install "
+                       "'curate-traces[dev]'") from None
+
+    unused = {"threshold", "num_perm", "strip_template"} & set(params)
+    params = {k: v for k, v in params.items() if k not in unused}
+    return dedup_dataset_scaled(catalog, name, output, tasks=int(tasks or 2 * int(workers)),
+                                runner=local_runner(int(workers)), keep_dropped=keep_dropped,
+                                **params)
