@@ -318,8 +318,10 @@ def test_no_server_left_behind(catalog, tmp_path, tiny):
     assert res.ref.rows == 2
     meta = json.loads(catalog.table(res.ref).to_pylist()[0]["metadata"])
     assert meta["engine"] == "transformers-serve" and meta["engine_version"]
-    left = [p for p in psutil.process_iter() if p.pid not in before
-            and "serve" in " ".join(p.cmdline() if p.is_running() else [])]
+    # this test's server only (other sessions may run servers of their own at the same time)
+    left = [p.info for p in psutil.process_iter(["pid", "cmdline", "status"])
+            if p.pid not in before and str(tiny) in " ".join(p.info["cmdline"] or [])
+            and p.info["status"] != psutil.STATUS_ZOMBIE]
     assert not left
 
 

@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import re
+import sys
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -22,8 +23,13 @@ from typing import Any
 from curate.corpora.prompts import PromptSet, load_prompts
 from curate.curation.teachers.cache import RequestCache
 from curate.curation.teachers.client import ChatClient, ClientConfig
-from curate.curation.teachers.endpoint import Endpoint, discover, request_body
-from curate.curation.teachers.servers import serving
+from curate.curation.teachers.endpoint import (
+    Endpoint,
+    discover,
+    predicted_endpoint,
+    request_body,
+)
+from curate.curation.teachers.servers import engine_of, serving
 from curate.curation.teachers.spec import TeacherSpec, parse_teacher
 from curate.errors import CurateError
 from curate.record import (
@@ -327,6 +333,21 @@ def _run_requests(base_url: str, spec: TeacherSpec, reqs: list[Request], cfg: Ge
     return run_async(main())
 
 
+def _all_cached(spec: TeacherSpec, reqs: list[Request], cfg: GenerateConfig, cache_file):
+    """(endpoint, records, stats) when `spec` is a server curate would launch and every request
+    is already answered in the cache (keys from the predicted endpoint), else None."""
+    if not spec.launches_server or not cache_file.exists():
+        return None
+    ep = predicted_endpoint(spec, *engine_of(spec))
+    finalize_requests(reqs, ep, cfg)
+    with RequestCache(cache_file) as cache:
+        if not all(cache.done(r.key) for r in reqs):
+            return None
+        records = {r.key: cache.get(r.key) for r in reqs}
+    return ep, records, {"sent": 0, "cached": len(reqs), "send_wall_s": 0.0,
+                         "completion_tokens_this_run": 0, "server_started": False}
+
+
 def run_async(coro):
     """Run on uvloop when installed (about 1.5x the requests/s of the default loop)."""
     try:
@@ -367,9 +388,18 @@ def generate_traces(catalog, name: str, prompts: str | PromptSet, teacher: str |
     run = catalog.start_run("generate", config=params, inputs=ps.parents or [ps.source], name=name)
     t0 = time.monotonic()
     try:
-        with serving(spec, catalog.cache_dir("servers"), startup_timeout) as (url, engine, ver):
-            ep, records, run_stats = _run_requests(
-                url, spec, reqs, cfg, cache_path(catalog, name), api_key, progress, engine, ver)
+        cached = _all_cached(spec, reqs, cfg, cache_path(catalog, name))
+        if cached is not None:
+            ep, records, run_stats = cached
+            if progress:
+                print(f"all {len(reqs)} requests are answered in the cache: {spec} not started",
+                      file=sys.stderr)
+        else:
+            with serving(spec, catalog.cache_dir("servers"), startup_timeout) as (url, engine,
+                                                                                 ver):
+                ep, records, run_stats = _run_requests(
+                    url, spec, reqs, cfg, cache_path(catalog, name), api_key, progress, engine,
+                    ver)
         boundary = reasoning_boundary(spec, ep, cfg, reqs[0].messages)
         result = _register(catalog, name, task, ps, ep, reqs, records, cfg, params, run,
                            time.monotonic() - t0, run_stats, boundary)

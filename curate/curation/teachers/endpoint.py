@@ -79,6 +79,17 @@ def _max_len_from_config(folder: str | None) -> int | None:
     return None
 
 
+def predicted_endpoint(spec, engine: str | None, engine_version: str | None) -> Endpoint:
+    """What `discover` will find for a server curate launches itself (model = the launched
+    model, revision and context from its files), known before the server starts: enough to
+    compute request keys, so a run whose answers are all cached starts no server."""
+    model = spec.served_model
+    revision, folder = model_source(model)
+    max_len = spec.max_model_len or _max_len_from_config(folder)
+    return Endpoint("", model, engine or "openai-compatible", engine_version, revision, max_len,
+                    folder, info={"served_models": [model], "predicted": True})
+
+
 async def discover(client: ChatClient, model: str | None, engine_hint: str | None = None,
                    engine_version: str | None = None) -> Endpoint:
     """Ask the server what it serves; fill what it does not say from local files."""

@@ -1,13 +1,15 @@
 """Launch `vllm serve`, SGLang or `transformers serve` for a run, wait for health, shut down.
 
-The server is a child with a parent-death signal, so a client killed with SIGKILL does not
-leave a GPU-holding server behind; its log goes to a file whose tail is shown if it dies.
+The server runs under a guard process (`curate/guard.py`) that leads its process group, so
+the server and everything it spawns stop within a few seconds when curate stops: at the end
+of the block, on SIGINT / SIGTERM (handled here: the servers are told to stop at once and
+what is stopped is said on stderr), and when curate dies any other way, SIGKILL included
+(the guard's parent-death signal). The log goes to a file whose tail is shown if it dies.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import re
 import shutil
@@ -88,12 +90,57 @@ def _hub_cached_or_fail(model: str) -> None:
                           "cache (offline)") from None
 
 
-def _set_pdeathsig() -> None:  # runs in the child before exec
+STOP_GRACE_S = 2.0      # SIGTERM, then SIGKILL: in-flight requests are not waited for
+_LIVE: dict[int, str] = {}          # guard pid -> what it serves, for the signal handlers
+_PREVIOUS: dict[int, object] = {}   # signal -> handler to chain to
+
+
+def _note(msg: str) -> None:
+    sys.stderr.write(msg + "\n")
+    sys.stderr.flush()
+
+
+def _on_signal(signum: int, frame) -> None:
+    """SIGINT / SIGTERM while servers run: tell each to stop now, say so, then unwind
+    (KeyboardInterrupt for SIGINT, SystemExit(128 + n) for SIGTERM) so the run is recorded
+    as failed and `stop_server` waits for the guards."""
+    name = signal.Signals(signum).name
+    for pid, what in list(_LIVE.items()):
+        _note(f"{name}: stopping {what} (pid {pid})")
+        _LIVE.pop(pid, None)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGTERM)
+    prev = _PREVIOUS.get(signum)
+    if signum == signal.SIGINT and callable(prev):
+        prev(signum, frame)
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
+    raise SystemExit(128 + signum)
+
+
+@contextlib.contextmanager
+def _signals_stop_servers():
+    """Install `_on_signal` for SIGINT and SIGTERM while a server runs (main thread only;
+    elsewhere the guard's parent-death handling still applies)."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread() or _PREVIOUS:
+        yield
+        return
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        _PREVIOUS[sig] = signal.getsignal(sig)
+        signal.signal(sig, _on_signal)
     try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
-    os.setsid()
+        yield
+    finally:
+        for sig, prev in list(_PREVIOUS.items()):
+            signal.signal(sig, prev if prev is not None else signal.SIG_DFL)
+        _PREVIOUS.clear()
+
+
+def guarded_command(cmd: list[str], grace: float = STOP_GRACE_S) -> list[str]:
+    """`cmd` run under `curate.guard`, tied to this process (see the module docstring)."""
+    return [sys.executable, "-m", "curate.guard", str(os.getpid()), f"{grace:g}", "--", *cmd]
 
 
 def _healthy(url: str) -> bool:
@@ -141,14 +188,17 @@ def launched_server(spec: TeacherSpec, log_dir: Path, startup_timeout: float = 1
     log_dir.mkdir(parents=True, exist_ok=True)
     log = log_dir / f"{spec.kind}-{port}.log"
     cmd = server_command(spec, port)
+    what = f"{spec.kind} server for {spec.served_model or spec.target} on port {port}"
+    stack = contextlib.ExitStack()
+    stack.enter_context(_signals_stop_servers())
     with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                preexec_fn=_set_pdeathsig)
+        proc = subprocess.Popen(guarded_command(cmd), stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+    _LIVE[proc.pid] = what
     try:
         deadline = time.monotonic() + startup_timeout
         health = f"http://127.0.0.1:{port}/health"
-        what = f"starting {spec.kind} server for {spec.served_model or spec.target} on port {port}"
-        with Status(f"{what} (log {log})") as status:
+        with Status(f"starting {what} (log {log})") as status:
             last_look = 0.0
             while not _healthy(health):
                 if proc.poll() is not None:
@@ -162,25 +212,49 @@ def launched_server(spec: TeacherSpec, log_dir: Path, startup_timeout: float = 1
                     last_look = time.monotonic()
                     doing = last_log_line(log)
                     if doing:
-                        status.update(f"{what}: {doing}")
+                        status.update(f"starting {what}: {doing}")
                 time.sleep(0.5)
             status.update(f"{spec.kind} server ready on port {port}")
         yield f"http://127.0.0.1:{port}/v1"
     finally:
-        stop_server(proc)
+        try:
+            stop_server(proc)
+        finally:
+            stack.close()
 
 
-def stop_server(proc: subprocess.Popen, grace: float = 30.0) -> None:
-    if proc.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
+def stop_server(proc: subprocess.Popen, grace: float = STOP_GRACE_S) -> None:
+    """Stop a guarded server and its whole process group: SIGTERM, then the guard's SIGKILL
+    after `grace` seconds; our own SIGKILL to the group if the guard does not finish."""
+    what = _LIVE.pop(proc.pid, None)
+    if proc.poll() is None:
+        if what and sys.exc_info()[0] is not None:
+            _note(f"stopping {what} (pid {proc.pid})")
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(grace + 2)
+        except subprocess.TimeoutExpired:
+            pass
+    # the guard's group may outlive it only if the guard itself was killed: finish it
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(5)
+
+
+def engine_of(spec: TeacherSpec) -> tuple[str | None, str | None]:
+    """(engine, installed version) a launched spec serves with; (None, None) for `openai:`."""
+    if not spec.launches_server:
+        return None, None
+    from importlib.metadata import PackageNotFoundError, version
+
+    pkg = {"vllm": "vllm", "sglang": "sglang", "transformers": "transformers"}[spec.kind]
     try:
-        proc.wait(grace)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(10)
+        ver = version(pkg)
+    except PackageNotFoundError:
+        ver = None
+    return ("transformers-serve" if spec.kind == "transformers" else spec.kind), ver
 
 
 @contextlib.contextmanager
@@ -190,13 +264,6 @@ def serving(spec: TeacherSpec, log_dir: Path, startup_timeout: float = 1800.0):
     if not spec.launches_server:
         yield spec.target.rstrip("/"), None, None
         return
-    from importlib.metadata import PackageNotFoundError, version
-
-    pkg = {"vllm": "vllm", "sglang": "sglang", "transformers": "transformers"}[spec.kind]
-    try:
-        ver = version(pkg)
-    except PackageNotFoundError:
-        ver = None
-    engine = "transformers-serve" if spec.kind == "transformers" else spec.kind
+    engine, ver = engine_of(spec)
     with launched_server(spec, log_dir, startup_timeout) as url:
         yield url, engine, ver
