@@ -104,6 +104,7 @@ def test_six_writers_race(tmp_path, mode):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 @pytest.mark.parametrize("mode", ["same", "samer", "distinct"])
 def test_six_writers_race_full(tmp_path, mode):
     """The must-hold figure: 6 processes x 100 registrations, 0 failures."""

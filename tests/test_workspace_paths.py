@@ -82,7 +82,7 @@ def test_catalog_without_create_refuses_an_empty_folder(tmp_path):
 
 @pytest.mark.parametrize("args", [
     ["catalog", "ls"], ["catalog", "show", "d"], ["catalog", "lineage", "d"],
-    ["catalog", "sql", "SELECT 1"], ["export", "d", "OUT"], ["report"],
+    ["catalog", "sql", "SELECT 1"], ["catalog", "check"], ["export", "d", "OUT"], ["report"],
     ["train", "lineage", "ck"],
 ])
 def test_mistyped_home_read_only_verbs(tmp_path, args):
