@@ -89,6 +89,11 @@ def main() -> None:
     except KeyboardInterrupt:
         typer.secho("interrupted", err=True)
         sys.exit(130)
+    except Exception:  # a bug: the traceback is for us, without any secret in it
+        import traceback
+
+        sys.stderr.write(scrub(traceback.format_exc()))
+        sys.exit(1)
 
 
 if __name__ == "__main__":

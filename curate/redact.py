@@ -78,9 +78,15 @@ def scrub(text: Any, extra: tuple[str, ...] | list[str] = ()) -> Any:
     """`text` with every secret replaced by `***` (non-strings are returned unchanged)."""
     if not isinstance(text, str) or not text:
         return text
-    for value in [*extra, *known_secrets()]:
-        if value and len(value) >= 4 and value in text:
+    values = [v for v in [*extra, *known_secrets()] if v and len(v) >= 4]
+    for value in values:
+        if value in text:
             text = text.replace(value, MASK)
+    for value in values:  # a text cut to length may end in the first part of a secret
+        for k in range(len(value) - 1, 5, -1):
+            if text.endswith(value[:k]):
+                text = text[:-k] + MASK
+                break
     for pattern, repl in _PATTERNS:
         text = pattern.sub(repl, text)
     return text
