@@ -11,7 +11,7 @@ import shutil
 import socket
 import subprocess
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from functools import lru_cache
@@ -200,18 +200,25 @@ class Catalog:
         stats: dict | None = None,
         run_id: str | None = None,
         schema: pa.Schema | None = None,
+        finish: Callable[[store.WrittenVersion], dict[str, Any]] | None = None,
     ) -> DatasetRef:
         """Write `data` as a new immutable version of `name` and record it with its lineage.
 
         Atomic: files go to a temporary folder, are fsynced and renamed into place, and the
         catalog rows are inserted in one transaction. Identical content returns the existing
-        version.
+        version. `finish(written)`, when given, runs once the data is written and before
+        anything is published; the `params`, `counts`, `card` or `stats` it returns replace
+        those given (for steps that stream their input and know their counts only at the end).
         """
         check_names(name)
         self._ensure()
         parent_specs = [self.resolve(p).spec for p in parents]
         with store.Staging(self.store_root) as staging:
             written = store.stage_version(staging.folder, data, schema=schema)
+            if finish is not None:
+                late = finish(written) or {}
+                params, counts = late.get("params", params), late.get("counts", counts)
+                card, stats = late.get("card", card), late.get("stats", stats)
             return self._publish_and_record(staging, name, written, kind, parent_specs, step,
                                             params, counts, card, stats, run_id)
 

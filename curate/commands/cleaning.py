@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import typer
 
+from curate.commands import _executor as X
 from curate.commands._common import console, print_json, print_rows
 
 
@@ -53,17 +54,25 @@ def filter_cmd(
     seed: int = typer.Option(0),
     no_dropped: bool = typer.Option(False, "--no-dropped", help=NO_DROPPED_HELP),
     json_out: bool = typer.Option(False, "--json"),
+    executor: str = X.EXECUTOR, tasks: int = X.TASKS, workers: int = X.WORKERS,
+    partition: str = X.PARTITION, time: str = X.TIME, cpus_per_task: int = X.CPUS,
+    mem_per_cpu_gb: float = X.MEM, gpus_per_task: int = X.GPUS, sbatch_arg: list[str] = X.SBATCH,
+    dry_run: bool = X.DRY_RUN,
 ) -> None:
     """Filter traces; counts by reason go to lineage, dropped rows to NAME-dropped."""
     from curate.curation.filters import filter_dataset
 
+    ex = X.spec_from(executor, tasks, workers, partition, time, cpus_per_task, mem_per_cpu_gb,
+                     gpus_per_task, sbatch_arg, dry_run)
     cat = _cat()
     ref = filter_dataset(
-        cat, name, out, verified_only=verified_only,
+        cat, name, out, executor=ex, progress=not json_out, verified_only=verified_only,
         drop_finish_reasons=[] if keep_length else ["length"], min_tokens=min_tokens,
         max_tokens=max_tokens, require_closed_think=closed_think, max_repetition=max_repetition,
         tail_loop=tail_loop, pass_rate_min=pass_rate_min, pass_rate_max=pass_rate_max,
         k_per_problem=k, strategy=strategy, seed=seed, keep_dropped=not no_dropped)
+    if X.dry_run_done(ref):
+        return
     _show(ref, cat.lineage(ref)[0].get("counts", {}), json_out, "dropped")
 
 
@@ -110,18 +119,26 @@ def decontaminate_cmd(
     min_coverage: float = typer.Option(0.5, "--min-coverage", help="Share of a benchmark item's tokens the shared n-grams must cover (0: any shared n-gram, the open-r1/s1 rule)."),
     no_dropped: bool = typer.Option(False, "--no-dropped", help=NO_DROPPED_HELP),
     json_out: bool = typer.Option(False, "--json"),
+    executor: str = X.EXECUTOR, tasks: int = X.TASKS, workers: int = X.WORKERS,
+    partition: str = X.PARTITION, time: str = X.TIME, cpus_per_task: int = X.CPUS,
+    mem_per_cpu_gb: float = X.MEM, gpus_per_task: int = X.GPUS, sbatch_arg: list[str] = X.SBATCH,
+    dry_run: bool = X.DRY_RUN,
 ) -> None:
     """N-gram decontamination against the benchmark registry, with a report per benchmark;
     benchmark items shorter than n tokens are matched whole (normalised question in the row)."""
     from curate.catalog.catalog import ref_dict
     from curate.curation.decontaminate import decontaminate_dataset
 
+    ex = X.spec_from(executor, tasks, workers, partition, time, cpus_per_task, mem_per_cpu_gb,
+                     gpus_per_task, sbatch_arg, dry_run)
     cat = _cat()
     ref = decontaminate_dataset(cat, name, out, benchmarks=benchmarks, n=n, fields=fields,
                                 drop=not keep, skip_missing=skip_missing,
                                 min_coverage=min_coverage,
-                                progress=not json_out,
+                                progress=not json_out, executor=ex,
                                 keep_dropped=not no_dropped)
+    if X.dry_run_done(ref):
+        return
     report = cat.show(ref)["stats"]["decontamination"]
     counts = cat.lineage(ref)[0].get("counts", {})
     if json_out:

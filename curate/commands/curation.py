@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from curate.commands import _executor as X
 from curate.commands._common import console, print_json
 from curate.errors import CurateError
 
@@ -18,6 +19,10 @@ def variant(
                                          "a human / short solution."),
     system: str = typer.Option(None, "--system", help="A system prompt for the messages."),
     json_out: bool = typer.Option(False, "--json"),
+    executor: str = X.EXECUTOR, tasks: int = X.TASKS, workers: int = X.WORKERS,
+    partition: str = X.PARTITION, time: str = X.TIME, cpus_per_task: int = X.CPUS,
+    mem_per_cpu_gb: float = X.MEM, gpus_per_task: int = X.GPUS, sbatch_arg: list[str] = X.SBATCH,
+    dry_run: bool = X.DRY_RUN,
 ) -> None:
     """Register a training view (cot, nocot, short) of the same rows, with lineage."""
     from curate.catalog import Catalog
@@ -28,7 +33,12 @@ def variant(
               if on]
     if len(chosen) != 1:
         raise CurateError("choose exactly one of --nocot, --cot, --short-field FIELD")
-    ref = make_variant(Catalog(), name, chosen[0], out, short_field=short_field, system=system)
+    ex = X.spec_from(executor, tasks, workers, partition, time, cpus_per_task, mem_per_cpu_gb,
+                     gpus_per_task, sbatch_arg, dry_run)
+    ref = make_variant(Catalog(), name, chosen[0], out, short_field=short_field, system=system,
+                       executor=ex, progress=not json_out)
+    if X.dry_run_done(ref):
+        return
     if json_out:
         print_json(ref_dict(ref))
     else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from curate.commands import _executor as X
 from curate.commands._common import err_console, print_json, print_rows
 
 
@@ -13,10 +14,17 @@ def run(
                                    "steps.ID.with.key=value; repeatable."),
     force: bool = typer.Option(False, "--force", help="Rerun every step, even unchanged ones."),
     json_out: bool = typer.Option(False, "--json"),
+    executor: str = X.EXECUTOR, tasks: int = X.TASKS, workers: int = X.WORKERS,
+    partition: str = X.PARTITION, time: str = X.TIME, cpus_per_task: int = X.CPUS,
+    mem_per_cpu_gb: float = X.MEM, gpus_per_task: int = X.GPUS, sbatch_arg: list[str] = X.SBATCH,
+    dry_run: bool = X.DRY_RUN,
 ) -> None:
     """Run a recipe step by step; each step is registered, and a rerun resumes where it stopped.
     An experiment file (`kind: experiment`, see experiments/) runs its arms, evals and probes
-    the same way and writes its comparison page."""
+    the same way and writes its comparison page.
+
+    With --executor local|slurm|ray, the steps that process datasets (verify, filter,
+    decontaminate, variant, generate) run as datatrove pipelines; the outputs are the same."""
     from curate.experiments.spec import is_experiment
 
     if is_experiment(recipe):
@@ -28,7 +36,11 @@ def run(
     from curate.curation.recipes import load_recipe, run_recipe
 
     r = load_recipe(recipe, set_ or [])
-    refs = run_recipe(Catalog(), r, log=lambda s: err_console.print(s), force=force)
+    ex = X.spec_from(executor, tasks, workers, partition, time, cpus_per_task, mem_per_cpu_gb,
+                     gpus_per_task, sbatch_arg, dry_run)
+    refs = run_recipe(Catalog(), r, log=lambda s: err_console.print(s), force=force, executor=ex)
+    if refs and X.dry_run_done(refs[-1]):
+        return
     rows = [{"step": st["id"], **ref_dict(ref)} for st, ref in zip(r["steps"], refs)]
     if json_out:
         print_json({"recipe": r["name"], "params": r.get("params", {}), "outputs": rows})

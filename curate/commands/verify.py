@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from curate.commands import _executor as X
 from curate.commands._common import console, print_json, print_rows
 
 
@@ -16,7 +17,7 @@ def _cat():
 def verify(
     name: str = typer.Argument(..., help="Traces dataset (NAME or NAME@VERSION)."),
     out: str = typer.Option(..., "--name", help="Name of the verified dataset."),
-    workers: int = typer.Option(None, help="Verifier worker processes (default: CPU count)."),
+    workers: int = typer.Option(None, help="Verifier worker processes (default: CPU count); with --executor, tasks run at once."),
     timeout: float = typer.Option(5.0, help="Wall-clock seconds per item before its worker is killed."),
     unanchored: bool = typer.Option(False, help="math: let math-verify take the right-most expression when no \\boxed{} or anchor."),
     last_number: bool = typer.Option(False, help="math: Qwen-style last-number fallback (opt-in)."),
@@ -25,15 +26,25 @@ def verify(
                                  "is read (P3's evaluation rule)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not use the (gold, prediction) result cache."),
     json_out: bool = typer.Option(False, "--json"),
+    executor: str = X.EXECUTOR, tasks: int = X.TASKS,
+    partition: str = X.PARTITION, time: str = X.TIME, cpus_per_task: int = X.CPUS,
+    mem_per_cpu_gb: float = X.MEM, gpus_per_task: int = X.GPUS, sbatch_arg: list[str] = X.SBATCH,
+    dry_run: bool = X.DRY_RUN,
 ) -> None:
     """Add verified / final_answer / verify_detail to every row (math, countdown, multiple choice)."""
     from curate.catalog.catalog import ref_dict
     from curate.curation.verify import verify_dataset
 
     opts = _math_options(unanchored, last_number, unclosed)
+    ex = X.spec_from(executor, tasks, None, partition, time, cpus_per_task, mem_per_cpu_gb,
+                     gpus_per_task, sbatch_arg, dry_run)
+    if ex is not None and workers:
+        ex.workers = workers     # with an executor, --workers is tasks at once
     cat = _cat()
     ref = verify_dataset(cat, name, out, workers=workers, timeout=timeout, math_options=opts,
-                         use_cache=not no_cache, progress=not json_out)
+                         use_cache=not no_cache, progress=not json_out, executor=ex)
+    if X.dry_run_done(ref):
+        return
     counts = cat.lineage(ref)[0].get("counts", {})
     if json_out:
         print_json({**ref_dict(ref), "counts": counts})

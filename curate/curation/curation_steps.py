@@ -80,7 +80,7 @@ def _import_hub(catalog, spec: str, output: str, kind: str, params: dict):
 
 
 @step("verify")
-def verify_step(catalog, inputs: list[str], params: dict, output: str):
+def verify_step(catalog, inputs: list[str], params: dict, output: str, executor=None):
     from curate.curation.verify import verify_dataset
 
     _pop_unknown(params, {"workers", "timeout", "unanchored", "last_number_fallback",
@@ -89,14 +89,16 @@ def verify_step(catalog, inputs: list[str], params: dict, output: str):
             if params.get(k)}
     return verify_dataset(catalog, one_input("verify", inputs), output,
                           workers=params.get("workers"), timeout=float(params.get("timeout", 5.0)),
-                          math_options=opts, use_cache=bool(params.get("use_cache", True)))
+                          math_options=opts, use_cache=bool(params.get("use_cache", True)),
+                          executor=executor)
 
 
 @step("filter")
-def filter_step(catalog, inputs: list[str], params: dict, output: str):
+def filter_step(catalog, inputs: list[str], params: dict, output: str, executor=None):
     from curate.curation.filters import filter_dataset
 
-    return filter_dataset(catalog, one_input("filter", inputs), output, **params)
+    return filter_dataset(catalog, one_input("filter", inputs), output, executor=executor,
+                          **params)
 
 
 @step("dedup")
@@ -107,10 +109,11 @@ def dedup_step(catalog, inputs: list[str], params: dict, output: str):
 
 
 @step("decontaminate")
-def decontaminate_step(catalog, inputs: list[str], params: dict, output: str):
+def decontaminate_step(catalog, inputs: list[str], params: dict, output: str, executor=None):
     from curate.curation.decontaminate import decontaminate_dataset
 
-    return decontaminate_dataset(catalog, one_input("decontaminate", inputs), output, **params)
+    return decontaminate_dataset(catalog, one_input("decontaminate", inputs), output,
+                                 executor=executor, **params)
 
 
 @step("sample")
@@ -139,7 +142,7 @@ def sample_step(catalog, inputs: list[str], params: dict, output: str):
 
 
 @step("variant")
-def variant_step(catalog, inputs: list[str], params: dict, output: str):
+def variant_step(catalog, inputs: list[str], params: dict, output: str, executor=None):
     """cot / nocot / short views of a traces dataset (delegates to variants.make_variant).
 
     For `short`, `source` names a dataset (e.g. the imported problems) from which
@@ -156,7 +159,7 @@ def variant_step(catalog, inputs: list[str], params: dict, output: str):
     source = p.pop("source", None)
     if source and p.get("short_field"):
         name = _join_field(catalog, name, source, p["short_field"], f"{output}-joined")
-    return make_variant(catalog, name, variant, output, **p)
+    return make_variant(catalog, name, variant, output, executor=executor, **p)
 
 
 def _join_field(catalog, name: str, source: str, field: str, output: str) -> str:

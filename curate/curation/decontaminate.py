@@ -39,6 +39,7 @@ import pyarrow as pa
 
 from curate.curation import dropped as dropped_rows
 from curate.curation import tables
+from curate.curation.executors.ops import Applied, BatchOp, Finished, split
 from curate.curation.problem_text import canonical, latex_forms
 from curate.errors import BadInput, CurateError
 
@@ -604,23 +605,142 @@ def report_card(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+class DecontaminateOp(BatchOp):
+    """Decontamination as a batch op: hits per batch (rows are independent), the report
+    summed from per-benchmark tallies and the examples of every batch (the first rows win).
+    The benchmark index is built once, by the driver or the first `open`, and travels with
+    the op to executor tasks."""
+
+    step = "decontaminate"
+
+    def __init__(self, params: dict, keep_dropped: bool = True,
+                 index: BenchmarkIndex | None = None):
+        self.p = check_params(params)
+        self.drops = True       # (with drop off, lineage says no dropped version was kept)
+        self.keep_dropped = keep_dropped and bool(self.p["drop"])
+        self.index = index
+        self.present: list[str] = []
+
+    def ensure_index(self) -> BenchmarkIndex:
+        if self.index is None:
+            self.index = BenchmarkIndex.build(self.p["benchmarks"], self.p["n"],
+                                              skip_missing=self.p["skip_missing"])
+        return self.index
+
+    def check(self, schema: pa.Schema, spec: str) -> None:
+        self.present = [f for f in self.p["fields"] if f in schema.names]
+        if not self.present:
+            raise BadInput(f"none of the fields {self.p['fields']} is a column of the dataset")
+        self.ensure_index()
+
+    def output_schema(self, schema: pa.Schema) -> pa.Schema:
+        if self.p["drop"]:
+            return schema
+        for b in self.ensure_index().hashes:
+            f = pa.field(flag_column(b), pa.bool_())
+            i = schema.get_field_index(f.name)
+            schema = schema.set(i, f) if i >= 0 else schema.append(f)
+        return schema
+
+    def open(self) -> None:
+        self.ensure_index()
+
+    def apply(self, batch: pa.RecordBatch, row0: int) -> Applied:
+        index, fields = self.ensure_index(), self.present
+        texts = [batch.column(f).to_pylist() for f in fields]
+        hits = find_hits(texts, index, min_coverage=self.p["min_coverage"])
+        ids = batch.column("id").to_pylist() if "id" in batch.schema.names \
+            else [None] * batch.num_rows
+        tallies: dict[str, int] = {}
+        examples: dict[str, list] = {}
+        first: dict[int, tuple[str, Hit]] = {}
+        also: dict[int, list[str]] = {}
+        for j, (b, h) in enumerate(hits.items()):
+            rules = [x.rule for x in h.values()]
+            tallies[f"hits:{j}"] = len(h)
+            tallies[f"ngram:{j}"] = rules.count("ngram")
+            tallies[f"whole:{j}"] = rules.count("whole_question")
+            for r in sorted(h):
+                if r in first:
+                    also.setdefault(r, []).append(b)
+                else:
+                    first[r] = (b, h[r])
+            ex = [{**_evidence(texts, fields, index, b, h[r], r, ids[r]), "row": row0 + r}
+                  for r in sorted(h)[: self.p["examples"]]]
+            if ex:
+                examples[b] = ex
+        tallies["flagged"] = len(first)
+        notes = examples or None
+        if not self.p["drop"]:
+            schema = self.output_schema(batch.schema)
+            cols = {}
+            for b, h in hits.items():
+                f = np.zeros(batch.num_rows, dtype=bool)
+                f[list(h)] = True
+                cols[flag_column(b)] = pa.array(f, pa.bool_())
+            out = pa.RecordBatch.from_arrays(
+                [cols[f.name] if f.name in cols else batch.column(f.name) for f in schema],
+                schema=schema)
+            return Applied(out, tallies, notes)
+        reasons: list[str | None] = [None] * batch.num_rows
+        matches: list[str | None] = [None] * batch.num_rows
+        details: list[dict | None] = [None] * batch.num_rows
+        for r, (b, hit) in first.items():
+            ev = _evidence(texts, fields, index, b, hit, r, ids[r])
+            reasons[r] = "contaminated"
+            matches[r] = f"{b}:{ev['item_id']}"
+            details[r] = {**{k: v for k, v in ev.items() if k not in ("row", "id", "text")},
+                          "benchmark": b, "also": also.get(r, [])}
+        res = split(batch, "decontaminate", reasons, matches, details, self.keep_dropped)
+        return Applied(res.batch, {**tallies, **res.tallies}, notes, res.dropped)
+
+    def key(self) -> dict[str, Any]:
+        return {"step": self.step, "params": self.p, "keep_dropped": self.keep_dropped}
+
+    def report(self, tallies: dict[str, int], notes: list) -> dict[str, Any]:
+        index = self.ensure_index()
+        names = list(index.hashes)
+        merged: dict[str, list] = {b: [] for b in names}
+        for note in notes:
+            for b, ex in note.items():
+                merged[b].extend(ex)
+        fields, cov = self.present, self.p["min_coverage"]
+        report: dict[str, Any] = {
+            "n": index.n, "fields": fields, "min_coverage": cov,
+            "rule": (f"A row is flagged when the {index.n}-grams its {' or '.join(fields)} "
+                     f"shares with a benchmark item cover at least {cov:.0%} of the item's "
+                     "tokens" + (" (any shared n-gram)." if not cov else ".")),
+            "per_benchmark": {b: tallies.get(f"hits:{j}", 0) for j, b in enumerate(names)},
+            "per_rule": {b: {"ngram": tallies.get(f"ngram:{j}", 0),
+                             "whole_question": tallies.get(f"whole:{j}", 0)}
+                         for j, b in enumerate(names)},
+            "examples": {b: sorted(ex, key=lambda e: e["row"])[: self.p["examples"]]
+                         for b, ex in merged.items()},
+            "unavailable": index.missing,
+            "shorter_than_n": {b: index.short_items(b) for b in names},
+            "short_rule": SHORT_RULE, "flagged": tallies.get("flagged", 0)}
+        report["short_items"] = short_items_line(report)
+        return report
+
+    def finish(self, n_in: int, n_out: int, tallies: dict[str, int], notes: list) -> Finished:
+        report = self.report(tallies, notes)
+        counts = {"in": n_in, "out": n_out,
+                  "dropped": {"contaminated": report["flagged"]} if self.p["drop"] else {},
+                  "per_benchmark": report["per_benchmark"], "per_rule": report["per_rule"],
+                  "shorter_than_n": report["shorter_than_n"], "short_rule": SHORT_RULE,
+                  "short_items": report["short_items"], "rule": report["rule"]}
+        return Finished(self.p, counts, report_card(report), {"decontamination": report})
+
+
 def decontaminate_dataset(catalog, name: str, output: str, keep_dropped: bool = True,
-                          progress: bool = True, **params):
+                          progress: bool = True, executor=None, **params):
     """Decontaminate catalog dataset `name` into `output`; the report goes to counts and card,
     the dropped rows (when `drop`) to `output-dropped` unless `keep_dropped` is False.
-    `progress`: a bar (terminal) or interval lines (log) over the texts hashed."""
-    p = check_params(params)
-    dropped_rows.check_names(output, keep_dropped and p["drop"])
-    src = catalog.resolve(name)
-    table = tables.read(catalog, src.spec)
-    out, dropped, report = decontaminate_split(table, p, progress=progress)
-    counts = {"in": table.num_rows, "out": out.num_rows,
-              "dropped": {"contaminated": report["flagged"]} if p["drop"] else {},
-              "per_benchmark": report["per_benchmark"], "per_rule": report["per_rule"],
-              "shorter_than_n": report["shorter_than_n"], "short_rule": SHORT_RULE,
-              "short_items": report["short_items"], "rule": report["rule"]}
-    return dropped_rows.register_split(catalog, output, out, dropped, parents=[src.spec],
-                                       step="decontaminate", params=p, counts=counts,
-                                       keep_dropped=keep_dropped and p["drop"], kind=src.kind,
-                                       card=report_card(report),
-                                       stats={"decontamination": report})
+
+    Streams the input batch by batch (memory bounded by the batch); `progress`: a bar
+    (terminal) or interval lines (log) over the rows; with `executor` (an `ExecutorSpec`) the
+    same op runs as a datatrove pipeline."""
+    from curate.curation.executors.run import run_op
+
+    return run_op(catalog, name, output, DecontaminateOp(params, keep_dropped),
+                  executor=executor, progress=progress)

@@ -15,14 +15,18 @@ or the rows rejection sampling kept); see `curate.curation.dropped`.
 from __future__ import annotations
 
 import hashlib
-from collections import defaultdict
+import json
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from curate.curation import dropped as dropped_rows
 from curate.curation import tables
+from curate.curation.executors.ops import Applied, BatchOp, Finished, dropped, split
 from curate.errors import BadInput
+from curate.record import stable_json
 
 DEFAULTS: dict[str, Any] = {
     "verified_only": False,
@@ -108,6 +112,18 @@ COLUMNS = ("id", "problem_id", "verified", "finish_reason", "completion_tokens",
            "reasoning", "answer_text")
 
 
+KEYS_SCHEMA = pa.schema([("row", pa.int64()), ("problem_id", pa.string()),
+                         ("id", pa.string()), ("verified", pa.int8()), ("length", pa.int64()),
+                         ("reason", pa.string()), ("detail", pa.string()),
+                         ("rank", pa.string())])
+
+
+def has_group_filters(p: dict) -> bool:
+    """True when some rows are decided by their whole problem (pass rate, k per problem)."""
+    return (p["pass_rate_min"] is not None or p["pass_rate_max"] is not None
+            or p["k_per_problem"] is not None)
+
+
 def drop_reasons(rows: list[dict], p: dict) -> list[str | None]:
     """One reason per row (None = kept), filters applied in the documented order."""
     return [d[0] if d else None for d in drop_decisions(rows, p)]
@@ -115,44 +131,92 @@ def drop_reasons(rows: list[dict], p: dict) -> list[str | None]:
 
 def drop_decisions(rows: list[dict], p: dict) -> list[tuple[str, dict] | None]:
     """Per row: None (kept) or (reason, detail: the measure and bound that decided it)."""
-    out: list[tuple[str, dict] | None] = [None] * len(rows)
-    groups: dict[Any, list[int]] = defaultdict(list)
-    for i, r in enumerate(rows):
-        groups[r.get("problem_id") if r.get("problem_id") is not None else f"\0{i}"].append(i)
+    return group_decisions(group_keys(rows, p), p)
 
+
+def group_keys(rows: list[dict], p: dict, row0: int = 0) -> pa.Table:
+    """What the group filters need of each row (`KEYS_SCHEMA`), with its row-filter decision:
+    its global index `row`, problem, id (JSON), verdict (1 / 0 / -1: true / false / none),
+    length, reason and detail (JSON), and for the random strategy its rank key. Small: the
+    group pass holds these for all rows, not the rows."""
+    drop_fr = set(p["drop_finish_reasons"] or [])
+    decisions = [_row_decision(r, p, drop_fr) for r in rows]
+    k = p["k_per_problem"] is not None
+    rank = [None] * len(rows)
+    if k and p["strategy"] == "random":
+        seed = int(p["seed"])
+        rank = [_rank_key({**r, "_i": row0 + i}, seed) if decisions[i] is None else None
+                for i, r in enumerate(rows)]
+    need_len = k and p["strategy"] in ("shortest", "longest")
+    return pa.table({
+        "row": pa.array(np.arange(row0, row0 + len(rows), dtype=np.int64)),
+        "problem_id": pa.array([None if r.get("problem_id") is None else str(r["problem_id"])
+                                for r in rows], pa.string()),
+        "id": pa.array([stable_json(r.get("id")) for r in rows], pa.string()),
+        "verified": pa.array([1 if r.get("verified") is True else 0 if r.get("verified") is False
+                              else -1 for r in rows], pa.int8()),
+        "length": pa.array([_length(r) if need_len else 0 for r in rows], pa.int64()),
+        "reason": pa.array([d[0] if d else None for d in decisions], pa.string()),
+        "detail": pa.array([stable_json(d[1]) if d else None for d in decisions], pa.string()),
+        "rank": pa.array(rank, pa.string())}, schema=KEYS_SCHEMA)
+
+
+def group_decisions(keys: pa.Table, p: dict) -> list[tuple[str, dict] | None]:
+    """Final decisions for rows whose groups are complete in `keys` (sorted by `row`).
+
+    The pass-rate window is computed on all of a problem's samples before any row is dropped
+    (open-r1) and overrides the row's own decision; then among the rows still alive, k per
+    problem are kept by the strategy (ties broken by row order). Rows without a problem id are
+    groups of their own. Vectorised: a few arrays over the keys, no per-group Python.
+    """
+    n = keys.num_rows
+    details = keys.column("detail").to_pylist()
+    out: list[tuple[str, dict] | None] = [
+        None if r is None else (r, json.loads(d))
+        for r, d in zip(keys.column("reason").to_pylist(), details)]
+    if not n or not has_group_filters(p):
+        return out
+    enc = pc.dictionary_encode(keys.column("problem_id").combine_chunks())
+    codes = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    nulls = codes < 0
+    codes[nulls] = len(enc.dictionary) + np.arange(int(nulls.sum()))
     if p["pass_rate_min"] is not None or p["pass_rate_max"] is not None:
         lo = float(p["pass_rate_min"]) if p["pass_rate_min"] is not None else 0.0
         hi = float(p["pass_rate_max"]) if p["pass_rate_max"] is not None else 1.0
-        for idx in groups.values():
-            rate = sum(rows[i].get("verified") is True for i in idx) / len(idx)
-            why = "pass_rate_below" if rate < lo else "pass_rate_above" if rate > hi else None
-            if why:
-                for i in idx:
-                    out[i] = (why, {"pass_rate": round(rate, 4), "samples": len(idx),
-                                    "window": [lo, hi]})
-
-    drop_fr = set(p["drop_finish_reasons"] or [])
-    for i, r in enumerate(rows):
-        if out[i] is not None:
-            continue
-        out[i] = _row_decision(r, p, drop_fr)
-
+        ver = keys.column("verified").to_numpy()
+        size = np.bincount(codes)
+        rate = np.bincount(codes, weights=(ver == 1)) / size
+        below, above = (rate < lo)[codes], (rate > hi)[codes]
+        for i in np.flatnonzero(below | above):
+            g = codes[i]
+            out[i] = ("pass_rate_below" if below[i] else "pass_rate_above",
+                      {"pass_rate": round(float(rate[g]), 4), "samples": int(size[g]),
+                       "window": [lo, hi]})
     if p["k_per_problem"] is not None:
-        k, strategy, seed = int(p["k_per_problem"]), p["strategy"], int(p["seed"])
-        for idx in groups.values():
-            alive = [i for i in idx if out[i] is None]
-            if len(alive) <= k:
-                continue
-            if strategy == "shortest":
-                alive.sort(key=lambda i: (_length(rows[i]), i))
-            elif strategy == "longest":
-                alive.sort(key=lambda i: (-_length(rows[i]), i))
+        k, strategy = int(p["k_per_problem"]), p["strategy"]
+        alive = np.flatnonzero(np.array([d is None for d in out], dtype=bool))
+        if len(alive):
+            cols = {"g": pa.array(codes[alive])}
+            if strategy in ("shortest", "longest"):
+                length = keys.column("length").to_numpy()[alive]
+                cols["k"] = pa.array(length if strategy == "shortest" else -length)
             elif strategy == "random":
-                alive.sort(key=lambda i: _rank_key({**rows[i], "_i": i}, seed))
-            kept_ids = [rows[i].get("id") for i in alive[:k]]
-            for i in alive[k:]:
-                out[i] = ("rejection_sampling", {"k": k, "strategy": strategy,
-                                                 "kept": kept_ids})
+                cols["k"] = keys.column("rank").take(pa.array(alive))
+            cols["i"] = pa.array(alive)
+            order = pc.sort_indices(pa.table(cols),
+                                    sort_keys=[(c, "ascending") for c in cols]).to_numpy()
+            ranked = alive[order]
+            g = codes[ranked]
+            pos = np.arange(len(g))
+            start = np.maximum.accumulate(np.where(np.r_[True, g[1:] != g[:-1]], pos, 0))
+            rank = pos - start
+            ids = keys.column("id")
+            for s in np.unique(start[rank >= k]):       # groups with more than k alive
+                e = s + int(np.searchsorted(g[s:], g[s], side="right"))
+                kept = [json.loads(x) for x in ids.take(pa.array(ranked[s:s + k])).to_pylist()]
+                detail = {"k": k, "strategy": strategy, "kept": kept}
+                for i in ranked[s + k:e]:
+                    out[i] = ("rejection_sampling", detail)
     return out
 
 
@@ -182,12 +246,16 @@ def _row_decision(r: dict, p: dict, drop_fr: set) -> tuple[str, dict] | None:
     return None
 
 
+def _need_verified(p: dict, schema: pa.Schema) -> None:
+    if p["verified_only"] or p["pass_rate_min"] is not None or p["pass_rate_max"] is not None:
+        if "verified" not in schema.names:
+            raise BadInput("this filter needs a 'verified' column: run `curate verify` first")
+
+
 def filter_split(table: pa.Table, params: dict) -> tuple[pa.Table, pa.Table, dict[str, Any]]:
     """(kept rows, dropped rows with reason and detail, counts {"in", "out", "dropped"})."""
     p = check_params(params)
-    if p["verified_only"] or p["pass_rate_min"] is not None or p["pass_rate_max"] is not None:
-        if "verified" not in table.column_names:
-            raise BadInput("this filter needs a 'verified' column: run `curate verify` first")
+    _need_verified(p, table.schema)
     cols = [c for c in COLUMNS if c in table.column_names]
     rows = table.select(cols).to_pylist()
     decisions = drop_decisions(rows, p)
@@ -204,13 +272,61 @@ def apply_filters(table: pa.Table, params: dict) -> tuple[pa.Table, dict[str, An
     return kept, counts
 
 
-def filter_dataset(catalog, name: str, output: str, keep_dropped: bool = True, **params):
+class FilterOp(BatchOp):
+    """The filter as a batch op: row filters per batch; group filters through keys."""
+
+    step = "filter"
+    drops = True
+
+    def __init__(self, params: dict, keep_dropped: bool = True):
+        self.p = check_params(params)
+        self.needs_groups = has_group_filters(self.p)
+        self.keep_dropped = keep_dropped
+
+    def check(self, schema: pa.Schema, spec: str) -> None:
+        _need_verified(self.p, schema)
+
+    def key_columns(self, schema: pa.Schema) -> list[str]:
+        return [c for c in COLUMNS if c in schema.names]
+
+    def _rows(self, batch: pa.RecordBatch) -> list[dict]:
+        return batch.select([c for c in COLUMNS if c in batch.schema.names]).to_pylist()
+
+    def _split(self, batch: pa.RecordBatch, decisions) -> Applied:
+        return split(batch, "filter", [d[0] if d else None for d in decisions], None,
+                     [d[1] if d else None for d in decisions], self.keep_dropped)
+
+    def apply(self, batch: pa.RecordBatch, row0: int) -> Applied:
+        drop_fr = set(self.p["drop_finish_reasons"] or [])
+        return self._split(batch, [_row_decision(r, self.p, drop_fr) for r in self._rows(batch)])
+
+    def keys(self, batch: pa.RecordBatch, row0: int) -> pa.Table:
+        return group_keys(self._rows(batch), self.p, row0)
+
+    def empty_keys(self) -> pa.Table:
+        return KEYS_SCHEMA.empty_table()
+
+    def decide(self, keys: pa.Table) -> list[tuple[str, dict] | None]:
+        return group_decisions(keys, self.p)
+
+    def apply_decided(self, batch: pa.RecordBatch, decisions) -> Applied:
+        return self._split(batch, list(decisions))
+
+    def key(self) -> dict[str, Any]:
+        return {"step": self.step, "params": self.p, "keep_dropped": self.keep_dropped}
+
+    def finish(self, n_in: int, n_out: int, tallies: dict[str, int], notes: list) -> Finished:
+        return Finished(self.p, {"in": n_in, "out": n_out, "dropped": dropped(tallies)})
+
+
+def filter_dataset(catalog, name: str, output: str, keep_dropped: bool = True, executor=None,
+                   progress: bool = False, **params):
     """Filter catalog dataset `name` into `output`, counts by reason in its lineage; dropped
-    rows go to `output-dropped` unless `keep_dropped` is False."""
-    dropped_rows.check_names(output, keep_dropped)
-    src = catalog.resolve(name)
-    p = check_params(params)
-    kept, dropped, counts = filter_split(tables.read(catalog, src.spec), p)
-    return dropped_rows.register_split(catalog, output, kept, dropped, parents=[src.spec],
-                                       step="filter", params=p, counts=counts,
-                                       keep_dropped=keep_dropped)
+    rows go to `output-dropped` unless `keep_dropped` is False.
+
+    Streams the input (memory bounded by the batch); with `executor` (an `ExecutorSpec`) the
+    same filter runs as a datatrove pipeline, group filters sharded by problem."""
+    from curate.curation.executors.run import run_op
+
+    return run_op(catalog, name, output, FilterOp(params, keep_dropped), executor=executor,
+                  progress=progress)

@@ -291,9 +291,13 @@ def _resolve_inputs(catalog, st: dict, raw: list[str]) -> list[str]:
 
 
 def run_recipe(catalog, recipe: dict, log: Callable[[str], None] | None = None,
-               force: bool = False) -> list:
-    """Run the steps in order; returns the DatasetRef each step wrote (or reused)."""
-    from curate.curation.steps import get_step
+               force: bool = False, executor=None) -> list:
+    """Run the steps in order; returns the DatasetRef each step wrote (or reused).
+
+    With `executor` (an `ExecutorSpec`), steps that can run on datatrove do (the others run
+    in-process); each step's output is registered before the next starts. A Slurm dry run
+    stops after the first step it writes scripts for."""
+    from curate.curation.steps import call_step, get_step
 
     log = log or (lambda s: None)
     preflight(recipe)
@@ -326,7 +330,7 @@ def run_recipe(catalog, recipe: dict, log: Callable[[str], None] | None = None,
                                    name=f"{name}/{st['id']}")
         t0 = time.perf_counter()
         try:
-            ref = fn(catalog, inputs, dict(with_), output)
+            ref = call_step(fn, catalog, inputs, dict(with_), output, executor)
         except BaseException as e:
             msg = str(e) if isinstance(e, CurateError) else f"{type(e).__name__}: {e}"
             catalog.finish_run(run_id, "failed", error=msg[:2000])
@@ -335,6 +339,11 @@ def run_recipe(catalog, recipe: dict, log: Callable[[str], None] | None = None,
             raise CurateError(f"recipe {name}: step {n}/{len(steps)} {st['id']!r} "
                               f"({st['step']}) failed: {msg}. Fix it and run the recipe "
                               "again: finished steps are reused and it resumes here.") from e
+        if not hasattr(ref, "rows"):          # a Slurm dry run: scripts written, nothing run
+            catalog.finish_run(run_id, "dry-run", error=ref.spec)
+            log(f"[{n}/{len(steps)}] {st['id']}: {ref.spec}")
+            refs.append(ref)
+            return refs
         catalog.finish_run(run_id, "ok", outputs=[ref.spec],
                            metrics={"rows": ref.rows, "seconds": round(time.perf_counter() - t0, 3)})
         log(f"[{n}/{len(steps)}] {st['id']}: {ref.spec} ({ref.rows} rows, "

@@ -58,15 +58,29 @@ def load_step_modules() -> None:
 
 
 def _dispatcher(name: str) -> StepFn:
-    def run(catalog, inputs: list[str], params: dict, output: str):
+    def run(catalog, inputs: list[str], params: dict, output: str, executor=None):
         task = str(params.get("task") or "math")
         impls = TASK_STEPS.get(name, {})
         if task not in impls:
             raise NotFound(f"step {name!r} has no implementation for task {task!r}; "
                            f"known tasks: {', '.join(sorted(impls)) or 'none'}")
-        return impls[task](catalog, inputs, params, output)
+        return call_step(impls[task], catalog, inputs, params, output, executor)
     run.__name__ = f"{name}_dispatch"
     return run
+
+
+def takes_executor(fn: StepFn) -> bool:
+    import inspect
+
+    return "executor" in inspect.signature(fn).parameters
+
+
+def call_step(fn: StepFn, catalog, inputs: list[str], params: dict, output: str,
+              executor=None):
+    """Run a step; `executor` goes to steps that take it (others run in-process)."""
+    if executor is not None and takes_executor(fn):
+        return fn(catalog, inputs, params, output, executor=executor)
+    return fn(catalog, inputs, params, output)
 
 
 def get_step(name: str) -> StepFn:

@@ -17,6 +17,7 @@ import json
 
 import pyarrow as pa
 
+from curate.curation.executors.ops import Applied, BatchOp, Finished
 from curate.errors import BadInput
 from curate.record import TRACE_SCHEMA, has_think_markers, messages_for, split_think
 
@@ -101,31 +102,57 @@ def variant_rows(rows: list[dict], variant: str, short_field: str | None = None,
     return out
 
 
+class VariantOp(BatchOp):
+    """A training view as a batch op: `messages` rebuilt per row (never read from the input)."""
+
+    step = "variant"
+
+    def __init__(self, variant: str, short_field: str | None = None,
+                 system: str | None = None):
+        if variant not in VARIANTS:
+            raise BadInput(f"unknown variant {variant!r} (one of {', '.join(VARIANTS)})")
+        self.variant, self.short_field, self.system = variant, short_field, system
+        self.source = ""
+
+    def check(self, schema: pa.Schema, spec: str) -> None:
+        self.source = spec
+
+    def read_columns(self, schema: pa.Schema) -> list[str]:
+        return [c for c in schema.names if c != "messages"]
+
+    def output_schema(self, schema: pa.Schema) -> pa.Schema:
+        if "messages" not in schema.names:
+            schema = schema.append(TRACE_SCHEMA.field("messages"))
+        return schema
+
+    def apply(self, batch: pa.RecordBatch, row0: int) -> Applied:
+        counts: dict = {}
+        rows = variant_rows(batch.to_pylist(), self.variant, self.short_field, self.system,
+                            source=self.source, offset=row0, counts=counts)
+        schema = self.output_schema(batch.schema)
+        return Applied(pa.RecordBatch.from_pylist(rows, schema=schema),
+                       {k: int(v) for k, v in counts.items()})
+
+    def finish_params(self) -> dict:
+        return {"variant": self.variant, "short_field": self.short_field, "system": self.system}
+
+    def key(self) -> dict:
+        return {"step": self.step, **self.finish_params()}
+
+    def finish(self, n_in: int, n_out: int, tallies: dict, notes: list) -> Finished:
+        counts = {"in": n_in, "out": n_out, "dropped": {}}
+        if self.variant == "nocot":
+            counts["thinking_stripped"] = int(tallies.get("thinking_stripped", 0))
+        return Finished(self.finish_params(), counts)
+
+
 def make_variant(catalog, name: str, variant: str, output: str, short_field: str | None = None,
-                 system: str | None = None, batch_size: int = 2048):
-    """Register the `variant` view of traces dataset `name` as `output` (streamed in batches:
-    long-CoT datasets do not fit in memory as Python rows)."""
-    if variant not in VARIANTS:
-        raise BadInput(f"unknown variant {variant!r} (one of {', '.join(VARIANTS)})")
-    from curate.catalog.catalog import check_names
+                 system: str | None = None, batch_size: int | None = None, executor=None,
+                 progress: bool = False):
+    """Register the `variant` view of traces dataset `name` as `output`, streamed batch by
+    batch (long-CoT datasets do not fit in memory as Python rows); with `executor` (an
+    `ExecutorSpec`) as a datatrove pipeline."""
+    from curate.curation.executors.run import run_op
 
-    check_names(output)
-    ref = catalog.resolve(name)
-    schema = catalog.table(ref).schema  # memory-mapped: reads no rows
-    if "messages" not in schema.names:
-        schema = schema.append(TRACE_SCHEMA.field("messages"))
-
-    def batches():
-        done = 0
-        read = [c for c in schema.names if c != "messages"]  # rebuilt: do not read it
-        for batch in catalog.iter_batches(ref, batch_size=batch_size, columns=read):
-            rows = variant_rows(batch.to_pylist(), variant, short_field, system,
-                                source=ref.spec, offset=done, counts=counts)
-            done += len(rows)
-            yield pa.RecordBatch.from_pylist(rows, schema=schema)
-
-    params = {"variant": variant, "short_field": short_field, "system": system}
-    # filled while the batches are written; the catalog records counts after the data
-    counts: dict = {"in": ref.rows, "out": ref.rows, "dropped": {}}
-    return catalog.register(output, batches(), kind="traces", parents=[ref], step="variant",
-                            params=params, counts=counts, schema=schema)
+    return run_op(catalog, name, output, VariantOp(variant, short_field, system),
+                  executor=executor, progress=progress, batch_rows=batch_size)

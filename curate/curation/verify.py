@@ -18,7 +18,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from curate.curation import tables
+from curate.curation.executors.ops import Applied, BatchOp, Finished
 from curate.curation.verify_result import VerifyResult
 from curate.errors import BadInput
 from curate.record import THINK_CLOSE, THINK_OPEN, stable_json
@@ -149,7 +149,7 @@ def check_math_options(options: dict | None) -> None:
 
 def verify_rows(rows: list[dict[str, Any]], *, workers: int | None = None,
                 timeout: float = DEFAULT_TIMEOUT, math_options: dict | None = None,
-                cache=None, progress: bool = False) -> list[VerifyResult]:
+                cache=None, progress: bool = False, pool=None) -> list[VerifyResult]:
     """A result per row, dispatched on each row's `task`; math pairs go through the pool.
 
     Math and multiple choice read `row_prediction(row)`; Countdown reads `answer_text`.
@@ -174,51 +174,110 @@ def verify_rows(rows: list[dict[str, Any]], *, workers: int | None = None,
         from curate.curation.verify_pool import verify_pairs
 
         pairs = [(rows[i].get("reference"), row_prediction(rows[i])) for i in math_idx]
-        got = verify_pairs(pairs, "math", math_options, workers=workers, timeout=timeout,
-                           cache=cache, progress=progress)
+        if pool is not None:       # an open pool, reused batch after batch
+            got = pool.verify_many(pairs, "math", math_options)
+        else:
+            got = verify_pairs(pairs, "math", math_options, workers=workers, timeout=timeout,
+                               cache=cache, progress=progress)
         for i, res in zip(math_idx, got):
             results[i] = res
     return results  # type: ignore[return-value]
 
 
+ROW_COLUMNS = ("task", "reference", "reasoning", "answer_text", "final_answer",
+               "verify_detail", "metadata")
+VERDICT_FIELDS = [pa.field("verified", pa.bool_()), pa.field("final_answer", pa.string()),
+                  pa.field("verify_detail", pa.string())]
+
+
+class VerifyOp(BatchOp):
+    """Verification as a batch op: each batch's verdicts are computed and (with a cache)
+    committed before the next batch, so a kill loses at most one batch of work."""
+
+    step = "verify"
+
+    def __init__(self, *, workers: int | None = None, timeout: float = DEFAULT_TIMEOUT,
+                 math_options: dict | None = None, cache_path: str | None = None):
+        check_math_options(math_options)
+        self.workers, self.timeout = workers, float(timeout)
+        self.opts = dict(math_options or {})
+        self.cache_path = cache_path
+        self._pool = None
+
+    def check(self, schema: pa.Schema, spec: str) -> None:
+        if "reference" not in schema.names:
+            raise BadInput(f"dataset {spec} has no column(s) reference")
+        if "answer_text" not in schema.names:
+            raise BadInput(f"dataset {spec} has no answer_text column: nothing to verify")
+
+    def output_schema(self, schema: pa.Schema) -> pa.Schema:
+        for f in VERDICT_FIELDS:
+            i = schema.get_field_index(f.name)
+            schema = schema.set(i, f) if i >= 0 else schema.append(f)
+        return schema
+
+    def open(self) -> None:
+        from curate.curation.verify_pool import VerifierPool, VerifyCache
+
+        cache = VerifyCache(self.cache_path) if self.cache_path else None
+        self._pool = VerifierPool(workers=self.workers, timeout=self.timeout, cache=cache)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+
+    def apply(self, batch: pa.RecordBatch, row0: int) -> Applied:
+        cols = [c for c in ROW_COLUMNS if c in batch.schema.names]
+        results = verify_rows(batch.select(cols).to_pylist(), timeout=self.timeout,
+                              math_options=self.opts, pool=self._pool)
+        extra = {"options": self.opts} if self.opts else {}
+        values = {
+            "verified": pa.array([r.verified for r in results], pa.bool_()),
+            "final_answer": pa.array([r.final_answer for r in results], pa.string()),
+            "verify_detail": pa.array([stable_json({**json.loads(r.detail()), **extra})
+                                       for r in results], pa.string())}
+        schema = self.output_schema(batch.schema)
+        arrays = [values[f.name] if f.name in values else batch.column(f.name) for f in schema]
+        tallies = Counter(f"reason:{r.reason}" for r in results)
+        tallies.update(f"verifier:{r.verifier}" for r in results)
+        tallies.update("verified" if r.verified is True else "wrong" if r.verified is False
+                       else "unverifiable" for r in results)
+        return Applied(pa.RecordBatch.from_arrays(arrays, schema=schema), dict(tallies))
+
+    def key(self) -> dict[str, Any]:
+        return {"step": self.step, "timeout": self.timeout, "math_options": self.opts}
+
+    def finish(self, n_in: int, n_out: int, tallies: dict[str, int], notes: list) -> Finished:
+        def pick(prefix: str) -> dict[str, int]:
+            return {k[len(prefix):]: v for k, v in tallies.items() if k.startswith(prefix)}
+
+        counts = {"in": n_in, "out": n_out, "verified": tallies.get("verified", 0),
+                  "wrong": tallies.get("wrong", 0),
+                  "unverifiable": tallies.get("unverifiable", 0),
+                  "reasons": dict(sorted(pick("reason:").items()))}
+        params = {"timeout": self.timeout, "math_options": self.opts,
+                  "verifiers": sorted(pick("verifier:"))}
+        return Finished(params, counts)
+
+
 def verify_dataset(catalog, name: str, output: str, *, workers: int | None = None,
                    timeout: float = DEFAULT_TIMEOUT, math_options: dict | None = None,
-                   use_cache: bool = True, progress: bool = True):
+                   use_cache: bool = True, progress: bool = True, executor=None):
     """Verify every row of catalog dataset `name`; register `output` with the results.
 
     `math_options`: `unanchored`, `last_number_fallback`, `unclosed` (`no-answer` |
     `whole-response`), `rule` (a name in `verify_math.MATH_RULES`); BadInput otherwise.
+    Streams batch by batch (memory bounded by the batch); with the cache on, each batch's
+    verdicts are committed as it finishes, so a rerun after a kill redoes at most one batch.
+    With `executor` (an `ExecutorSpec`) the same op runs as a datatrove pipeline (the cache is
+    used by the local executor only: SQLite is not for shared cluster filesystems).
     """
-    check_math_options(math_options)
-    spec = catalog.resolve(name).spec
-    table = tables.read(catalog, spec)
-    tables.require(table, ["reference"], spec)
-    if "answer_text" not in table.column_names:
-        raise BadInput(f"dataset {spec} has no answer_text column: nothing to verify")
-    cols = [c for c in ("task", "reference", "reasoning", "answer_text", "final_answer",
-                        "verify_detail", "metadata") if c in table.column_names]
-    rows = table.select(cols).to_pylist()
-    cache = None
-    if use_cache:
-        from curate.curation.verify_pool import VerifyCache
+    from curate.curation.executors.run import run_op
 
-        cache = VerifyCache(catalog.cache_dir("verify") / "results.sqlite")
-    results = verify_rows(rows, workers=workers, timeout=timeout, math_options=math_options,
-                          cache=cache, progress=progress)
-    opts = dict(math_options or {})
-    table = tables.set_column(table, "verified", [r.verified for r in results], pa.bool_())
-    table = tables.set_column(table, "final_answer", [r.final_answer for r in results],
-                              pa.string())
-    table = tables.set_column(table, "verify_detail", [
-        stable_json({**json.loads(r.detail()), **({"options": opts} if opts else {})})
-        for r in results], pa.string())
-    by_reason = Counter(r.reason for r in results)
-    counts = {"in": len(rows), "out": len(rows),
-              "verified": sum(r.verified is True for r in results),
-              "wrong": sum(r.verified is False for r in results),
-              "unverifiable": sum(r.verified is None for r in results),
-              "reasons": dict(sorted(by_reason.items()))}
-    params = {"timeout": timeout, "math_options": opts,
-              "verifiers": sorted({r.verifier for r in results})}
-    return tables.register(catalog, output, table, parents=[spec], step="verify",
-                           params=params, counts=counts)
+    cache = None
+    if use_cache and (executor is None or executor.kind == "local"):
+        cache = str(catalog.cache_dir("verify") / "results.sqlite")
+    op = VerifyOp(workers=workers if executor is None else 1, timeout=timeout,
+                  math_options=math_options, cache_path=cache)
+    return run_op(catalog, name, output, op, executor=executor, progress=progress)

@@ -1,0 +1,216 @@
+"""Curation steps on datatrove's real Local executor give the same rows, order, per-reason
+counts and version as the in-process verbs, whatever the task count; group filters see whole
+problems when a problem's samples are spread over shards; a killed run resumes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from curate.curation.executors.run import ExecutorSpec
+from curate.record import TRACE_SCHEMA, empty_trace, stable_json
+
+PROBLEMS, SAMPLES = 36, 4
+LOOP = "so we add again and again " * 40
+
+
+def _row(p: int, s: int) -> dict:
+    """Math problems (answers right, wrong, unclosed, truncated, looping) and Countdown ones."""
+    pid = f"p{p:03d}"
+    if p % 6 == 5:   # countdown: numbers [p, 2, 3] target p*2+3
+        ref = stable_json({"numbers": [p, 2, 3], "target": p * 2 + 3})
+        ans = f"{p} * 2 + 3" if s % 2 == 0 else f"{p} + 2 + 3"
+        return empty_trace(id=f"{pid}-{s}", problem_id=pid, task="countdown", source="syn",
+                           prompt=f"Use {p}, 2, 3 to make {p * 2 + 3}.", reasoning=f"try {s}",
+                           answer_text=ans, reference=ref, sample_index=s,
+                           finish_reason="stop", completion_tokens=20 + s)
+    right = (p + s) % 3 != 0
+    reasoning = " ".join(f"Step {k}: consider {p * k + s} and {k * s + p}."
+                         for k in range(1 + (p * 7 + s) % 5))
+    answer = f"The answer is \\boxed{{{p + (0 if right else 1)}}}."
+    finish = "stop"
+    if (p, s) in ((4, 1), (10, 2)):
+        answer, finish = "", "length"                       # truncated, thinking unclosed
+    if (p, s) in ((7, 0), (13, 3)):
+        reasoning = LOOP                                     # a degenerate loop
+    return empty_trace(id=f"{pid}-{s}", problem_id=pid if p != 8 else None, task="math",
+                       source="syn", prompt=f"What is {p} + 0? Mention aime.",
+                       reasoning=reasoning, answer_text=answer, reference=str(p),
+                       sample_index=s, finish_reason=finish,
+                       completion_tokens=None if p % 9 == 0 else 100 + 13 * ((p * s) % 7))
+
+
+@pytest.fixture
+def spread(catalog, tmp_path):
+    """The traces in sample-major order (a problem's samples lie far apart), written as 3
+    files with small row groups: 15 units, each problem's rows in several of them."""
+    rows = [_row(p, s) for s in range(SAMPLES) for p in range(PROBLEMS)]
+    table = pa.Table.from_pylist(rows, schema=TRACE_SCHEMA)
+    files = []
+    for i, (a, b) in enumerate([(0, 50), (50, 100), (100, len(rows))]):
+        f = tmp_path / f"in-{i}.parquet"
+        pq.write_table(table.slice(a, b - a), f, row_group_size=10)
+        files.append(f)
+    return catalog.adopt("spread", files)
+
+
+@pytest.fixture
+def bench(tmp_path):
+    p = tmp_path / "bench.jsonl"
+    p.write_text(json.dumps({"text": "What is 12 + 0? Mention aime."}) + "\n"
+                 + json.dumps({"text": "Use 17, 2, 3 to make 37."}) + "\n")
+    return f"file:{p}:text"
+
+
+LOCAL = ExecutorSpec("local", tasks=3, workers=2, batch_rows=16)
+
+
+def _same(catalog, a, b):
+    """Same version, rows, lineage, card; the dropped rows kept as the same version too."""
+    assert a.version == b.version and a.rows == b.rows
+    la, lb = catalog.lineage(a)[0], catalog.lineage(b)[0]
+    da, db = la["counts"].pop("dropped_version", 0), lb["counts"].pop("dropped_version", 0)
+    assert (da is None) == (db is None) and (da == 0) == (db == 0)
+    if da:
+        assert da.split("@")[1] == db.split("@")[1]
+        assert catalog.lineage(da)[0]["counts"]["kept_as"] == a.name
+    assert la["counts"] == lb["counts"] and la["params"] == lb["params"]
+    assert la["step"] == lb["step"] and la["parents"] == lb["parents"]
+    assert catalog.table(a).to_pylist() == catalog.table(b).to_pylist()
+    sa, sb = catalog.show(a), catalog.show(b)
+    assert sa["card"] == sb["card"]
+    return la["counts"]
+
+
+def test_verify_filter_decontaminate_variant_match_in_process(catalog, spread, bench):
+    from curate.curation.decontaminate import decontaminate_dataset
+    from curate.curation.filters import filter_dataset
+    from curate.curation.variants import make_variant
+    from curate.curation.verify import verify_dataset
+
+    v1 = verify_dataset(catalog, spread.spec, "v1", progress=False, use_cache=False, workers=1)
+    v2 = verify_dataset(catalog, spread.spec, "v2", executor=LOCAL, use_cache=False)
+    counts = _same(catalog, v1, v2)
+    assert counts["verified"] and counts["wrong"] and counts["reasons"]
+
+    fp = {"verified_only": True, "require_closed_think": True, "max_repetition": 0.5}
+    f1 = filter_dataset(catalog, v1.spec, "f1", **fp)
+    f2 = filter_dataset(catalog, v1.spec, "f2", executor=LOCAL, **fp)
+    counts = _same(catalog, f1, f2)
+    assert counts["dropped"]["wrong"] and counts["dropped"]["repetition"] == 2
+
+    for keep in (False, True):
+        dp = {"benchmarks": [bench], "n": 5, "drop": not keep}
+        d1 = decontaminate_dataset(catalog, v1.spec, f"d1{keep}", **dp)
+        d2 = decontaminate_dataset(catalog, v1.spec, f"d2{keep}", executor=LOCAL, **dp)
+        counts = _same(catalog, d1, d2)
+        assert counts["per_benchmark"] == {bench: 8}
+        report = catalog.show(d2)["stats"]["decontamination"]
+        assert [e["row"] for e in report["examples"][bench]] == [12, 17, 48]
+
+    n1 = make_variant(catalog, f1.spec, "nocot", "n1")
+    n2 = make_variant(catalog, f1.spec, "nocot", "n2", executor=LOCAL)
+    _same(catalog, n1, n2)
+
+
+@pytest.mark.parametrize("fp", [
+    {"pass_rate_min": 0.3, "pass_rate_max": 0.8, "k_per_problem": 2, "strategy": "random",
+     "seed": 3},
+    {"k_per_problem": 1, "strategy": "shortest", "drop_finish_reasons": []},
+])
+def test_group_filters_see_whole_problems_across_shards(catalog, spread, fp):
+    from curate.curation.filters import drop_reasons, filter_dataset
+    from curate.curation.verify import verify_dataset
+
+    v = verify_dataset(catalog, spread.spec, "v", progress=False, use_cache=False, workers=1)
+    f1 = filter_dataset(catalog, v.spec, "f1", **fp)
+    f2 = filter_dataset(catalog, v.spec, "f2", executor=ExecutorSpec(
+        "local", tasks=4, workers=2, batch_rows=8), **fp)
+    f3 = filter_dataset(catalog, v.spec, "f3", executor=ExecutorSpec(
+        "local", tasks=1, workers=1), **fp)
+    _same(catalog, f1, f2)
+    _same(catalog, f1, f3)
+    rows = catalog.table(v).to_pylist()             # the reference: all rows at once
+    want = [r["id"] for r, why in zip(rows, drop_reasons(rows, _params(fp))) if why is None]
+    assert catalog.table(f2).column("id").to_pylist() == want
+    kept = catalog.table(f2).to_pylist()
+    if fp.get("k_per_problem"):
+        per = {}
+        for r in kept:
+            if r["problem_id"] is not None:
+                per[r["problem_id"]] = per.get(r["problem_id"], 0) + 1
+        assert max(per.values()) == fp["k_per_problem"]
+
+
+def _params(fp):
+    from curate.curation.filters import check_params
+
+    return check_params(fp)
+
+
+def test_a_bad_row_in_a_worker_is_one_line_and_nothing_registered(catalog, spread):
+    from curate.curation.variants import make_variant
+    from curate.errors import BadInput, CurateError
+
+    with pytest.raises(CurateError) as e:
+        make_variant(catalog, spread.spec, "short", "bad", short_field="solution",
+                     executor=LOCAL)
+    msg = str(e.value)
+    assert "no 'solution'" in msg and spread.spec in msg and "\n" not in msg
+    with pytest.raises(BadInput) as e2:
+        make_variant(catalog, spread.spec, "short", "bad", short_field="solution")
+    assert str(e2.value) == f"{spread.spec}:0: row has no 'solution' for the short variant " \
+        "(field 'solution')"
+    assert not catalog.exists("bad")
+
+
+def _cli(home, *args, **kw):
+    env = {**os.environ, "CURATE_HOME": str(home), "PYTHONPATH": os.environ.get(
+        "PYTHONPATH", "") or str(__import__("pathlib").Path(__file__).resolve().parents[1])}
+    return subprocess.Popen([sys.executable, "-m", "curate.cli", *args], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True, **kw)
+
+
+def test_killed_executor_run_resumes_with_the_same_version(home, catalog, spread):
+    """kill -9 of the whole process group once some tasks finished; the rerun runs only the
+    missing tasks and registers the version the in-process verb gives."""
+    from curate.curation.filters import filter_dataset
+
+    fp = {"require_closed_think": True, "max_repetition": 0.5, "k_per_problem": 2,
+          "strategy": "random"}
+    want = filter_dataset(catalog, spread.spec, "want", **fp)
+    args = ["filter", spread.spec, "--name", "got", "--closed-think", "--max-repetition",
+            "0.5", "--k", "2", "--executor", "local", "--tasks", "6", "--workers", "1", "--json"]
+    proc = _cli(home, *args)
+    staging = home / "staging"
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        done = list(staging.glob("filter-*/logs/*/completions/*"))
+        if len(done) >= 2:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, proc.communicate()
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not catalog.exists("got")
+    finished_before = len(list(staging.glob("filter-*/logs/*/completions/*")))
+    out, err = _cli(home, *args).communicate(timeout=300)
+    ref = json.loads(out)
+    assert ref["version"] == want.version and ref["rows"] == want.rows
+    got_counts = catalog.lineage(f"got@{ref['version']}")[0]["counts"]
+    want_counts = catalog.lineage(want)[0]["counts"]
+    assert got_counts.pop("dropped_version").split("@")[1] == \
+        want_counts.pop("dropped_version").split("@")[1]
+    assert got_counts == want_counts
+    ids = catalog.table(f"got@{ref['version']}").column("id").to_pylist()
+    assert len(ids) == len(set(ids)) == want.rows
+    assert finished_before >= 2 and not list(staging.glob("filter-*"))
