@@ -214,3 +214,65 @@ def test_killed_executor_run_resumes_with_the_same_version(home, catalog, spread
     ids = catalog.table(f"got@{ref['version']}").column("id").to_pylist()
     assert len(ids) == len(set(ids)) == want.rows
     assert finished_before >= 2 and not list(staging.glob("filter-*"))
+
+
+def test_ray_cluster_gives_the_local_executors_version(catalog, spread):
+    """The same group filter on a real local Ray cluster (2 CPUs) and on the Local executor."""
+    ray = pytest.importorskip("ray")
+    from curate.curation.filters import filter_dataset
+
+    fp = {"k_per_problem": 2, "strategy": "random", "require_closed_think": True}
+    local = filter_dataset(catalog, spread.spec, "local", executor=LOCAL, **fp)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+             object_store_memory=80 * 2**20)
+    try:
+        on_ray = filter_dataset(catalog, spread.spec, "on-ray", executor=ExecutorSpec(
+            "ray", tasks=3, workers=2, mem_per_cpu_gb=0.25, batch_rows=16), **fp)
+    finally:
+        ray.shutdown()
+    _same(catalog, local, on_ray)
+
+
+def test_slurm_dry_run_writes_the_sbatch_scripts(home, catalog, spread, monkeypatch):
+    """No cluster: the scripts datatrove's Slurm executor would submit, one per stage, with
+    the partition, time, array size, extra #SBATCH lines, this venv and this catalog."""
+    import dill
+
+    from curate.curation.executors.driver import DryRun
+    from curate.curation.filters import filter_dataset
+
+    monkeypatch.setenv("CURATE_HOME", str(home))
+    ex = ExecutorSpec("slurm", tasks=4, partition="cpu", time="2:00:00",
+                      sbatch_args={"account": "proj"}, dry_run=True)
+    out = filter_dataset(catalog, spread.spec, "slurmy", executor=ex, k_per_problem=1)
+    assert isinstance(out, DryRun) and not catalog.exists("slurmy")
+    assert [p.parent.name for p in out.scripts] == ["keys", "decide", "apply"]
+    for p in out.scripts:
+        text = p.read_text()
+        for line in ("#SBATCH --partition=cpu", "#SBATCH --time=2:00:00",
+                     "#SBATCH --array=0-3", "#SBATCH --account=proj",
+                     f"launch_pickled_pipeline {p.parent / 'executor.pik'}",
+                     f"export CURATE_HOME={home}"):
+            assert line in text, (line, text)
+        assert json.loads((p.parent / "ranks_to_run.json").read_text()) == [0, 1, 2, 3]
+        with open(p.parent / "executor.pik", "rb") as f:
+            pickled = dill.load(f)
+        assert pickled.world_size == 4 and type(pickled.pipeline[-1]).__name__ in (
+            "WriteUnits", "DecideGroups")
+    # the same command with --executor local finishes the job from the same staging folder
+    ref = filter_dataset(catalog, spread.spec, "slurmy", executor=ExecutorSpec(
+        "local", tasks=4, workers=2), k_per_problem=1)
+    want = filter_dataset(catalog, spread.spec, "want", k_per_problem=1)
+    assert ref.version == want.version
+
+
+def test_executor_cli_options(home, catalog, spread):
+    out, err = _cli(home, "filter", spread.spec, "--name", "x", "--tasks", "2").communicate(
+        timeout=120)
+    assert "--tasks and --workers need --executor" in err
+    out, err = _cli(home, "filter", spread.spec, "--name", "x", "--executor", "spark") \
+        .communicate(timeout=120)
+    assert "use one of local, slurm, ray" in err
+    out, err = _cli(home, "filter", spread.spec, "--name", "x", "--executor", "slurm") \
+        .communicate(timeout=120)
+    assert "needs --partition" in err and "Traceback" not in err
