@@ -24,7 +24,10 @@ An answer is taken whole or not at all: an anchored or bare text that is prose (
 before comparison (see `normalise`).
 
 Comparison is a named rule (`MATH_RULES`; the rule's name and version are the row's
-`verifier`): `math-verify` (gold first, `verify(gold, answer)`). A second rule, e.g. the
+`verifier`): `math-verify` (gold first, `verify(gold, answer)`), held to the form MATH's own
+graders ask for: an equation is the gold's up to moving terms (`equation_rescaled`
+otherwise), and an answer that still applies a function the gold does not (`\\frac{1}{4}
+[\\cos^2 \\frac{2\\pi}{5} + ...]` for 1/16 after "Simplify") is `not_evaluated`. A second rule, e.g. the
 hendrycks `is_equiv` of P1, is one more entry: `(reference, answer) -> (verdict, reason)`.
 
 math-verify's own timeouts use `signal.alarm` (main thread only, cannot interrupt C code), so
@@ -44,6 +47,7 @@ from curate.curation.verify_result import VerifyResult
 from curate.formats.answers import (  # noqa: F401  (re-exported: the verifier's text rules)
     THINK_CLOSERS,
     THINK_OPENERS,
+    VERDICT_WORDS,
     Region,
     anchored_span,
     answer_region,
@@ -53,7 +57,7 @@ from curate.formats.answers import (  # noqa: F401  (re-exported: the verifier's
 from curate.formats.boxed import final_boxes, last_boxed
 
 # Bump when extraction or normalisation changes: cached verdicts (verify_pool) depend on it.
-EXTRACTION_VERSION = "curate-extract/2"
+EXTRACTION_VERSION = "curate-extract/5"
 MAX_ANSWER_CHARS = 2000   # longer "answers" are not answers; they only feed pathological parses
 MAX_BARE_CHARS = 200      # a whole text longer than this is not "itself a short expression"
 
@@ -88,7 +92,8 @@ _SHORT_WORDS = {"is", "the", "of", "to", "so", "we", "get", "it", "be", "as", "a
                 "yes", "no", "then", "us", "me", "my", "he", "she", "they", "this", "that",
                 "was", "gives", "got", "his", "her", "per", "out", "too", "use", "may", "do"}
 _WORD = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{2,}")
-_UNIT_TAIL = re.compile(r"^(?P<head>.*?[\d}])\s+(?P<unit>[A-Za-z]{2,}(?:\s+[A-Za-z]{2,}){0,2})$")
+_UNIT_TAIL = re.compile(
+    r"^(?P<head>.*?[\d})A-Za-zπ])\s+(?P<unit>[A-Za-z]{2,}(?:\s+[A-Za-z]{2,}){0,2})$")
 _ENV_NAME = re.compile(r"\\(?:begin|end)\{[A-Za-z*]+\}")
 # A unit after a value: "5.4 \text{ cents}", "864 \mbox{ inches}^2" (math-verify drops it).
 _TRAILING_UNIT = re.compile(r"(?<=\S)\s*\\(?:text|mbox|mathrm)\{[^{}]*\}(?:\^\{?\d\}?)?\s*$")
@@ -109,20 +114,21 @@ def as_expression(text: str) -> str | None:
     """`text` as an answer taken whole, or None when it is prose.
 
     A short expression is kept as is; a single word is a text answer (`\\text{east}`); a
-    trailing unit word after a number is dropped ("12 dollars" -> "12"); anything else with
+    trailing unit word after a value is dropped ("12 dollars" -> "12", "12π inches per
+    second" -> "12π"); anything else with
     words in it ("5 apples and 3 pears", "the function is increasing") is no answer.
     """
     t = clean_answer(text)
     if not t or len(t) > MAX_ANSWER_CHARS:
         return None
-    if re.fullmatch(r"[A-Za-z]{2,24}", t):
-        return f"\\text{{{t}}}"
+    if re.fullmatch(r"[A-Za-z]{2,24}", t):      # "east"; "wrong" or "correct" is a verdict
+        return None if t.lower() in VERDICT_WORDS else f"\\text{{{t}}}"
     if _TEXT_ONLY.fullmatch(t):
         return t
     if not _letters_in(t):
         return t
     m = _UNIT_TAIL.match(t)
-    if m and not _letters_in(m.group("head")):
+    if m and re.search(r"[\d\\π]", m.group("head")) and not _letters_in(m.group("head")):
         return m.group("head").strip()
     return None
 
@@ -216,7 +222,7 @@ _ORD = r"(?:st|nd|rd|th)"
 _ORDINAL = re.compile(                                        # 12^{\mathrm{th}}, 12th -> 12
     rf"(?<=\d)\s*(?:\^\{{\\(?:mathrm|text|textrm)\{{{_ORD}\}}\}}|\^\\(?:mathrm|text|textrm)\{{{_ORD}\}}"
     rf"|\^\{{{_ORD}\}}|\\(?:mathrm|text|textrm)\{{{_ORD}\}}|{_ORD}(?![A-Za-z]))")
-_SPACES = re.compile(r"\\(?:[,;: ]|quad|qquad)|~")
+_SPACES = re.compile(r"(?<!\\)\\(?:[,;: ]|quad|qquad)|~")    # not the `\\` of a matrix row
 
 
 def normalise(s: str) -> str:
@@ -297,7 +303,19 @@ def _math_verify_equivalent(reference: str, answer: str) -> tuple[bool | None, s
     ok = verify(list(gold), pred, timeout_seconds=None)
     if ok and not _same_equation_form(gold[0], pred[0]):
         return False, "equation_rescaled"
+    if ok and _applied_functions(pred[0]) and not _applied_functions(gold[0]):
+        return False, "not_evaluated"
     return bool(ok), "ok" if ok else "wrong_value"
+
+
+def _applied_functions(value) -> set:
+    """Function applications left in a parsed value (`cos(2*pi/15)`, `log(8, 2)`)."""
+    import sympy
+
+    try:
+        return set(value.atoms(sympy.Function)) if hasattr(value, "atoms") else set()
+    except Exception:   # noqa: BLE001 - a value sympy cannot walk has none we can see
+        return set()
 
 
 def _same_equation_form(gold, pred) -> bool:

@@ -103,7 +103,9 @@ def clean_answer(s: str | None) -> str:
 _ANCHOR = re.compile(
     r"(?<![A-Za-z])(?i:(?:final\s+)?answer)"
     r"(?:\s+(?:to\s+(?:this|the)\s+(?:problem|question)|we\s+seek))?"
-    r"\s*(?:\*\*|__)?\s*(?i:is\b|=|:)\s*(?:\*\*|__)?\s*:?(?:\s*(?i:therefore|thus|then)\b)?"
+    r"\s*(?:\*\*|__)?\s*(?i:is\b|=|:)\s*(?:\*\*|__)?\s*:?"
+    r"(?:\s*(?i:therefore|thus|then|indeed|clearly|definitely|simply|just|probably|likely"
+    r"|actually|still|now)\b,?)?"
     r"|(?<![A-Za-z])(?i:final\s+answer)\s*(?:\*\*|__)\s*(?=\n)")   # a "**Final Answer**" heading
 # A sentence ends at a newline, or at . ; ! followed by a space or the end (not "3.5").
 _SENTENCE_END = re.compile(r"\n|(?<!\\)[.;!](?=\s|$)")
@@ -115,15 +117,35 @@ _JOIN = re.compile(r"\s*(?:,\s*(?:and|or)?|and|or)\s*(?=\$|\\\(|\\\[)")
 
 def anchored_span(region: str) -> str | None:
     """The text after the right-most answer phrase in `region`, cleaned; None without one.
+    A phrase that only confirms an earlier answer ("our answer is correct") is passed over.
 
     If the text starts with math (`$...$`, `\\(...\\)`, `\\[...\\]`), the span is that formula
     (and up to four more joined by commas, "and" or "or"); else it runs to the end of the
     sentence. The span is taken whole: the caller decides whether it is an answer at all.
     """
-    hits = list(_ANCHOR.finditer(region or ""))
-    if not hits:
-        return None
-    rest = region[hits[-1].end():]
+    for hit in reversed(list(_ANCHOR.finditer(region or ""))):
+        span = _span_after(region[hit.end():])
+        first = re.match(r"[A-Za-z]+", span or "")
+        if first and first.group().lower() in _CONFIRMING:
+            continue     # "so our answer is correct": a comment on an answer, not one
+        return span
+    return None
+
+
+# Words that confirm an answer given before ("so our answer is correct"): such a sentence is
+# no answer itself and the one before it counts. ("The answer is wrong" or "... is not 5"
+# withdraw it: those stay, and are no answer.)
+_CONFIRMING = {"correct", "right", "consistent", "reasonable", "valid", "plausible", "confirmed",
+               "verified", "accurate", "satisfied", "fine", "good", "same", "unchanged",
+               "obvious", "clear", "straightforward", "sound", "solid"}
+# ... and words that withdraw one ("the answer is wrong"): no answer, and no earlier one.
+WITHDRAWING = {"wrong", "incorrect", "invalid", "inconsistent", "unclear", "unknown", "not",
+               "different", "impossible"}
+VERDICT_WORDS = _CONFIRMING | WITHDRAWING
+
+
+def _span_after(rest: str) -> str | None:
+    """The answer text that starts `rest` (see `anchored_span`)."""
     env = _ENV.match(rest)
     if env:
         parts, pos = [env.group(1)], env.end()
