@@ -10,7 +10,8 @@ on some rows).
 For each file and configuration: the confusion matrix (label x verdict, verdict None counted
 apart, by reason), the agreement over checkable rows and over all rows. Configurations:
 `default` (curate's defaults), `whole-response` (P3's rule for thinking that never closed) and
-`harness-like` (whole-response plus the Qwen harness's last-number fallback, opt-in).
+`harness-like` (whole-response plus the Qwen harness's last-number fallback, opt-in); for
+the opt-in ones, the rows they alone disagree on, by adjudicated fault.
 
 Every disagreement of the default configuration (a verdict that differs from the label) goes
 to results/verifier_disagreements.jsonl and is joined with the hand adjudication in
@@ -114,7 +115,10 @@ def main() -> None:
     if not DATA.is_dir():
         sys.exit(f"no shared data at {DATA}")
     files = {**MATH500, **(MORE if args.all else {})}
-    configs = {k: CONFIGS[k] for k in args.configs.split(",")}
+    names = args.configs.split(",")
+    configs = {k: CONFIGS[k] for k in ["default"] + [n for n in names if n != "default"]}
+    if "default" not in names:
+        sys.exit("--configs must include default (the others are compared with it)")
     adj = adjudications()
     out: dict = {"files": {}, "gold": "the file's `answer` (MATH gold), else `gt`",
                  "configs": configs}
@@ -125,11 +129,21 @@ def main() -> None:
             items = list(reader(DATA / rel))[: args.limit]
             pairs = [(it["gold"], it["pred"]) for it in items]
             entry = {}
-            for cfg_name, cfg in configs.items():
+            default_res: list = []
+            for cfg_name, cfg in configs.items():   # default first
                 res = pool.verify_many(pairs, "math", {**extra, **cfg})
                 entry[cfg_name] = confusion(items, res)
                 if cfg_name != "default":
+                    # rows this opt-in configuration alone disagrees on, by adjudicated fault
+                    faults = Counter()
+                    for it, r, d in zip(items, res, default_res):
+                        if r.verified is not None and r.verified != it["label"] and \
+                                not (d.verified is not None and d.verified != it["label"]):
+                            a = adj.get(f"{key}#{it['q']}")
+                            faults[a["fault"] if a else "unadjudicated"] += 1
+                    entry[cfg_name]["extra_disagreements_by_fault"] = dict(faults)
                     continue
+                default_res = res
                 for it, r in zip(items, res):
                     if r.verified is None or r.verified == it["label"]:
                         continue

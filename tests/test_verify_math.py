@@ -461,6 +461,18 @@ def test_unevaluated_answers_are_not_values(gold, pred, verdict):
     assert verify_math(gold, pred).verified is verdict
 
 
+@pytest.mark.parametrize("gold,pred,verdict", [
+    # gemma2-27b-math500#8 / #85 / #277 / #307: answers in Unicode math
+    (r"3\sqrt{13}", r"\boxed{3√13}", True), (r"\sqrt{5}", r"\boxed{√5}", True),
+    (r"\sqrt{x+1}", r"\boxed{√(x+1)}", True), ("x^2", r"\boxed{x²}", True),
+    ("-4", r"\boxed{−4}", True), (r"(-\infty, 0]", r"\boxed{(-∞, 0]}", True),
+    (r"(-\infty, 0]", r"\boxed{(-∞, 0)}", False), (r"2\sqrt{113}", r"\boxed{√149 + 7}", False),
+    (r"\sqrt{53}", r"\boxed{√5}", False),
+])
+def test_unicode_math(gold, pred, verdict):
+    assert verify_math(gold, pred).verified is verdict
+
+
 def test_units_after_a_symbolic_value():
     # skyt1-27b-math500#313
     assert verify_math(r"12\pi", "So, final answer: 12π inches per second.").verified is True
@@ -494,3 +506,32 @@ def test_adjudicated_disagreements(case):
         assert case["grader_label"] is not case["correct"]
     if case["fault"] == "p3-rule":
         assert verify_math(gold, case["prediction"]).reason == case["default_reason"]
+
+
+def _graded(shared_data, limit):
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from benchmarks.verifier_agreement import MATH500
+
+    for key, (rel, reader, _) in MATH500.items():
+        for it in list(reader(shared_data / rel))[:limit]:
+            yield f"{key}#{it['q']}", it
+
+
+def test_every_disagreement_on_graded_math500_is_adjudicated(shared_data):
+    """The first 60 responses of each graded MATH-500 file (the benchmark runs all 1,500):
+    wherever curate's verdict differs from the shipped label, the row is in the adjudicated
+    set and curate's verdict is the true one."""
+    from curate.curation.verify_pool import VerifierPool
+
+    adj = {r["source"]: r for r in map(json.loads, (DATA / "verifier_adjudicated.jsonl").open())}
+    rows = list(_graded(shared_data, 60))
+    with VerifierPool(workers=2, timeout=10.0) as pool:
+        got = pool.verify_many([(it["gold"], it["pred"]) for _, it in rows])
+    wrong = [(src, it["label"], r.verified, r.reason) for (src, it), r in zip(rows, got)
+             if r.verified is not None and r.verified != it["label"]
+             and (src not in adj or adj[src]["correct"] is not r.verified)]
+    assert not wrong, wrong
+    checked = [r for r in got if r.verified is not None]
+    assert len(checked) >= 130

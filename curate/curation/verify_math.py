@@ -57,7 +57,7 @@ from curate.formats.answers import (  # noqa: F401  (re-exported: the verifier's
 from curate.formats.boxed import final_boxes, last_boxed
 
 # Bump when extraction or normalisation changes: cached verdicts (verify_pool) depend on it.
-EXTRACTION_VERSION = "curate-extract/5"
+EXTRACTION_VERSION = "curate-extract/6"
 MAX_ANSWER_CHARS = 2000   # longer "answers" are not answers; they only feed pathological parses
 MAX_BARE_CHARS = 200      # a whole text longer than this is not "itself a short expression"
 
@@ -222,6 +222,10 @@ _ORD = r"(?:st|nd|rd|th)"
 _ORDINAL = re.compile(                                        # 12^{\mathrm{th}}, 12th -> 12
     rf"(?<=\d)\s*(?:\^\{{\\(?:mathrm|text|textrm)\{{{_ORD}\}}\}}|\^\\(?:mathrm|text|textrm)\{{{_ORD}\}}"
     rf"|\^\{{{_ORD}\}}|\\(?:mathrm|text|textrm)\{{{_ORD}\}}|{_ORD}(?![A-Za-z]))")
+# Unicode math in plain-text answers: 3√13, (-∞, 0], x², 2 × 3, −4.
+_SQRT_SIGN = re.compile(r"√\s*(\d+(?:\.\d+)?|[A-Za-z](?![A-Za-z])|\([^()]*\)|\{[^{}]*\})")
+_UNICODE_MATH = {"∞": "\\infty ", "−": "-", "×": "\\times ", "·": "\\cdot ", "÷": "\\div ",
+                 "≤": "\\le ", "≥": "\\ge ", "≠": "\\ne ", "²": "^2", "³": "^3"}
 _SPACES = re.compile(r"(?<!\\)\\(?:[,;: ]|quad|qquad)|~")    # not the `\\` of a matrix row
 
 
@@ -231,12 +235,16 @@ def normalise(s: str) -> str:
     Escaped dollars `\\$36` -> 36; thousands written with thin spaces `10\\,080` / `10\\!080`
     -> 10080 (`10{,}080` and `10,080` math-verify reads itself); other thin spaces -> a space;
     degree signs `°` / `\\degree` -> `^\\circ` (math-verify drops it); `\\mbox` -> `\\text`;
-    ordinals `12^{\\mathrm{th}}` / `12th` -> 12.
+    ordinals `12^{\\mathrm{th}}` / `12th` -> 12; Unicode math `3√13`, `∞`, `x²`, `×`, `−`
+    -> LaTeX.
     Units in a trailing `\\text{ cm}`, `\\%`, `\\dfrac`, `\\left`/`\\right` and `\\!` are
     math-verify's own normalisation (`NormalizationConfig(units=True, basic_latex=True)`).
     """
     t = s.replace("\\$", "").replace("\\mbox", "\\text")
     t = t.replace("°", "^\\circ").replace("\\degree", "^\\circ")
+    t = _SQRT_SIGN.sub(lambda m: "\\sqrt{" + m.group(1).strip("(){}") + "}", t)
+    for sign, latex in _UNICODE_MATH.items():
+        t = t.replace(sign, latex)
     t = _THIN_THOUSANDS.sub("", t)
     t = _ORDINAL.sub("", t)
     t = _SPACES.sub(" ", t)
@@ -300,11 +308,11 @@ def _math_verify_equivalent(reference: str, answer: str) -> tuple[bool | None, s
     pred = _mv_values(answer)
     if not pred:
         return None, "unparsable_answer"
+    if _applied_functions(pred[0]) and not _applied_functions(gold[0]):
+        return False, "not_evaluated"     # wrong either way; spares sympy a long simplify
     ok = verify(list(gold), pred, timeout_seconds=None)
     if ok and not _same_equation_form(gold[0], pred[0]):
         return False, "equation_rescaled"
-    if ok and _applied_functions(pred[0]) and not _applied_functions(gold[0]):
-        return False, "not_evaluated"
     return bool(ok), "ok" if ok else "wrong_value"
 
 
