@@ -21,12 +21,14 @@ from curate.errors import IntegrityError
 
 
 def check_catalog(catalog, deep: bool = False) -> dict[str, Any]:
-    """{"ok", "deep", "versions", "files", "bytes", "hashed_bytes", "seconds", "problems"}.
+    """{"ok", "deep", "versions", "files", "bytes", "hashed_bytes", "seconds", "hash_mb_s",
+    "reconciled", "problems"}.
 
-    Staging folders of dead writers are reclaimed first (as every start does), so what is
-    left in `store/.tmp` belongs to live writers and is not reported.
+    What killed processes left is reconciled first (as every start does: `reconcile`, whose
+    counts are under "reconciled"), so what is left in `store/.tmp` belongs to live writers
+    and is not reported.
     """
-    catalog.reconcile()
+    reconciled = catalog.reconcile()
     rows = catalog.sql("SELECT name, version, path FROM datasets ORDER BY name, version")
     problems: list[dict[str, Any]] = []
     t0 = time.perf_counter()
@@ -42,7 +44,7 @@ def check_catalog(catalog, deep: bool = False) -> dict[str, Any]:
     return {"ok": not problems, "deep": deep, **totals, "seconds": round(elapsed, 3),
             "hash_mb_s": round(totals["hashed_bytes"] / 1e6 / elapsed, 1)
             if totals["hashed_bytes"] and elapsed > 0 else None,
-            "problems": problems}
+            "reconciled": reconciled, "problems": problems}
 
 
 def _rel(home: Path, p: Path) -> str:
