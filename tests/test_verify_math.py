@@ -98,6 +98,12 @@ def test_formatting_around_an_anchored_answer_is_stripped(pred):
     assert r.final_answer in ("73", r"\text{73}") and r.extra["answer_from"] == "anchor"
 
 
+def test_a_factorial_is_not_punctuation():
+    assert verify_math("5", "The answer is 5!").verified is False      # 5! = 120
+    assert verify_math("120", "The answer is 5!").reason == "not_evaluated"
+    assert verify_math("42", r"\boxed{\boxed{42}}").verified is True   # one box, nested
+
+
 def test_clean_answer():
     assert clean_answer("**73**.") == "73"
     assert clean_answer("$\\frac{1}{2}$,") == "\\frac{1}{2}"
@@ -372,7 +378,11 @@ def test_a_second_math_rule_is_one_registry_entry(monkeypatch):
     ("The answer is A or C.", None), ("Answer: A and B", None),
     ("The answer is either B or D.", None), (r"\boxed{A, C}", None),
     (r"\boxed{A \text{ or } C}", None), (r"$\boxed{A}$ or $\boxed{C}$", None),
-    ("Answer: (A) or (B)", None),
+    ("Answer: (A) or (B)", None), ("Answer: A. Hmm. The answer is both A and C.", None),
+    ("The answer is neither A nor B.", None),
+    # the final choice decides, even when it names no option of the question
+    ("Answer: B. Final answer: E", None), (r"\boxed{B} then \boxed{E}", None),
+    ("The answer is option B.", "B"), ("ANSWER: B", "B"), ("The answer is: **B**", "B"),
 ])
 def test_extract_choice(text, want):
     assert extract_choice(text, "ABCD") == want

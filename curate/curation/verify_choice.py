@@ -15,7 +15,9 @@ Rules, on the answer region of `curate.formats.answers` (after the closed thinki
 3. else a region that is only a letter (`C`, `(C)`, `**C.**`), or that ends in `(C)`.
 
 A hedge is not a choice: a box or answer phrase naming several options ("A or C", "A and B",
-"either B or D", "A, C") gives no letter (reason `several_choices`), never the first one.
+"either B or D", "both A and C", "A, C") gives no letter (reason `several_choices`), never
+the first one; a final answer phrase naming no option ("Answer: E" of four) is no answer,
+never an earlier phrase's letter.
 """
 
 from __future__ import annotations
@@ -33,24 +35,25 @@ VERIFIER = "mcq-letter/2"
 _OPEN = r"(?:\*\*|__|\*|\$|\\\(|\\(?:text|textbf|mathrm|mathbf|textrm)\s*\{|\{|\(|\[|\s)*"
 _CLOSE = r"(?:\*\*|__|\*|\$|\\\)|\}|\)|\]|\s)*"
 _LETTER = rf"{_OPEN}([A-J])(?![A-Za-z0-9]){_CLOSE}"
-_SEP = r"\s*(?:,|/|&|\bor\b|\band\b|\\text\{\s*(?:or|and)\s*\})\s*"
-_HEDGE = re.compile(rf"(?:(?i:either)\s+)?{_LETTER}(?:{_SEP}{_LETTER})+")
+_SEP = r"\s*(?:,|/|&|\bor\b|\band\b|\bnor\b|\\text\{\s*(?:or|and|nor)\s*\})\s*"
+_HEDGE = re.compile(rf"(?:(?i:either|both|neither)\s+)?{_LETTER}(?:{_SEP}{_LETTER})+")
 _ONE = re.compile(_LETTER)
 _ANSWER_PHRASE = re.compile(
     r"(?<![A-Za-z])(?:(?i:(?:final|correct|best|right)\s+)?(?i:answer)"
     r"|(?i:(?:final|correct|best|right)\s+(?:choice|option)))"
     r"\s*(?:\*\*|__)?\s*(?:(?i:is|would\s+be|should\s+be|must\s+be)\b\s*:?|[:=])"
-    r"\s*(?:\*\*|__)?\s*(?:(?i:therefore|thus)\s+)?")
+    r"\s*(?:\*\*|__)?\s*(?:(?i:therefore|thus)\s+)?(?:(?i:option|choice)\s+)?")
 
 
 def _letters_at_start(text: str, letters: str) -> tuple[str | None, bool, int]:
-    """(letter, hedge, end) for the choice `text` starts with; (None, False, 0) without one."""
+    """(letter, hedge, end) for the choice `text` starts with; (None, False, 0) without one.
+    A letter outside `letters` ("E" of four options) is returned as "" (a choice, invalid)."""
     hedge = _HEDGE.match(text)
     if hedge and len({g for g in hedge.groups() if g}) > 1:
         return None, True, hedge.end()
     one = _ONE.match(text)
-    if one and one.group(1) in letters:
-        return one.group(1), False, one.end()
+    if one:
+        return (one.group(1) if one.group(1) in letters else ""), False, one.end()
     return None, False, 0
 
 
@@ -83,19 +86,23 @@ def extract_choice_detail(text: str | None, letters: str = LETTERS, *,
             hedge = len(chosen) > 1
         if hedge:
             return None, "several_choices", region.rule
+        if letter == "":           # the last box holds no option of this question
+            return None, "none", region.rule
         if letter:
             return letter, "boxed", region.rule
     for m in reversed(list(_ANSWER_PHRASE.finditer(t))):
         letter, hedge, _ = _letters_at_start(t[m.end():], letters)
         if hedge:
             return None, "several_choices", region.rule
+        if letter == "":           # the final choice is no option: no answer, not an earlier one
+            return None, "none", region.rule
         if letter:
             return letter, "phrase", region.rule
     whole = clean_answer(t)
     letter, hedge, end = _letters_at_start(whole, letters)
     if hedge and end == len(whole):
         return None, "several_choices", region.rule
-    if letter and end == len(whole):
+    if letter and end == len(whole):   # "" (no option) is falsy: no answer
         return letter, "bare", region.rule
     tail = re.search(r"\(([A-J])\)\W*$", t)
     if tail and tail.group(1) in letters:

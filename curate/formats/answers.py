@@ -11,7 +11,7 @@ every area reads an answer the same way (issue 13).
   reads the whole response when no `</think>` was emitted) the whole text is the region.
 - `clean_answer(s)`: strip what surrounds an answer without being it: markdown emphasis
   (`**73**`, `*73*`, `__73__`), math delimiters (`$...$`, `\\(...\\)`, `\\[...\\]`),
-  `\\displaystyle`, and trailing punctuation (`.`, `,`, `:`, `;`).
+  `\\displaystyle`, and trailing punctuation (`.`, `,`, `:`, `;`; never `!`, a factorial).
 - `anchored_span(region)`: the text after the right-most answer phrase ("final answer is",
   "answer:", "Final Answer: **73**"), up to the end of its sentence; `None` without one.
 """
@@ -75,7 +75,7 @@ def answer_region(text: str | None, closed: bool | None = None,
 
 _EMPHASIS = (("**", "**"), ("__", "__"), ("*", "*"), ("$$", "$$"), ("$", "$"),
              ("\\(", "\\)"), ("\\[", "\\]"))
-_TRAILING = re.compile(r"(?:(?<!\\)[.,:;!]|\s)+$")
+_TRAILING = re.compile(r"(?:(?<!\\)[.,:;]|\s)+$")     # not "!": 5! is a factorial
 
 
 def clean_answer(s: str | None) -> str:
@@ -107,8 +107,9 @@ _ANCHOR = re.compile(
     r"(?:\s*(?i:therefore|thus|then|indeed|clearly|definitely|simply|just|probably|likely"
     r"|actually|still|now)\b,?)?"
     r"|(?<![A-Za-z])(?i:final\s+answer)\s*(?:\*\*|__)\s*(?=\n)")   # a "**Final Answer**" heading
-# A sentence ends at a newline, or at . ; ! followed by a space or the end (not "3.5").
-_SENTENCE_END = re.compile(r"\n|(?<!\\)[.;!](?=\s|$)")
+# A sentence ends at a newline, or at . ; followed by a space or the end (not "3.5"; not "!",
+# which is a factorial as often as an exclamation: "5!" stays whole).
+_SENTENCE_END = re.compile(r"\n|(?<!\\)[.;](?=\s|$)")
 # A clause ends at a comma followed by a word (not "and" / "or" of a list).
 _CLAUSE_END = re.compile(r",\s+(?!(?:and|or)\b)[A-Za-z]{2,}")
 _ENV = re.compile(r"\s*(\$\$.+?\$\$|\$(?:\\\$|[^$])+?\$|\\\(.+?\\\)|\\\[.+?\\\])", re.S)

@@ -68,12 +68,21 @@ def bare_boxed(text: str) -> str | None:
 _BETWEEN = re.compile(r"\s*\$*\s*(?:,|;|/|&|(?:,\s*)?(?:and|or)|\\text\{\s*(?:and|or)\s*\})?\s*\$*\s*")
 
 
+def _outermost(found: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """The boxes not inside another box (`\\boxed{\\boxed{42}}` is one box)."""
+    out: list[tuple[int, int, str]] = []
+    for b in found:
+        if not out or b[0] >= out[-1][1]:
+            out.append(b)
+    return out
+
+
 def final_boxes(text: str) -> list[str]:
     """The boxes of the final answer: the last braced box (not an echo) and the boxes right
     before it that only a comma, "and" or "or" separates from it ("\\boxed{-2} and
     \\boxed{1}" is one answer, -2 and 1; so is a hedge "\\boxed{A} or \\boxed{C}"). Without a
     braced box, the brace-less token of `bare_boxed`; [] without any box."""
-    found = [b for b in boxes(text) if not is_placeholder(b[2])]
+    found = [b for b in _outermost(boxes(text)) if not is_placeholder(b[2])]
     if not found:
         bare = bare_boxed(text)
         return [bare] if bare is not None else []
