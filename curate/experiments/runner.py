@@ -369,8 +369,8 @@ def _run(catalog, spec, arms, root, config, summary, log, force, progress, t0):
                 done = evaluate(catalog, plan, ck["path"], arm_tags, log, progress,
                                 step=ck["step"], checkpoint_id=ck["id"], train_run=tr["run_id"])
                 summary["evaluated" if done else "already_scored"] += 1
-                if "ti" in probes:
-                    info["probes"] += ti_for(catalog, plan, ck, base_name, probes["ti"] or {},
+                if probes.get("ti") is not None:  # `ti: {}` for the defaults, null to skip
+                    info["probes"] += ti_for(catalog, plan, ck, base_name, probes["ti"],
                                              arm_tags)
             final = tr["checkpoints"][-1]
             for probe in ("kl", "pca-shift", "rank-shift"):
