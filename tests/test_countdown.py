@@ -83,14 +83,20 @@ def test_every_row_verifies_and_traces_backtrack():
 def test_teacher_options(opts):
     rng = random.Random(0)
     cfg = CountdownConfig(semantics=opts.semantics)
+    solved = 0
     for _ in range(15):
         inst = draw_instance(rng, cfg)
         res = solve_with_trace(inst.numbers, inst.target, opts, rng)
+        if not res.solved:  # the budget ran out: no answer at all, never a wrong one
+            assert res.equation is None and res.answer_text == ""
+            continue
+        solved += 1
         assert verify_countdown(res.equation, inst.numbers, inst.target, opts.semantics).verified
         if opts.optimal_only:
             assert "No Solution" not in res.reasoning and "<answer>" in res.answer_text
         if opts.style == "prose":
             assert "Current State" not in res.reasoning
+    assert solved >= 7
 
 
 ADVERSARIAL = [
@@ -165,3 +171,55 @@ def test_recipe_small(home):
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)
     assert [o["rows"] for o in out["outputs"]] == [64, 16, 64]
+
+
+def test_unsolved_problems_are_dropped_counted_and_replaced(catalog):
+    """A problem the search teacher does not solve within its budget is no row: the dataset
+    still has n rows, each verified, and the lineage says how many problems were drawn and
+    why the others went."""
+    ref = generate_countdown(catalog, "cd", 120, seed=3, workers=1, progress=False,
+                             max_nodes=40)
+    counts = catalog.lineage("cd")[0]["counts"]
+    dropped = counts["dropped"]
+    assert ref.rows == counts["out"] == 120 and dropped["teacher_unsolved"] >= 10
+    assert counts["in"] == 120 + sum(dropped.values())
+    rows = catalog.get("cd")
+    assert all(verify_countdown_completion(r["answer_text"], r["reference"]).verified
+               for r in rows)
+    assert all(json.loads(r["metadata"])["search_nodes"] <= 40 for r in rows)
+    run = catalog.sql("SELECT metrics FROM runs WHERE status = 'ok'")[0]
+    assert json.loads(run["metrics"])["teacher_unsolved"] == dropped["teacher_unsolved"]
+
+
+def test_a_budget_that_solves_nothing_is_a_one_line_error(home):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    r = subprocess.run([str(Path(sys.executable).parent / "curate"), "generate", "--task",
+                        "countdown", "-n", "20", "--max-nodes", "1", "--name", "cd"],
+                       capture_output=True, text=True, timeout=300,
+                       env={**os.environ, "CURATE_HOME": str(home)})
+    assert r.returncode == 2 and "--max-nodes" in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+    from curate.catalog import Catalog
+
+    assert not Catalog(home).ls()
+
+
+@pytest.mark.parametrize("kw", [
+    {"numbers": 3, "style": "prose"},
+    {"numbers": 5, "optimal_only": True, "answer_tag": True},
+    {"numbers": 4, "semantics": "rational", "strategy": "beam", "beam_width": 1},
+])
+def test_generated_rows_verify_through_verify_rows(kw):
+    """Whatever the settings, every generated row verifies again from its stored reference
+    (the semantics comes with it)."""
+    from curate.curation.verify import verify_rows
+
+    cfg = CountdownConfig(numbers=kw.pop("numbers"), semantics=kw.get("semantics", "integer"))
+    rows = list(iter_countdown_rows(40, seed=2, cfg=cfg, opts=SearchOptions(**kw), workers=1))
+    got = verify_rows([{"task": "countdown", "reference": r["reference"],
+                        "answer_text": r["answer_text"]} for r in rows])
+    assert [g.reason for g in got] == ["ok"] * 40

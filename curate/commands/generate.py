@@ -62,8 +62,9 @@ def generate(
     beam_width: int = typer.Option(3, help="Countdown beam width."),
     style: str = typer.Option("sos", help="Countdown trace style: sos (compact) | prose."),
     optimal_only: bool = typer.Option(False, help="Countdown: trace only the solution path."),
-    max_nodes: int = typer.Option(300, help="Countdown: operations the heuristic search may "
-                                  "explore before the systematic finish (bounds trace length)."),
+    max_nodes: int = typer.Option(300, help="Countdown: operations the whole search may "
+                                  "explore (bounds trace length); a problem not solved within "
+                                  "it is dropped and another drawn (counted in the lineage)."),
     answer_tag: bool = typer.Option(False, help="Countdown: also write <answer>...</answer>."),
     semantics: str = typer.Option("integer", help="Countdown: integer (no negatives, exact "
                                   "division) | rational."),

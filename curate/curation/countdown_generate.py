@@ -2,6 +2,10 @@
 
 Work is cut into fixed chunks, each seeded from (seed, chunk index), so the dataset is the
 same whatever the number of worker processes; same seed, same Parquet bytes, same version.
+A problem the search teacher does not solve within its budget (`max_nodes`) is dropped, as
+rejection sampling drops a teacher's wrong answers, and another is drawn until `n` rows are
+made; the lineage counts say how many problems were drawn and why each dropped one went
+(`teacher_unsolved`, `duplicate_problem`).
 """
 
 from __future__ import annotations
@@ -33,21 +37,30 @@ def _chunk_seed(seed: int, index: int) -> int:
                           "big")
 
 
+@functools.lru_cache(maxsize=64)
+def _sampling(opts: SearchOptions, seed: int) -> str:
+    """The row's `sampling` JSON (the same for every row of a run)."""
+    return stable_json({**asdict(opts), "seed": seed})
+
+
 def make_row(numbers: list[int], target: int, split: str, solutions: int, reachable: int,
              opts: SearchOptions, rng: random.Random, seed: int,
-             with_messages: bool = True) -> dict[str, Any]:
-    """One trace row in the record's shape; raises if the answer does not verify.
+             with_messages: bool = True) -> dict[str, Any] | None:
+    """One trace row in the record's shape, or None when the search teacher does not solve
+    the problem within its budget; raises if a found answer does not verify.
     `with_messages=False` leaves `messages` to `add_cot_messages` (built column-wise after
     the batch crosses the process boundary: half the bytes to send)."""
-    res = solve_with_trace(numbers, target, opts, rng)
+    res = solve_with_trace(numbers, target, opts, rng, unsolved_trace=False)
+    if not res.solved:
+        return None
     check = verify_countdown(res.equation, numbers, target, opts.semantics)
-    if not check.verified:  # the solver is exact: this would be a bug, never data
+    if not check.verified:  # the search checks every value exactly: a bug, never data
         raise RuntimeError(f"search teacher produced an unverified answer {res.equation!r} "
                            f"for {numbers} -> {target}: {check.reason}")
     prompt = countdown_prompt(numbers, target, opts.answer_tag)
     problem_id = "cd-" + hashlib.sha256(
         stable_json([sorted(numbers), target, opts.semantics]).encode()).hexdigest()[:16]
-    sampling = stable_json({**asdict(opts), "seed": seed})
+    sampling = _sampling(opts, seed)
     return {
         "id": trace_id(problem_id, TEACHER, sampling, 0),
         "problem_id": problem_id,
@@ -98,34 +111,47 @@ def add_cot_messages(batch: pa.RecordBatch) -> pa.RecordBatch:
             schema=batch.schema)
 
 
-def generate_chunk(args: tuple) -> pa.RecordBatch:
-    """Rows of one chunk as an Arrow batch without `messages` (filled in by
-    `add_cot_messages` on the receiving side); a pure function of its arguments."""
+def generate_chunk(args: tuple) -> tuple[pa.RecordBatch, list[int]]:
+    """One chunk of `size` drawn problems: (rows of the solved ones as an Arrow batch without
+    `messages`, filled in by `add_cot_messages` on the receiving side; for each drawn
+    problem in order, its row index in the batch or -1 when the teacher left it unsolved).
+    A pure function of its arguments."""
     index, size, seed, split, cfg, opts = args
     rng = random.Random(_chunk_seed(seed, index))
     held = heldout_targets(cfg)
-    rows = []
+    rows, order = [], []
     for _ in range(size):
         inst = draw_instance(rng, cfg, split, held)
-        rows.append(make_row(inst.numbers, inst.target, split, inst.solutions, inst.reachable,
-                             opts, rng, seed, with_messages=False))
-    return pa.RecordBatch.from_pylist(rows, schema=TRACE_SCHEMA)
+        row = make_row(inst.numbers, inst.target, split, inst.solutions, inst.reachable,
+                       opts, rng, seed, with_messages=False)
+        order.append(-1 if row is None else len(rows))
+        if row is not None:
+            rows.append(row)
+    return pa.RecordBatch.from_pylist(rows, schema=TRACE_SCHEMA), order
 
 
 def iter_countdown_rows(n: int, seed: int = 0, split: str = "train",
                         cfg: CountdownConfig = CountdownConfig(),
                         opts: SearchOptions = SearchOptions(), workers: int | None = None,
-                        progress=None):
+                        progress=None, tally: dict | None = None):
     """Yield `n` rows (dicts) with distinct (numbers, target) instances, in a fixed order."""
-    for batch in iter_countdown_batches(n, seed, split, cfg, opts, workers, progress):
+    for batch in iter_countdown_batches(n, seed, split, cfg, opts, workers, progress, tally):
         yield from batch.to_pylist()
+
+
+MIN_SOLVED_SHARE = 0.01   # below this, after a few chunks, the budget is too small
 
 
 def iter_countdown_batches(n: int, seed: int = 0, split: str = "train",
                            cfg: CountdownConfig = CountdownConfig(),
                            opts: SearchOptions = SearchOptions(), workers: int | None = None,
-                           progress=None):
-    """Yield Arrow batches totalling `n` rows with distinct instances, in a fixed order."""
+                           progress=None, tally: dict | None = None):
+    """Yield Arrow batches totalling `n` rows with distinct instances, in a fixed order.
+
+    `tally`, when given, is updated in place as rows are taken: `drawn` (problems considered
+    up to the n-th row), `teacher_unsolved` and `duplicate_problem` (dropped problems).
+    Raises CurateError when the teacher solves under 1% of the first problems (raise
+    `max_nodes`) or the range has too few distinct problems."""
     if split not in ("train", "test"):
         raise CurateError("split must be train or test")
     if n < 0:
@@ -134,6 +160,8 @@ def iter_countdown_batches(n: int, seed: int = 0, split: str = "train",
         raise CurateError(f"the problems are drawn under {cfg.semantics} semantics but the "
                           f"search teacher uses {opts.semantics}: give one semantics")
     workers = workers or os.cpu_count() or 1
+    tally = tally if tally is not None else {}
+    tally.update(drawn=0, teacher_unsolved=0, duplicate_problem=0)
     seen: set[str] = set()
     produced = 0
     index = 0
@@ -146,11 +174,21 @@ def iter_countdown_batches(n: int, seed: int = 0, split: str = "train",
             args = [(index + k, CHUNK, seed, split, cfg, opts) for k in range(chunks)]
             index += chunks
             results = pool.imap(generate_chunk, args) if pool else map(generate_chunk, args)
-            for batch in results:
+            for batch, order in results:
+                if produced >= n:
+                    break  # (without a pool the remaining chunks are never computed)
+                pids = batch.column("problem_id").to_pylist()
                 keep = []
-                for i, pid in enumerate(batch.column("problem_id").to_pylist()):
-                    if produced + len(keep) < n and pid not in seen:
-                        seen.add(pid)
+                for i in order:
+                    if produced + len(keep) >= n:
+                        break
+                    tally["drawn"] += 1
+                    if i < 0:
+                        tally["teacher_unsolved"] += 1
+                    elif pids[i] in seen:
+                        tally["duplicate_problem"] += 1
+                    else:
+                        seen.add(pids[i])
                         keep.append(i)
                 if not keep:
                     continue
@@ -160,6 +198,12 @@ def iter_countdown_batches(n: int, seed: int = 0, split: str = "train",
                 if len(keep) != batch.num_rows:
                     batch = batch.take(pa.array(keep))
                 yield add_cot_messages(batch)
+            if tally["drawn"] >= 4 * CHUNK and \
+                    tally["teacher_unsolved"] > (1 - MIN_SOLVED_SHARE) * tally["drawn"]:
+                raise CurateError(
+                    f"the search teacher solved {tally['drawn'] - tally['teacher_unsolved']} "
+                    f"of {tally['drawn']} problems within max_nodes={opts.max_nodes}: raise "
+                    "--max-nodes (or use fewer numbers)")
             if index > 50 * (n // CHUNK + 10):
                 raise CurateError("too few distinct instances in this number/target range")
     finally:
@@ -183,6 +227,9 @@ def generate_countdown(catalog, name: str, n: int, numbers: int = 4, seed: int =
                           f"search teacher uses {opts.semantics}: give one semantics")
     params = {"task": "countdown", "teacher": TEACHER, "n": n, "seed": seed, "split": split,
               "config": asdict(cfg), "search": asdict(opts)}
+    tally: dict = {}
+    # filled in while the rows are written (register serialises counts after writing them)
+    counts: dict = {"in": n, "out": n, "dropped": {}}
     run = catalog.start_run("generate", config=params, name=name)
     try:
         from curate.progress import progress_bar  # noqa: PLC0415
@@ -192,12 +239,22 @@ def generate_countdown(catalog, name: str, n: int, numbers: int = 4, seed: int =
             if bar is not None:
                 task = bar.add_task(f"countdown {split}", total=n)
                 advance = functools.partial(bar.advance, task)
-            rows = iter_countdown_batches(n, seed, split, cfg, opts, workers, advance)
+            rows = _counting(iter_countdown_batches(n, seed, split, cfg, opts, workers,
+                                                    advance, tally), tally, counts)
             ref = catalog.register(name, rows, kind="traces", step="generate", params=params,
-                                   counts={"in": n, "out": n, "dropped": {}},
-                                   schema=TRACE_SCHEMA, run_id=run)
+                                   counts=counts, schema=TRACE_SCHEMA, run_id=run)
     except BaseException as e:
         catalog.finish_run(run, "failed", error=f"{type(e).__name__}: {e}")
         raise
-    catalog.finish_run(run, "ok", outputs=[ref.spec], metrics={"rows": ref.rows})
+    catalog.finish_run(run, "ok", outputs=[ref.spec],
+                       metrics={"rows": ref.rows, "problems_drawn": tally["drawn"],
+                                "teacher_unsolved": tally["teacher_unsolved"]})
     return ref
+
+
+def _counting(batches, tally: dict, counts: dict):
+    """Pass the batches through; after the last, set the lineage counts from the tally."""
+    yield from batches
+    counts["in"] = tally["drawn"]
+    counts["dropped"] = {k: tally[k] for k in ("teacher_unsolved", "duplicate_problem")
+                         if tally[k]}
