@@ -228,8 +228,6 @@ def generate_countdown(catalog, name: str, n: int, numbers: int = 4, seed: int =
     params = {"task": "countdown", "teacher": TEACHER, "n": n, "seed": seed, "split": split,
               "config": asdict(cfg), "search": asdict(opts)}
     tally: dict = {}
-    # filled in while the rows are written (register serialises counts after writing them)
-    counts: dict = {"in": n, "out": n, "dropped": {}}
     run = catalog.start_run("generate", config=params, name=name)
     try:
         from curate.progress import progress_bar  # noqa: PLC0415
@@ -239,10 +237,10 @@ def generate_countdown(catalog, name: str, n: int, numbers: int = 4, seed: int =
             if bar is not None:
                 task = bar.add_task(f"countdown {split}", total=n)
                 advance = functools.partial(bar.advance, task)
-            rows = _counting(iter_countdown_batches(n, seed, split, cfg, opts, workers,
-                                                    advance, tally), tally, counts)
+            rows = iter_countdown_batches(n, seed, split, cfg, opts, workers, advance, tally)
             ref = catalog.register(name, rows, kind="traces", step="generate", params=params,
-                                   counts=counts, schema=TRACE_SCHEMA, run_id=run)
+                                   schema=TRACE_SCHEMA, run_id=run,
+                                   finish=lambda _written: {"counts": _counts(n, tally)})
     except BaseException as e:
         catalog.finish_run(run, "failed", error=f"{type(e).__name__}: {e}")
         raise
@@ -252,9 +250,8 @@ def generate_countdown(catalog, name: str, n: int, numbers: int = 4, seed: int =
     return ref
 
 
-def _counting(batches, tally: dict, counts: dict):
-    """Pass the batches through; after the last, set the lineage counts from the tally."""
-    yield from batches
-    counts["in"] = tally["drawn"]
-    counts["dropped"] = {k: tally[k] for k in ("teacher_unsolved", "duplicate_problem")
-                         if tally[k]}
+def _counts(n: int, tally: dict) -> dict:
+    """The lineage counts once every row is written: problems drawn, rows, drops by reason."""
+    return {"in": tally["drawn"], "out": n,
+            "dropped": {k: tally[k] for k in ("teacher_unsolved", "duplicate_problem")
+                        if tally[k]}}
