@@ -45,7 +45,7 @@ def test_union_of_keys_kept(catalog):
 
 
 def test_streamed_iterator_and_empty(catalog):
-    ref = catalog.register("gen", ({"i": i} for i in range(25_000)))
+    ref = catalog.register("gen", ({"i": i} for i in range(25_000)), kind="rows")
     assert ref.rows == 25_000
     empty = catalog.register("empty", [])
     assert empty.rows == 0 and catalog.get("empty").num_rows == 0

@@ -15,9 +15,9 @@ from curate.errors import NotFound
 @pytest.fixture
 def named(catalog):
     for i in range(25):
-        catalog.register(f"aa-set-{i:02d}", [{"x": i}], kind="problems")
-    catalog.register("zz-countdown-cot", [{"x": 1}], kind="problems")
-    catalog.register("zz-countdown-cot", [{"x": 2}], kind="problems")
+        catalog.register(f"aa-set-{i:02d}", [{"x": i}], kind="rows")
+    catalog.register("zz-countdown-cot", [{"x": 1}], kind="rows")
+    catalog.register("zz-countdown-cot", [{"x": 2}], kind="rows")
     return catalog
 
 
@@ -43,7 +43,7 @@ def test_unknown_version_lists_the_versions(named):
 
 
 def test_nothing_close_lists_known_names(catalog):
-    catalog.register("alpha", [{"x": 1}], kind="problems")
+    catalog.register("alpha", [{"x": 1}], kind="rows")
     with pytest.raises(NotFound, match=r"known: alpha"):
         catalog.resolve("qqqqqqq")
     from curate.catalog.names import closest
@@ -54,7 +54,7 @@ def test_nothing_close_lists_known_names(catalog):
 def test_sql_json_columns_are_objects(catalog):
     from curate.cli import app
 
-    catalog.register("a", [{"x": 1}], kind="problems", step="import", params={"n": 3},
+    catalog.register("a", [{"x": 1}], kind="rows", step="import", params={"n": 3},
                      counts={"in": 3, "out": 1, "dropped": {"bad": 2}})
     r = CliRunner().invoke(app, ["catalog", "sql", "select child, params, counts, "
                                  "'[1, 2]' as text_col from lineage", "--json"])

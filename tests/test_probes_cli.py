@@ -140,7 +140,7 @@ def test_eval_run_checkpoints_and_report(setup, catalog, tmp_path):
     _insert_evals(catalog, "b", {"m": ("math", 0.2), "o": ("other", 0.3)})
     _insert_evals(catalog, "f", {"m": ("math", 0.4), "o": ("other", 0.35)})
     _run(["probe", "ti", "--model", "f", "--base", "b"])
-    catalog.register("toy", [{"x": 1}, {"x": 2}], kind="problems")
+    catalog.register("toy", [{"x": 1}, {"x": 2}], kind="rows")
     out = tmp_path / "report"
     r = _run(["report", "--out", str(out)])
     assert r.exit_code == 0, r.output

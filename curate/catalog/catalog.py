@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 import curate
-from curate.catalog import names, store
+from curate.catalog import names, rows_in, store
 from curate.catalog.locking import file_lock
 from curate.catalog.schema import JSON_COLUMNS, MIGRATIONS, TABLES
 from curate.errors import BadInput, CurateError, IntegrityError, NotFound
@@ -97,13 +97,24 @@ def split_spec(spec: str | DatasetRef) -> tuple[str, str | None]:
 
 
 class Catalog:
-    """Python API over the catalog; the CLI only wraps these methods."""
+    """Python API over the catalog; the CLI only wraps these methods.
+
+    Example::
+
+        cat = Catalog(".curate")
+        ref = cat.register("my-set", [{"prompt": "2+2?", "reference": "4"}], kind="problems")
+        cat.get("my-set")                      # datasets.Dataset, memory-mapped
+        cat.sql("select name, rows from datasets where kind = ?", ["problems"])
+    """
 
     def __init__(self, home: str | os.PathLike | None = None, *, create: bool = True):
         """Open the workspace at `home` (default `$CURATE_HOME` or `./.curate`).
 
         `create=False` is for verbs that only read: a folder without `catalog.duckdb` raises
-        NotFound (a mistyped `--home`) instead of becoming a new, empty workspace.
+        NotFound (a mistyped `--home`) instead of becoming a new, empty workspace. Nothing is
+        opened until the first call that needs the database.
+
+        Example: ``Catalog()``, ``Catalog("runs/exp1/.curate", create=False)``.
         """
         self.home = Path(home if home is not None else default_home()).absolute()
         self.db_path = self.home / "catalog.duckdb"
@@ -204,13 +215,36 @@ class Catalog:
     ) -> DatasetRef:
         """Write `data` as a new immutable version of `name` and record it with its lineage.
 
+        `data`: a list of dicts, a `datasets.Dataset` (a `select`/`shuffle` view included), a
+        `pyarrow.Table` or `RecordBatch`, a `pandas.DataFrame`, or any iterable of dicts or
+        record batches (streamed in batches, never held whole). For the kinds `curate import`
+        reads (`problems`, `traces`, `benchmark`) every row needs a non-empty prompt (`prompt`,
+        `problem`, `question` or `input`) and the known fields their types (`verified` bool,
+        `completion_tokens` int, `messages` a list of {role, content}, ...); other kinds
+        (`mixture`, `rows`, ...) are stored as given. `parents`: specs this version was made
+        from; `step`, `params`, `counts` (`{"in": n, "out": n, "dropped": {reason: n}}`) go to
+        lineage; `schema` casts every batch to it.
+
         Atomic: files go to a temporary folder, are fsynced and renamed into place, and the
         catalog rows are inserted in one transaction. Identical content returns the existing
-        version. `finish(written)`, when given, runs once the data is written and before
-        anything is published; the `params`, `counts`, `card` or `stats` it returns replace
-        those given (for steps that stream their input and know their counts only at the end).
+        version (the version id is a hash of the content). `finish(written)`, when given,
+        runs once the data is written and before anything is published; the `params`,
+        `counts`, `card` or `stats` it returns replace those given (for steps that stream
+        their input and know their counts only at the end).
+
+        Returns a `DatasetRef(name, version, kind, rows, path)`.
+        Raises BadInput (a bad name; a bad row, naming the row and the field; rows that do not
+        fit one schema), NotFound (an unknown parent); nothing is registered then.
+
+        Example::
+
+            ref = cat.register("clean", df, kind="traces", parents=["raw"], step="filter",
+                               params={"max_tokens": 4096},
+                               counts={"in": 10, "out": 8, "dropped": {"too_long": 2}})
+            ref.spec        # 'clean@3f2a...'
         """
         check_names(name)
+        data = rows_in.prepare(data, kind, name)
         self._ensure()
         parent_specs = [self.resolve(p).spec for p in parents]
         with store.Staging(self.store_root) as staging:
@@ -246,6 +280,9 @@ class Catalog:
         (`content_id.py`): independent of how the rows were split into files and row groups,
         and of the writer's schema metadata. Errors: BadInput for a bad name, a file that is
         not Parquet, or files whose columns differ.
+
+        Example: ``cat.adopt("clean", sorted(stage.glob("*.parquet")), parents=["raw"],
+        step="filter", counts=merged)``.
         """
         check_names(name)
         self._ensure()
@@ -361,7 +398,12 @@ class Catalog:
         return len(dead)
 
     def resolve(self, spec: str | DatasetRef) -> DatasetRef:
-        """`name` (newest) or `name@version` (a unique prefix is enough) -> DatasetRef."""
+        """`name` (newest) or `name@version` (a unique prefix is enough) -> DatasetRef.
+
+        Raises NotFound: for an unknown name it suggests the closest names (all names are
+        candidates); for an unknown or ambiguous version it lists the name's versions.
+        Example: ``cat.resolve("clean@3f2a").spec  # 'clean@3f2a9c...'``.
+        """
         name, version = split_spec(spec)
         if version:
             rows = self._query(
@@ -378,6 +420,7 @@ class Catalog:
         return self._ref(rows[0])
 
     def exists(self, spec: str | DatasetRef) -> bool:
+        """Whether `spec` resolves (never raises NotFound). Example: ``cat.exists("raw")``."""
         try:
             self.resolve(spec)
             return True
@@ -387,7 +430,8 @@ class Catalog:
     def files(self, spec: str | DatasetRef, full_check: bool = False) -> list[Path]:
         """The version's Parquet files, after checking they are present and intact: sizes
         always, content hashes (xxh3-128) when a file's mtime moved or `full_check` is set.
-        Raises IntegrityError naming the version and the file."""
+        Raises IntegrityError naming the version and the file, NotFound for an unknown spec.
+        Example: ``[p.name for p in cat.files("raw")]  # ['part-00000.parquet']``."""
         ref = self.resolve(spec)
         folder = Path(ref.path)
         try:
@@ -403,7 +447,8 @@ class Catalog:
         Every read checks sizes (and hashes a file whose mtime moved); `verify` re-hashes
         every file against the manifest first, which catches silent bit rot (export and
         publish do; xxh3 at about 1 GB/s, benchmarks/store_integrity.py). A file that fails
-        to decode raises IntegrityError naming the version and the file."""
+        to decode raises IntegrityError naming the version and the file; an unknown spec
+        NotFound. Example: ``cat.table("raw", columns=["id", "prompt"]).num_rows``."""
         ref = self.resolve(spec)
         tables = [self._read(ref, f, lambda f=f: pq.read_table(f, columns=columns,
                                                                memory_map=True))
@@ -411,14 +456,19 @@ class Catalog:
         return pa.concat_tables(tables) if len(tables) > 1 else tables[0]
 
     def get(self, spec: str | DatasetRef, columns: list[str] | None = None):
-        """The version as a `datasets.Dataset` (memory-mapped, no copy into a cache)."""
+        """The version as a `datasets.Dataset` (memory-mapped, no copy into a cache).
+
+        `columns` limits what is read. Raises NotFound / IntegrityError as `table` does.
+        Example: ``ds = cat.get("clean"); ds[0]["prompt"]``."""
         import datasets
 
         return datasets.Dataset(self.table(spec, columns))
 
     def iter_batches(self, spec: str | DatasetRef, batch_size: int = 10_000,
                      columns: list[str] | None = None):
-        """Stream a version as Arrow record batches (for data larger than memory)."""
+        """Stream a version as Arrow record batches of at most `batch_size` rows (for data
+        larger than memory). Raises NotFound / IntegrityError as `table` does.
+        Example: ``sum(b.num_rows for b in cat.iter_batches("raw", 50_000, ["id"]))``."""
         ref = self.resolve(spec)
         for f in self.files(ref):
             pf = self._read(ref, f, lambda f=f: pq.ParquetFile(f, memory_map=True))
@@ -438,6 +488,9 @@ class Catalog:
             raise IntegrityError(damage_message(ref.spec, path, e)) from None
 
     def ls(self, name: str | None = None) -> list[dict[str, Any]]:
+        """Every dataset version (or only `name`'s) as dicts {name, version, kind, rows,
+        created}, by name then newest first. Example: ``[r["version"] for r in cat.ls("raw")]``.
+        """
         q = "SELECT name, version, kind, rows, created FROM datasets"
         params: list = []
         if name:
@@ -446,6 +499,9 @@ class Catalog:
         return self._query(q + " ORDER BY name, created DESC", params)
 
     def show(self, spec: str | DatasetRef) -> dict[str, Any]:
+        """One version's catalog row with `stats` and `schema` decoded, its `files` and its
+        `parents` (specs). Raises NotFound / IntegrityError.
+        Example: ``cat.show("clean")["stats"]["rows"]``."""
         ref = self.resolve(spec)
         row = self._query("SELECT * FROM datasets WHERE name=? AND version=?",
                           [ref.name, ref.version])[0]
@@ -458,7 +514,9 @@ class Catalog:
         return row
 
     def lineage(self, spec: str | DatasetRef) -> list[dict[str, Any]]:
-        """The chain of ancestors: one entry per dataset version, child first."""
+        """The chain of ancestors, child first: one dict per version {dataset, step, params,
+        counts, code_version, created, parents}. Raises NotFound.
+        Example: ``[e["step"] for e in cat.lineage("clean")]  # ['filter', 'generate']``."""
         start = self.resolve(spec).spec
         out: list[dict[str, Any]] = []
         seen: set[str] = set()
@@ -494,6 +552,9 @@ class Catalog:
         The connection is read-only and sandboxed (SQL_SANDBOX): no writes, no reading or
         writing files (COPY, read_csv, read_parquet, ATTACH, EXPORT), no extensions (INSTALL,
         LOAD), no settings (SET, PRAGMA, RESET). Any refusal or SQL error is one CurateError.
+        Returns one dict per row; JSON columns (metrics, params, counts, ...) as JSON text.
+
+        Example: ``cat.sql("select step, loss from checkpoints where run_id = ?", [run])``.
         """
         self._ensure()
         with self.connect(sandbox=True) as con:
@@ -509,6 +570,10 @@ class Catalog:
     # -- runs and measurement tables ---------------------------------------------------
     def start_run(self, kind: str, config: dict | None = None, inputs: list | None = None,
                   name: str | None = None) -> str:
+        """Record a run as `running` (its kind, config and inputs, host, process, code
+        version); returns its id. Secrets in the config are scrubbed. Pair it with
+        `finish_run`; a run whose process dies is marked `died` by `reconcile`.
+        Example: ``run = cat.start_run("train", config={"lr": 1e-5}, inputs=["mix@ab12"])``."""
         run_id = uuid.uuid4().hex[:16]
         with self.connect() as con:
             con.execute(
@@ -521,6 +586,8 @@ class Catalog:
 
     def finish_run(self, run_id: str, status: str = "ok", outputs: list | None = None,
                    metrics: dict | None = None, error: str | None = None) -> None:
+        """Close run `run_id` with `status` (ok | failed), its outputs, metrics (JSON-able)
+        and error line. Example: ``cat.finish_run(run, "ok", metrics={"loss": 0.41})``."""
         with self.connect() as con:
             con.execute(
                 "UPDATE runs SET status=?, finished=?, outputs=?, metrics=?, error=? WHERE id=?",
@@ -528,7 +595,12 @@ class Catalog:
                  _json(scrub_obj(metrics or {})), scrub(error), run_id])
 
     def insert(self, table: str, row: dict[str, Any]) -> str:
-        """Insert one row into a measurement table (checkpoints, evals, probes, coverage, ...)."""
+        """Insert one row into a measurement table (checkpoints, evals, probes, coverage,
+        publications; columns in `curate/catalog/schema.py`); `id` and `created` are filled
+        when absent, dict/list values stored as JSON. Returns the id. Raises CurateError for
+        another table or an unknown column.
+        Example: ``cat.insert("evals", {"model": "m", "benchmark": "math500",
+        "metric": "accuracy", "value": 0.41})``."""
         if table not in TABLES or table in ("datasets", "lineage", "runs"):
             raise CurateError(f"cannot insert into {table!r}")
         row = {k: scrub_obj(v) for k, v in row.items()}
@@ -548,7 +620,8 @@ class Catalog:
         return row["id"]
 
     def cache_dir(self, area: str) -> Path:
-        """A folder for resumable caches (requests, verification, embeddings)."""
+        """A folder for resumable caches (requests, verification, embeddings), created if
+        needed: `$CURATE_HOME/cache/<area>`. Example: ``cat.cache_dir("requests")``."""
         p = self.home / "cache" / area
         p.mkdir(parents=True, exist_ok=True)
         return p
