@@ -131,7 +131,11 @@ class Catalog:
         """A short-lived connection under the catalog lock (DuckDB allows one process).
 
         `sandbox`: read-only with DuckDB's external access off and its configuration locked
-        (SQL_SANDBOX), for SQL written by a user."""
+        (SQL_SANDBOX), for SQL written by a user.
+
+        Raises CurateError when the database cannot be opened.
+        Example: ``with cat.connect(read_only=True) as con: con.execute("select 1")``.
+        """
         self.home.mkdir(parents=True, exist_ok=True)
         with file_lock(self._lock_path):
             if read_only and not self.db_path.exists():
@@ -172,6 +176,9 @@ class Catalog:
         else removed; staging folders of dead writers are removed; runs whose process is
         gone are marked `died`. Safe to run at any time, from any number of processes.
         Returns {"adopted": n, "removed": n, "writers": n, "runs_died": n}.
+
+        Errors are those of opening the catalog (CurateError).
+        Example: ``Catalog(".curate").reconcile()  # {"adopted": 0, "removed": 1, ...}``.
         """
         out = {"adopted": 0, "removed": 0, "writers": 0, "runs_died": 0}
 

@@ -161,7 +161,15 @@ def export_dataset(catalog, spec: str, out_dir: str | os.PathLike,
                    configs: dict[str, str] | None = None, overwrite: bool = False, *,
                    variants: bool = True, repo_id: str | None = None,
                    license: str | None = None, pretty_name: str | None = None) -> Path:
-    """Export `spec`, its registered variants and any extra configs (name -> spec)."""
+    """Export `spec`, its registered variants and any extra configs (name -> spec).
+
+    Writes `data/<config>/<split>-XXXXX-of-YYYYY.parquet`, README.md (card), the length
+    histogram and the recipe into `out_dir`; returns its path. Raises CurateError when
+    `out_dir` is not empty (without `overwrite`), IntegrityError for damaged stored files,
+    NotFound for an unknown spec.
+
+    Example: ``export_dataset(cat, "cd-cot", "out/cd-cot", repo_id="ORG/cd-cot")``.
+    """
     out = check_target(out_dir, overwrite)
     cfgs = load_configs(catalog, spec, configs, variants)
     return write_export(catalog, cfgs, out, overwrite, repo_id, license, pretty_name)

@@ -62,7 +62,16 @@ def import_file(catalog, path: str | Path, name: str, kind: str = "problems",
     Traces (`kind="traces"`) need a prompt and reasoning and/or answer_text; `mapping`
     (`{"reasoning": "FIELD", ...}` or "reasoning=FIELD,...") and `layout` (a name in
     `curate.formats.traces.LAYOUTS`, "auto" or None to detect one, "none") say where they are.
-    Returns (ref, rejects ref or None, counts)."""
+    Returns (ref, rejects ref or None, counts).
+
+    Raises BadInput naming the file, line and field of the first bad row (unless `skip_bad`),
+    for an unknown kind, mapping or layout; nothing is registered then.
+
+    Example::
+
+        ref, rejects, counts = import_file(cat, "traces.jsonl", "raw", kind="traces",
+                                           mapping="reasoning=thinking,answer_text=solution")
+    """
     if kind not in KINDS:
         raise BadInput(f"unknown kind {kind!r} (one of {', '.join(KINDS)})")
     check_names(*output_names(name, skip_bad))
@@ -84,7 +93,14 @@ def import_hf(catalog, spec: str, name: str, kind: str = "problems", skip_bad: b
               mapping: dict[str, str] | str | None = None, layout: str | None = None):
     """Import one split of a Hub dataset (or an exported folder): `hf:ORG/NAME[@REV][:config]
     [:split]`. Column types are kept (a traces export comes back as the same schema); traces
-    take `mapping` and `layout` as in `import_file`."""
+    take `mapping` and `layout` as in `import_file`.
+
+    Returns (ref, rejects ref or None, counts). Raises BadInput (bad rows, unknown kind),
+    NotFound / CurateError (the dataset, config or split does not exist, or no network while
+    offline).
+
+    Example: ``import_hf(cat, "hf:ORG/cd-cot:nocot", "cd-back", kind="traces")``.
+    """
     from curate.corpora.hub import cache_for, load_hf, parse_hf_spec
 
     if kind not in KINDS:

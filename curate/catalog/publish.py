@@ -97,6 +97,12 @@ def publish(catalog, spec: str, repo: str, private: bool = False, revision: str 
 
     `dry_run=DIR` writes the folder that would be uploaded to DIR and touches neither the
     network nor the catalog.
+
+    Returns a `Publication` (dataset, repo, revision, commit, url), also recorded in the
+    `publications` table. Raises CurateError for a contaminated dataset (without
+    `allow_contaminated`), a missing token or a Hub error; IntegrityError for damaged files.
+
+    Example: ``publish(cat, "cd-cot", "ORG/cd-cot", private=True, dry_run="out/preview")``.
     """
     ref = catalog.resolve(spec)
     check_repo_id(repo)

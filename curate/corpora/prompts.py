@@ -96,6 +96,12 @@ def load_prompts(source: str, catalog=None, *, n: int | None = None, seed: int =
 
     `subset` keeps rows whose original fields equal the given values (e.g. {"source":
     "olympiads"}); `n` then draws that many rows with `seed` (the same seed, the same rows).
+
+    Returns a `PromptSet(rows, source, parents, info)`; rows are
+    `{problem_id, prompt, reference, source, metadata}`. Raises BadInput (no prompt field
+    found, a bad row naming file, row and field), NotFound (an unknown dataset or file).
+
+    Example: ``load_prompts("hf:HuggingFaceH4/MATH-500:default:test", cat, n=100, seed=0)``.
     """
     from curate.corpora.hub import cache_for, is_hf_spec, load_hf, parse_hf_spec
 

@@ -215,7 +215,13 @@ def generate_countdown(catalog, name: str, n: int, numbers: int = 4, seed: int =
                        split: str = "train", workers: int | None = None,
                        cfg: CountdownConfig | None = None, progress: bool = True,
                        **teacher_opts) -> Any:
-    """Generate `n` Countdown-CoT traces and register them as a traces dataset."""
+    """Generate `n` Countdown-CoT traces and register them as a traces dataset.
+
+    Returns the `DatasetRef`. Raises BadInput for impossible settings (numbers, targets, a
+    bad name).
+
+    Example: ``generate_countdown(cat, "cd-cot", 1000, numbers=4, seed=0)``.
+    """
     try:
         cfg = cfg or CountdownConfig(numbers=numbers, semantics=teacher_opts.get(
             "semantics", "integer"))

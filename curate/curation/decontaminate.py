@@ -739,7 +739,14 @@ def decontaminate_dataset(catalog, name: str, output: str, keep_dropped: bool = 
 
     Streams the input batch by batch (memory bounded by the batch); `progress`: a bar
     (terminal) or interval lines (log) over the rows; with `executor` (an `ExecutorSpec`) the
-    same op runs as a datatrove pipeline."""
+    same op runs as a datatrove pipeline.
+
+    Returns the `DatasetRef` of `output`. Raises BadInput for unknown options or fields,
+    NotFound / CurateError for a benchmark with no local copy and no Hub access (unless
+    `skip_missing`), CurateError when no row is left.
+
+    Example: ``decontaminate_dataset(cat, "clean-dedup", "clean-decon", benchmarks="math500,aime24")``.
+    """
     from curate.curation.executors.run import run_op
 
     return run_op(catalog, name, output, DecontaminateOp(params, keep_dropped),

@@ -230,7 +230,13 @@ def dedup_dataset(catalog, name: str, output: str, keep_dropped: bool = True,
 
     `executor` "local" (or an object with `.kind`, `.tasks`, `.workers`) runs the datatrove
     MinHash stages instead (`curate.curation.dedup_scale`, memory bounded by the shard);
-    `tasks` shards (default 2 per worker), `workers` processes (default 1)."""
+    `tasks` shards (default 2 per worker), `workers` processes (default 1).
+
+    Returns the `DatasetRef` of `output`. Raises BadInput for unknown options or a missing
+    `field` column, CurateError when no row is left.
+
+    Example: ``dedup_dataset(cat, "clean", "clean-dedup", threshold=0.6)``.
+    """
     if executor is not None:
         return _dedup_on_executor(catalog, name, output, keep_dropped, executor, tasks,
                                   workers, params)

@@ -325,7 +325,15 @@ def filter_dataset(catalog, name: str, output: str, keep_dropped: bool = True, e
     rows go to `output-dropped` unless `keep_dropped` is False.
 
     Streams the input (memory bounded by the batch); with `executor` (an `ExecutorSpec`) the
-    same filter runs as a datatrove pipeline, group filters sharded by problem."""
+    same filter runs as a datatrove pipeline, group filters sharded by problem.
+
+    `params`: the keys of `filters.DEFAULTS` (verified_only, drop_finish_reasons, min_tokens,
+    max_tokens, require_closed_think, max_repetition, pass_rate_min/max, k_per_problem,
+    strategy, seed). Returns the `DatasetRef` of `output`. Raises BadInput for unknown or
+    inconsistent options, CurateError when no row is left (nothing registered).
+
+    Example: ``filter_dataset(cat, "raw-verified", "clean", verified_only=True, max_tokens=16384)``.
+    """
     from curate.curation.executors.run import run_op
 
     return run_op(catalog, name, output, FilterOp(params, keep_dropped), executor=executor,

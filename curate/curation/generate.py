@@ -365,7 +365,18 @@ def generate_traces(catalog, name: str, prompts: str | PromptSet, teacher: str |
                     subset: dict[str, Any] | None = None,
                     api_key_env: str = "OPENAI_API_KEY", progress: bool = True,
                     startup_timeout: float = 1800.0) -> GenerateResult:
-    """Generate traces for `prompts` with `teacher` and register them as `name` (resumable)."""
+    """Generate traces for `prompts` with `teacher` and register them as `name` (resumable).
+
+    Returns a `GenerateResult(ref, failures, summary)`; rows that failed for good go to
+    `NAME-failures`. Raises CurateError for a teacher that cannot start or answer
+    (`FatalTeacherError` on 401/403/404), BadInput for bad options or prompts.
+
+    Example::
+
+        res = generate_traces(cat, "math-raw", "prompts.jsonl", "openai:http://127.0.0.1:8000/v1",
+                              GenerateConfig(samples=4, max_tokens=16384, temperature=0.6))
+        res.ref.spec, res.summary["sent"]
+    """
     from curate.catalog.catalog import check_names
 
     check_names(name, f"{name}-failures")   # before any prompt is read or request sent

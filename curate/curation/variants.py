@@ -151,7 +151,13 @@ def make_variant(catalog, name: str, variant: str, output: str, short_field: str
                  progress: bool = False):
     """Register the `variant` view of traces dataset `name` as `output`, streamed batch by
     batch (long-CoT datasets do not fit in memory as Python rows); with `executor` (an
-    `ExecutorSpec`) as a datatrove pipeline."""
+    `ExecutorSpec`) as a datatrove pipeline.
+
+    `variant`: cot | nocot | short. Returns the `DatasetRef` of `output`. Raises BadInput for
+    an unknown variant or rows missing what it needs (reasoning for cot, `short_field`).
+
+    Example: ``make_variant(cat, "cd-cot", "nocot", "cd-nocot")``.
+    """
     from curate.curation.executors.run import run_op
 
     return run_op(catalog, name, output, VariantOp(variant, short_field, system),

@@ -41,6 +41,8 @@ def write_dashboard(catalog, out: str | Path | None = None) -> Path:
     Pages from an earlier build that this build no longer writes are removed.
 
     Raises `CurateError` when the catalog cannot be opened.
+
+    Example: ``write_dashboard(Catalog(".curate"), "reports/")  # reports/index.html``.
     """
     out_dir = Path(out) if out else Path(catalog.home) / "report"
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -300,6 +300,13 @@ def coverage_report(catalog, names: list[str] | str, against: list[str] | str,
 
     Embeddings come from (and go to) the store's cache; figures are stored in the catalog's
     `coverage` table; with `report_dir`, a PCA map PNG and an HTML report are written there.
+
+    Returns a `CoverageReport` whose `results` hold, per (dataset, benchmark), the
+    nearest-neighbour similarity summary, `copies` / `copy_share` and the `verdict` (copies
+    first). Raises BadInput (no prompts, an unknown benchmark or embedder), NotFound (an
+    unknown dataset).
+
+    Example: ``coverage_report(cat, ["clean"], "math500,aime24", report_dir="reports/coverage")``.
     """
     from curate.probes.embed import EmbedStats, embed_texts, load_embedder
 

@@ -305,7 +305,16 @@ def dip_summary(steps: list, scores: list, tokens: list) -> dict[str, Any]:
 
 
 def evaluate(catalog, spec: str, suite: str, **kw) -> dict[str, Any]:
-    """MODEL_OR_RUN: one model / checkpoint, or every checkpoint of a run."""
+    """MODEL_OR_RUN: one model / checkpoint, or every checkpoint of a run.
+
+    `suite`: p3 | p1 | math | local:FILE[,FILE]; keywords: samples, limit, max_new_tokens,
+    temperature, teacher, name, device, dtype, batch_size, include_base. Returns {model,
+    suite, run_id, step, benchmarks: {name: {accuracy, pass@1, pass@k, mean_response_tokens,
+    truncation_rate, outputs}}} for a model, or {evals: [...], trajectory, plot_path} for a run.
+    Raises NotFound (an unknown model, checkpoint or run), BadInput (a bad suite or option).
+
+    Example: ``evaluate(cat, "runs/sft", "local:arith.jsonl", max_new_tokens=64)``.
+    """
     target = resolve_target(catalog, spec)
     if target["kind"] == "run":
         return evaluate_run(catalog, spec, suite, **kw)

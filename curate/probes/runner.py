@@ -124,6 +124,12 @@ def run_ti(catalog, model: str, base: str, formula: str = "icml", metric: str = 
     CSV / JSONL / Parquet table, `scale` percent or fraction) they are its `model` values;
     `rows` (model, benchmark, group, value in percent) are used as given (an experiment
     passes the evals of its own suite).
+
+    Returns {ti: {other, non: percent or None}, groups, benchmarks, table, warnings, reason,
+    probe_id}. Raises BadInput (unknown formula, groups or scale), NotFound (no evals of
+    `model` or `base`).
+
+    Example: ``run_ti(cat, "runs/sft", "Qwen/Qwen3-1.7B-Base", formula="icml")["ti"]``.
     """
     if scores or rows is not None:
         rows = transfer.scores_from_file(scores, scale) if scores else rows
@@ -199,6 +205,12 @@ def run_shift_probe(catalog, probe: str, model: str, base: str, texts: str, *,
     `attn_implementation` (eager, sdpa, flash_attention_2) changes the released PCA shift
     (it averages over padded positions, whose states depend on the kernel): the one used and
     the library versions are recorded with the figures.
+
+    Returns the probe's figures (per task and overall), `probe_id` and `plot_path`. Raises
+    BadInput (unknown probe or pooling, bad limits, texts without responses where needed),
+    CurateError (models whose tokenizers or vocabularies differ).
+
+    Example: ``run_shift_probe(cat, "kl", "runs/sft", ".curate/tiny", "clean", limit=50)``.
     """
     if probe not in ("kl", "pca-shift", "rank-shift"):
         raise BadInput(f"unknown probe {probe!r} ({', '.join(PROBES)})")

@@ -198,7 +198,14 @@ def train_grpo(catalog, prompts: str, model: str, output: str | Path,
                opts: GRPOOptions | None = None,
                tags: dict[str, Any] | None = None) -> dict[str, Any]:
     """A GRPO run; its checkpoints and the run go into the catalog (rank 0 only); `tags` go
-    into the run's config."""
+    into the run's config.
+
+    Returns {run_id, prompts, model, output, rewards, checkpoints, final, steps, ...}.
+    Raises BadInput before training for prompts without `prompt`/`reference`, unknown rewards
+    or inconsistent batch settings.
+
+    Example: ``train_grpo(cat, "countdown-test", "runs/sft", "runs/grpo", GRPOOptions(max_steps=10))``.
+    """
     import datasets
     from transformers import AutoModelForCausalLM
     from trl import GRPOTrainer

@@ -162,6 +162,13 @@ def build_mixture(catalog, name: str, components: list[Component | str],
 
     Every component is resolved and its fields checked before any row is drawn, so a
     missing dataset or variant fails in a second whatever the sizes.
+
+    `components`: `"DATASET[@V][:COUNT|RATIO]"` strings (or `Component`s). Returns the mixture's
+    `DatasetRef` (kind `mixture`, columns component, id, problem_id, task, source, prompt,
+    reference, teacher, messages). Raises BadInput (a bad component, a missing variant field,
+    more rows asked than there are), NotFound (an unknown dataset).
+
+    Example: ``build_mixture(cat, "cd-mix", ["countdown-cot-20k:512", "math-cot-20k:0.5"], variant="cot")``.
     """
     if variant is not None and variant not in VARIANTS:
         raise BadInput(f"unknown variant {variant!r} (one of {', '.join(VARIANTS)})")

@@ -409,6 +409,16 @@ def train_sft(catalog, mixture: str, model: str, output: str | Path,
 
     `log(line)` hears the truncation report before training starts; `tags` go into the run's
     config (an experiment records its arm and fingerprint there).
+
+    Returns {run_id, mixture, model, output, device, checkpoints: [{id, path, step, loss,
+    tokens_seen}], final, steps, train_loss, tokens_seen, seconds, truncation, ...}. Raises
+    BadInput before any training for a bad mixture, model, chat template or options (and rows
+    over `max_length` past the truncation limit), CurateError for a non-empty `output`.
+
+    Example::
+
+        res = train_sft(cat, "cd-mix", ".curate/tiny", "runs/sft",
+                        SFTOptions(max_steps=20, save_steps=10, max_length=4096))
     """
     from curate.training.callbacks import CatalogCallback
 
