@@ -325,8 +325,9 @@ def _run_requests(base_url: str, spec: TeacherSpec, reqs: list[Request], cfg: Ge
                                     lambda r, rec: bar.update(rec))
                 finally:
                     bar.close()
-                records = {r.key: cache.get(r.key) for r in reqs}
-            return ep, records, {"sent": len(pending), "cached": cached,
+                transient = {r.key: cache.get(r.key) for r in pending
+                             if not cache.done(r.key) and cache.get(r.key) is not None}
+            return ep, transient, {"sent": len(pending), "cached": cached,
                                        "send_wall_s": round(time.monotonic() - t0, 3),
                                        "completion_tokens_this_run": bar.tokens}
 
@@ -343,8 +344,7 @@ def _all_cached(spec: TeacherSpec, reqs: list[Request], cfg: GenerateConfig, cac
     with RequestCache(cache_file) as cache:
         if not all(cache.done(r.key) for r in reqs):
             return None
-        records = {r.key: cache.get(r.key) for r in reqs}
-    return ep, records, {"sent": 0, "cached": len(reqs), "send_wall_s": 0.0,
+    return ep, {}, {"sent": 0, "cached": len(reqs), "send_wall_s": 0.0,
                          "completion_tokens_this_run": 0, "server_started": False}
 
 
@@ -401,19 +401,20 @@ def generate_traces(catalog, name: str, prompts: str | PromptSet, teacher: str |
     try:
         cached = _all_cached(spec, reqs, cfg, cache_path(catalog, name))
         if cached is not None:
-            ep, records, run_stats = cached
+            ep, transient, run_stats = cached
             if progress:
                 print(f"all {len(reqs)} requests are answered in the cache: {spec} not started",
                       file=sys.stderr)
         else:
             with serving(spec, catalog.cache_dir("servers"), startup_timeout) as (url, engine,
                                                                                  ver):
-                ep, records, run_stats = _run_requests(
+                ep, transient, run_stats = _run_requests(
                     url, spec, reqs, cfg, cache_path(catalog, name), api_key, progress, engine,
                     ver)
         boundary = reasoning_boundary(spec, ep, cfg, reqs[0].messages)
-        result = _register(catalog, name, task, ps, ep, reqs, records, cfg, params, run,
-                           time.monotonic() - t0, run_stats, boundary)
+        result = _register(catalog, name, task, ps, ep, reqs, transient,
+                           cache_path(catalog, name), cfg, params, run, time.monotonic() - t0,
+                           run_stats, boundary)
     except BaseException as e:
         catalog.finish_run(run, "failed", error=f"{type(e).__name__}: {e}"[:500])
         raise
@@ -448,53 +449,98 @@ def _row(r: Request, rec: dict, ep: Endpoint, task: str, sampling_json: str,
             "messages": messages_for(r.user, c["reasoning"], c["answer_text"], "cot", system)}
 
 
-def _boundary_counts(rows: list[dict], boundary: dict | None) -> dict[str, Any]:
-    """How many rows ended inside their thinking, had their answer recovered from
-    reasoning_content, or have no answer: the run summary says so instead of hiding them."""
-    metas = [json.loads(r["metadata"]) for r in rows]
-    return {"reasoning_parser": (boundary or {}).get("reasoning_parser"),
-            "think_prefilled": (boundary or {}).get("think_prefilled"),
-            "unclosed_think": sum(m.get("think_closed") is False for m in metas),
-            "answer_recovered": sum(bool(m.get("answer_recovered")) for m in metas),
-            "empty_answer": sum(bool(m.get("empty_answer")) for m in metas)}
+class _Summary:
+    """The run summary, summed row by row as the traces stream into the store."""
+
+    def __init__(self) -> None:
+        self.rows = self.prompt_tokens = self.completion_tokens = 0
+        self.finish: Counter = Counter()
+        self.unclosed = self.recovered = self.empty = 0
+
+    def add(self, row: dict[str, Any]) -> None:
+        self.rows += 1
+        self.finish[row["finish_reason"]] += 1
+        self.prompt_tokens += row["prompt_tokens"] or 0
+        self.completion_tokens += row["completion_tokens"] or 0
+        m = json.loads(row["metadata"])
+        self.unclosed += m.get("think_closed") is False
+        self.recovered += bool(m.get("answer_recovered"))
+        self.empty += bool(m.get("empty_answer"))
+
+    def boundary_counts(self, boundary: dict | None) -> dict[str, Any]:
+        """How many rows ended inside their thinking, had their answer recovered from
+        reasoning_content, or have no answer: the run summary says so instead of hiding them."""
+        return {"reasoning_parser": (boundary or {}).get("reasoning_parser"),
+                "think_prefilled": (boundary or {}).get("think_prefilled"),
+                "unclosed_think": self.unclosed, "answer_recovered": self.recovered,
+                "empty_answer": self.empty}
 
 
-def _register(catalog, name, task, ps, ep, reqs, records, cfg, params, run, wall, run_stats,
-              boundary=None):
+ROWS_PER_BATCH = 256
+
+
+def _register(catalog, name, task, ps, ep, reqs, transient, cache_file, cfg, params, run, wall,
+              run_stats, boundary=None):
+    """Register the answered requests as `name`, streamed from the request cache in request
+    order (memory: one batch of rows, not the run), and the failed ones as `name-failures`."""
+    import pyarrow as pa
+
     sampling_json = stable_json(cfg.sampling())
-    rows, failures = [], []
-    for r in reqs:
-        rec = records.get(r.key)
-        if rec and rec.get("ok"):
-            rows.append(_row(r, rec, ep, task, sampling_json, cfg.system, boundary))
-        else:
-            rec = rec or {"reason": "not_sent", "error": "no result"}
-            failures.append({"problem_id": r.prompt_row["problem_id"], "sample_index": r.sample_index,
-                             "prompt": r.user, "reason": rec.get("reason"), "error": rec.get("error"),
+    with RequestCache(cache_file) as cache:
+        failures, answered = [], 0
+        for r in reqs:                         # first pass: which requests have an answer
+            if cache.ok(r.key):
+                answered += 1
+                continue
+            rec = cache.get(r.key) or transient.get(r.key) or {"reason": "not_sent",
+                                                                 "error": "no result"}
+            failures.append({"problem_id": r.prompt_row["problem_id"],
+                             "sample_index": r.sample_index, "prompt": r.user,
+                             "reason": rec.get("reason"), "error": rec.get("error"),
                              "status": rec.get("status"), "attempts": rec.get("attempts"),
                              "final": bool(rec.get("final")), "request_key": r.key})
-    reasons = Counter(f["reason"] for f in failures)
-    finish = Counter(row["finish_reason"] for row in rows)
-    summary = {"requests": len(reqs), "rows": len(rows), "failures": dict(reasons),
-               "finish_reasons": dict(finish), "truncated": finish.get("length", 0),
-               "prompt_tokens": sum(r["prompt_tokens"] or 0 for r in rows),
-               "completion_tokens": sum(r["completion_tokens"] or 0 for r in rows),
-               "wall_s": round(wall, 3), **run_stats,
-               "teacher": ep.teacher, "engine": ep.engine, "engine_version": ep.engine_version,
-               **_boundary_counts(rows, boundary)}
-    if not rows:
-        first = failures[0] if failures else {}
-        raise CurateError(f"no rows generated: all {len(reqs)} requests failed "
-                          f"({dict(reasons)}; first: {first.get('error')})")
-    params = {**params, "teacher_model": ep.model, "teacher_revision": ep.revision,
-              "engine": ep.engine, "engine_version": ep.engine_version,
-              "max_model_len": ep.max_model_len, **(boundary or {})}
-    fref = None
-    if failures:
-        fref = catalog.register(f"{name}-failures", failures, kind="rejects", parents=ps.parents,
-                                step="generate-failures", params=params,
-                                counts={"in": len(reqs), "out": len(failures)}, run_id=run)
-    ref = catalog.register(name, rows, kind="traces", parents=ps.parents, step="generate",
-                           params=params, schema=TRACE_SCHEMA, run_id=run, stats={"generate": summary},
-                           counts={"in": len(reqs), "out": len(rows), "dropped": dict(reasons)})
+        reasons = Counter(f["reason"] for f in failures)
+        if not answered:
+            first = failures[0] if failures else {}
+            raise CurateError(f"no rows generated: all {len(reqs)} requests failed "
+                              f"({dict(reasons)}; first: {first.get('error')})")
+        params = {**params, "teacher_model": ep.model, "teacher_revision": ep.revision,
+                  "engine": ep.engine, "engine_version": ep.engine_version,
+                  "max_model_len": ep.max_model_len, **(boundary or {})}
+        fref = None
+        if failures:
+            fref = catalog.register(f"{name}-failures", failures, kind="rejects",
+                                    parents=ps.parents, step="generate-failures", params=params,
+                                    counts={"in": len(reqs), "out": len(failures)}, run_id=run)
+        acc = _Summary()
+
+        def batches():                         # second pass: the answers, batch by batch
+            buf = []
+            for r in reqs:
+                if cache.ok(r.key):
+                    row = _row(r, cache.get(r.key), ep, task, sampling_json, cfg.system, boundary)
+                    acc.add(row)
+                    buf.append(row)
+                    if len(buf) >= ROWS_PER_BATCH:
+                        yield pa.RecordBatch.from_pylist(buf, schema=TRACE_SCHEMA)
+                        buf = []
+            if buf:
+                yield pa.RecordBatch.from_pylist(buf, schema=TRACE_SCHEMA)
+
+        summary: dict[str, Any] = {}
+
+        def finish(_written) -> dict:
+            summary.update({
+                "requests": len(reqs), "rows": acc.rows, "failures": dict(reasons),
+                "finish_reasons": dict(acc.finish), "truncated": acc.finish.get("length", 0),
+                "prompt_tokens": acc.prompt_tokens, "completion_tokens": acc.completion_tokens,
+                "wall_s": round(wall, 3), **run_stats, "teacher": ep.teacher,
+                "engine": ep.engine, "engine_version": ep.engine_version,
+                **acc.boundary_counts(boundary)})
+            return {"stats": {"generate": summary},
+                    "counts": {"in": len(reqs), "out": acc.rows, "dropped": dict(reasons)}}
+
+        ref = catalog.register(name, batches(), kind="traces", parents=ps.parents,
+                               step="generate", params=params, schema=TRACE_SCHEMA, run_id=run,
+                               finish=finish)
     return GenerateResult(ref, fref, summary)
