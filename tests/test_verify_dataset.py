@@ -112,6 +112,9 @@ def test_cli_verify_answer_bare_answers(home):
     r = CliRunner().invoke(app, ["verify-answer", "--reference", "5", "--answer", "5",
                                  "--unclosed", "guess"])
     assert r.exit_code != 0 and "--unclosed must be one of" in str(r.exception)
+    r = CliRunner().invoke(app, ["verify-answer", "--reference", "5", "--answer", "5",
+                                 "--rule", "nope"])
+    assert r.exit_code != 0 and "--rule must be one of" in str(r.exception)
 
 
 def test_verify_missing_dataset_is_one_line_error(home):

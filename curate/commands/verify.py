@@ -24,6 +24,8 @@ def verify(
     unclosed: str = typer.Option("no-answer", help="math/mcq: thinking that never closed has "
                                  "no-answer (default), or whole-response: the whole response "
                                  "is read (P3's evaluation rule)."),
+    rule: str = typer.Option("math-verify", help="math: the comparison rule (see "
+                             "curate.curation.verify_math.MATH_RULES)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not use the (gold, prediction) result cache."),
     json_out: bool = typer.Option(False, "--json"),
     executor: str = X.EXECUTOR, tasks: int = X.TASKS,
@@ -35,7 +37,7 @@ def verify(
     from curate.catalog.catalog import ref_dict
     from curate.curation.verify import verify_dataset
 
-    opts = _math_options(unanchored, last_number, unclosed)
+    opts = _math_options(unanchored, last_number, unclosed, rule)
     ex = X.spec_from(executor, tasks, None, partition, time, cpus_per_task, mem_per_cpu_gb,
                      gpus_per_task, sbatch_arg, dry_run)
     if ex is not None and workers:
@@ -69,6 +71,7 @@ def verify_answer(
     unanchored: bool = typer.Option(False, help="math: math-verify's right-most formula when no box or anchor."),
     last_number: bool = typer.Option(False, help="math: Qwen-style last-number fallback (opt-in)."),
     unclosed: str = typer.Option("no-answer", help="math/mcq: no-answer | whole-response (P3)."),
+    rule: str = typer.Option("math-verify", help="math: the comparison rule."),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Verify one answer (a bare answer or a whole completion) against a reference and say
@@ -86,7 +89,7 @@ def verify_answer(
         raise CurateError("--semantics applies to --task countdown only")
 
     kind = task_kind(task)
-    opts = _math_options(unanchored, last_number, unclosed) if kind == "math" else \
+    opts = _math_options(unanchored, last_number, unclosed, rule) if kind == "math" else \
         ({"unclosed": unclosed} if kind == "mcq" and unclosed != "no-answer" else {})
     r = run(task, reference, answer, options=opts, timeout=timeout)
     row = {"verified": r.verified, "reason": r.reason, "verifier": r.verifier,
@@ -98,17 +101,23 @@ def verify_answer(
         print_rows([row], title="verify-answer")
 
 
-def _math_options(unanchored: bool, last_number: bool, unclosed: str) -> dict:
+def _math_options(unanchored: bool, last_number: bool, unclosed: str,
+                  rule: str = "math-verify") -> dict:
     """The math verifier's options as given on the command line (defaults left out)."""
+    from curate.curation.verify_math import DEFAULT_RULE, MATH_RULES
     from curate.errors import CurateError
     from curate.formats.answers import UNCLOSED_RULES
 
     if unclosed not in UNCLOSED_RULES:
         raise CurateError(f"--unclosed must be one of {', '.join(UNCLOSED_RULES)}, got {unclosed!r}")
+    if rule not in MATH_RULES:
+        raise CurateError(f"--rule must be one of {', '.join(MATH_RULES)}, got {rule!r}")
     opts: dict = {k: v for k, v in (("unanchored", unanchored),
                                      ("last_number_fallback", last_number)) if v}
     if unclosed != "no-answer":
         opts["unclosed"] = unclosed
+    if rule != DEFAULT_RULE:
+        opts["rule"] = rule
     return opts
 
 
