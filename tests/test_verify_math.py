@@ -50,7 +50,8 @@ def test_last_boxed_nested_and_last_wins():
     (r"\boxed{42}. Put your final answer within \boxed{}.", "42"),     # empty echo box
     (r"\boxed{42}. Final Answer: \boxed{your_answer}", "42"),
     (r"put it in \boxed as shown", None),            # no number or symbol: no box
-    (r"\boxed xyz", None),
+    (r"\boxed xyz", None), (r"\boxed 1/2", None), (r"\boxed 3x", None),
+    (r"\boxed 4.5.", "4.5"), (r"\boxed42", "42"),
 ])
 def test_boxed_rules(text, want):
     assert last_boxed(text) == want
@@ -133,6 +134,20 @@ def test_partial_parse_is_no_answer(gold, pred, verdict, final):
         assert r.final_answer == final
     if verdict is None:
         assert r.reason == "not_an_expression"
+
+
+@pytest.mark.parametrize("gold,pred,verdict", [
+    ("3", "The answer is $3$x.", False),                    # a formula glued to more text
+    ("5", "The answer is $5$ apples and $3$ pears.", None),
+    ("3", "The answer is $3$ apples.", True),
+    ("5", "The answer is 5 because 2+3=5.", True),          # a clause after the answer
+    ("x=5", "The answer is $x = 5$, which satisfies it.", True),
+    ("73", r"Answer: \text{73 cm}", True),
+    ("1,2", "The answer is $1$ and $2$.", True),
+    ("2", "The answer is $1$ and $2$.", False),
+])
+def test_formulas_after_an_anchor_are_whole(gold, pred, verdict):
+    assert verify_math(gold, pred).verified is verdict
 
 
 @pytest.mark.parametrize("gold,pred", [

@@ -57,7 +57,7 @@ from curate.formats.answers import (  # noqa: F401  (re-exported: the verifier's
 from curate.formats.boxed import final_boxes, last_boxed
 
 # Bump when extraction or normalisation changes: cached verdicts (verify_pool) depend on it.
-EXTRACTION_VERSION = "curate-extract/7"
+EXTRACTION_VERSION = "curate-extract/8"
 MAX_ANSWER_CHARS = 2000   # longer "answers" are not answers; they only feed pathological parses
 MAX_BARE_CHARS = 200      # a whole text longer than this is not "itself a short expression"
 
@@ -118,7 +118,7 @@ def as_expression(text: str) -> str | None:
     second" -> "12π"); anything else with
     words in it ("5 apples and 3 pears", "the function is increasing") is no answer.
     """
-    t = clean_answer(text)
+    t = clean_answer(re.sub(r"(?<!\\)\$", " ", text or "")).strip()   # "$3$ apples" -> 3 apples
     if not t or len(t) > MAX_ANSWER_CHARS:
         return None
     if re.fullmatch(r"[A-Za-z]{2,24}", t):      # "east"; "wrong" or "correct" is a verdict
@@ -226,6 +226,9 @@ _ORDINAL = re.compile(                                        # 12^{\mathrm{th}}
 _SQRT_SIGN = re.compile(r"√\s*(\d+(?:\.\d+)?|[A-Za-z](?![A-Za-z])|\([^()]*\)|\{[^{}]*\})")
 _UNICODE_MATH = {"∞": "\\infty ", "−": "-", "×": "\\times ", "·": "\\cdot ", "÷": "\\div ",
                  "≤": "\\le ", "≥": "\\ge ", "≠": "\\ne ", "²": "^2", "³": "^3"}
+# A number written inside \text{}: "\text{73 cm}" is 73 with a unit (math-verify reads
+# the whole \text{} as a word).
+_NUMBER_IN_TEXT = re.compile(r"\\text\{\s*(-?\d[\d,]*(?:\.\d+)?)\s*([^{}]*)\}")
 _SPACES = re.compile(r"(?<!\\)\\(?:[,;: ]|quad|qquad)|~")    # not the `\\` of a matrix row
 
 
@@ -235,8 +238,8 @@ def normalise(s: str) -> str:
     Escaped dollars `\\$36` -> 36; thousands written with thin spaces `10\\,080` / `10\\!080`
     -> 10080 (`10{,}080` and `10,080` math-verify reads itself); other thin spaces -> a space;
     degree signs `°` / `\\degree` -> `^\\circ` (math-verify drops it); `\\mbox` -> `\\text`;
-    ordinals `12^{\\mathrm{th}}` / `12th` -> 12; Unicode math `3√13`, `∞`, `x²`, `×`, `−`
-    -> LaTeX.
+    ordinals `12^{\\mathrm{th}}` / `12th` -> 12; `\\text{73 cm}` -> `73 \\text{ cm}`;
+    Unicode math `3√13`, `∞`, `x²`, `×`, `−` -> LaTeX.
     Units in a trailing `\\text{ cm}`, `\\%`, `\\dfrac`, `\\left`/`\\right` and `\\!` are
     math-verify's own normalisation (`NormalizationConfig(units=True, basic_latex=True)`).
     """
@@ -247,6 +250,8 @@ def normalise(s: str) -> str:
         t = t.replace(sign, latex)
     t = _THIN_THOUSANDS.sub("", t)
     t = _ORDINAL.sub("", t)
+    t = _NUMBER_IN_TEXT.sub(lambda m: m.group(1) + (f" \\text{{ {m.group(2).strip()}}}"
+                                                    if m.group(2).strip() else ""), t)
     t = _SPACES.sub(" ", t)
     t = re.sub(r"(?<!\\)\$", "", t)          # math delimiters inside an answer
     return t.replace("\n", " ").strip()

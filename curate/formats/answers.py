@@ -111,7 +111,10 @@ _ANCHOR = re.compile(
 # which is a factorial as often as an exclamation: "5!" stays whole).
 _SENTENCE_END = re.compile(r"\n|(?<!\\)[.;](?=\s|$)")
 # A clause ends at a comma followed by a word (not "and" / "or" of a list).
-_CLAUSE_END = re.compile(r",\s+(?!(?:and|or)\b)[A-Za-z]{2,}")
+_CLAUSE_END = re.compile(r",\s+(?!(?:and|or)\b)[A-Za-z]{2,}"
+                         r"|\s+(?:because|since|which|where|so|when|if|as)\b")
+_AFTER_FORMULA = re.compile(r"\s*(?:$|\n|[.;:!?)\]]|,|\s(?:because|since|which|where|so|when"
+                            r"|if|as|and|or|I|we|this|that|is|are)\b)")
 _ENV = re.compile(r"\s*(\$\$.+?\$\$|\$(?:\\\$|[^$])+?\$|\\\(.+?\\\)|\\\[.+?\\\])", re.S)
 _JOIN = re.compile(r"\s*(?:,\s*(?:and|or)?|and|or)\s*(?=\$|\\\(|\\\[)")
 
@@ -157,8 +160,11 @@ def _span_after(rest: str) -> str | None:
                 break
             parts.append(nxt.group(1))
             pos = nxt.end()
-        span = " , ".join(clean_answer(p) for p in parts)
-        return clean_answer(span) or None
+        # The formulas are the answer when the sentence ends (or a clause starts) after them;
+        # "$3$x" or "$5$ apples and $3$ pears" is read as the whole sentence instead.
+        if _AFTER_FORMULA.match(rest, pos):
+            span = " , ".join(clean_answer(p) for p in parts)
+            return clean_answer(span) or None
     rest = rest.lstrip()
     end = _SENTENCE_END.search(rest)
     span = rest[:end.start()] if end else rest

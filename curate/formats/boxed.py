@@ -17,7 +17,8 @@ _BOX = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])\s*(\{)?")
 # One number (thousands groups, decimals) or one symbol: a letter or a command such as \pi,
 # standing alone (not the start of a word: `\boxed as` is an echo, not a box).
 _BARE_TOKEN = re.compile(
-    r"\s*(-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|-?\\[A-Za-z]+|-?[A-Za-z])(?![A-Za-z0-9{_^])")
+    r"\s*(-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|-?\\[A-Za-z]+|-?[A-Za-z])"
+    r"(?![A-Za-z0-9{_^/*\\(]|\.\d)")        # `\boxed 1/2` or `\boxed 3x` is no single token
 # What an echo of the instruction puts in a box: nothing, dots, or a placeholder.
 _PLACEHOLDER = re.compile(
     r"\s*(?:\.\.\.|\\ldots|\\cdots|\\dots|(?:\\text\{)?\s*(?:your[ _]?)?(?:final[ _])?"
