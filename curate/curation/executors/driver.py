@@ -242,12 +242,25 @@ def _launch(stages: list[Stage], ex: ExecutorSpec, stage_root: Path, tasks: int,
     return None
 
 
+def start_method() -> str:
+    """How the Local executor starts its worker processes: `fork` where the platform has it
+    (workers inherit the driver's imports: no per-worker start-up of seconds), else
+    `forkserver`; `CURATE_EXECUTOR_START` overrides. The steps stay module-level, picklable
+    objects either way (forkserver, Slurm and Ray re-import them)."""
+    import multiprocessing
+
+    forced = os.environ.get("CURATE_EXECUTOR_START")
+    if forced:
+        return forced
+    return "fork" if "fork" in multiprocessing.get_all_start_methods() else "forkserver"
+
+
 def _executor(st: Stage, ex: ExecutorSpec, logging_dir: Path, tasks: int, workers: int):
     if ex.kind == "local":
         from datatrove.executor import LocalPipelineExecutor
 
         return LocalPipelineExecutor(st.pipeline, tasks=tasks, workers=min(workers, tasks),
-                                     logging_dir=str(logging_dir), start_method="forkserver")
+                                     logging_dir=str(logging_dir), start_method=start_method())
     if ex.kind == "ray":
         try:
             import ray
