@@ -1,5 +1,5 @@
 """A guard process that ties a child's life (a teacher server and everything it spawns) to
-curate's: `python -m curate.guard PARENT_PID GRACE_S -- COMMAND...`.
+curate's: `python -I curate/guard.py PARENT_PID GRACE_S -- COMMAND...`.
 
 curate starts the guard in a new session, so the guard leads a process group that holds the
 server and the server's own children (vLLM engine cores, SGLang schedulers, ...). The guard
@@ -83,7 +83,7 @@ def run(parent: int, grace: float, cmd: list[str]) -> int:
 
 def main(argv: list[str]) -> int:
     if len(argv) < 5 or argv[3] != "--":
-        sys.stderr.write("usage: python -m curate.guard PARENT_PID GRACE_S -- COMMAND...\n")
+        sys.stderr.write("usage: python -I guard.py PARENT_PID GRACE_S -- COMMAND...\n")
         return 2
     return run(int(argv[1]), float(argv[2]), argv[4:])
 

@@ -18,6 +18,7 @@ import psutil
 import pytest
 
 STOP_WITHIN_S = 5.0
+GUARD = str(Path(__file__).resolve().parents[1] / "curate" / "guard.py")
 
 
 def alive(pids: set[int]) -> set[int]:
@@ -114,7 +115,7 @@ def _serving(proc: subprocess.Popen, timeout: float = 300) -> tuple[int, int]:
     while time.monotonic() < deadline:
         assert proc.poll() is None, proc.communicate()[1][-3000:]
         kids = [c for c in psutil.Process(proc.pid).children()
-                if "curate.guard" in " ".join(c.cmdline())]
+                if GUARD in " ".join(c.cmdline())]
         if kids and kids[0].children():
             guard, server = kids[0], kids[0].children()[0]
             args = server.cmdline()
@@ -169,7 +170,7 @@ def test_fully_cached_rerun_starts_no_server(tmp_path, tiny):
     seen_guard = False
     while again.poll() is None:
         try:
-            seen_guard |= any("curate.guard" in " ".join(c.cmdline())
+            seen_guard |= any(GUARD in " ".join(c.cmdline())
                               for c in psutil.Process(again.pid).children())
         except psutil.NoSuchProcess:
             break

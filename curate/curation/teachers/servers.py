@@ -139,8 +139,13 @@ def _signals_stop_servers():
 
 
 def guarded_command(cmd: list[str], grace: float = STOP_GRACE_S) -> list[str]:
-    """`cmd` run under `curate.guard`, tied to this process (see the module docstring)."""
-    return [sys.executable, "-m", "curate.guard", str(os.getpid()), f"{grace:g}", "--", *cmd]
+    """`cmd` run under `curate/guard.py`, tied to this process (see the module docstring).
+    The guard needs only the standard library, so it runs isolated (`-I`) by file path:
+    nothing depends on how curate itself was put on the path."""
+    from curate import guard
+
+    return [sys.executable, "-I", os.path.abspath(guard.__file__), str(os.getpid()),
+            f"{grace:g}", "--", *cmd]
 
 
 def _healthy(url: str) -> bool:
