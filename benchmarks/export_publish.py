@@ -45,6 +45,11 @@ def main() -> None:
         out = export_dataset(cat, "cd", root / "export", repo_id="org/countdown-cot")
         t_export = time.perf_counter() - t0
         size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+        import pyarrow.parquet as pq
+
+        shards = sorted(out.rglob("*.parquet"))
+        groups = [pq.ParquetFile(f).metadata.row_group(i) for f in shards
+                  for i in range(pq.ParquetFile(f).metadata.num_row_groups)]
 
         t0 = time.perf_counter()
         cot = datasets.load_dataset(str(out), cache_dir=str(root / "hf"))["train"]
@@ -67,6 +72,13 @@ def main() -> None:
             "export_bytes": size,
             "card_bytes": (out / "README.md").stat().st_size,
             "histogram_bytes": (out / "token_lengths.png").stat().st_size,
+            "shards": len(shards),
+            "max_shard_mb": round(max(f.stat().st_size for f in shards) / 2**20, 2),
+            "row_groups": len(groups),
+            "max_row_group_rows": max(g.num_rows for g in groups),
+            "max_row_group_uncompressed_mib": round(max(g.total_byte_size for g in groups)
+                                                    / 2**20, 2),
+            "aim": "shards <= 500 MB, row groups well under the viewer's ~286 MiB limit",
         })
 
 

@@ -229,3 +229,73 @@ def test_recipe_copied_with_overrides(catalog, tmp_path):
     assert "curate run recipe.yaml --set n=30 --set numbers=3 --set test_n=6" in text
     ds = datasets.load_dataset(str(out), "nocot", cache_dir=str(tmp_path / "hf"))
     assert ds["train"].num_rows == 30
+
+
+def test_export_shards_by_bytes_with_small_row_groups(tmp_path, monkeypatch):
+    """Shards stay under SHARD_BYTES and row groups under ROW_GROUP_BYTES / ROW_GROUP_ROWS,
+    whatever the row size (long traces, tiny rows, one huge row)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from curate.catalog import export
+
+    monkeypatch.setattr(export, "SHARD_BYTES", 300_000)
+    monkeypatch.setattr(export, "ROW_GROUP_BYTES", 40_000)
+    for sizes in ([2_000] * 500, [20] * 5_000, [10] * 50 + [900_000] + [10] * 50):
+        t = pa.table({"id": [str(i) for i in range(len(sizes))],
+                      "reasoning": ["x" * k for k in sizes]})
+        out = tmp_path / str(len(sizes))
+        files = export.write_config_shards(t, out, "cot")
+        back = pa.concat_tables([pq.read_table(out / f) for f in files])
+        assert back.equals(t)
+        assert all(f.endswith(f"-of-{len(files):05d}.parquet") for f in files)
+        for f in files:
+            md = pq.ParquetFile(out / f).metadata
+            groups = [md.row_group(i) for i in range(md.num_row_groups)]
+            assert all(g.num_rows <= export.ROW_GROUP_ROWS for g in groups)
+            t_back = pq.read_table(out / f)
+            start = 0
+            for g in groups:                                # only a single huge row may pass
+                assert g.num_rows == 1 or t_back.slice(start, g.num_rows).nbytes <= 40_000
+                start += g.num_rows
+            if md.num_rows > 1:
+                assert pq.read_table(out / f).nbytes <= 300_000 + 40_000
+
+
+def test_large_publish_uses_the_large_folder_upload(tmp_path, monkeypatch):
+    import huggingface_hub
+
+    from curate.catalog import publish as pubmod
+
+    calls = []
+
+    class Api:
+        def __init__(self, endpoint=None, token=None):
+            pass
+
+        def create_repo(self, *a, **k):
+            calls.append("create_repo")
+
+        def upload_folder(self, **k):
+            calls.append(("upload_folder", k["repo_type"]))
+            return type("C", (), {"oid": "abc", "commit_url": "u"})()
+
+        def upload_large_folder(self, **k):
+            calls.append(("upload_large_folder", k["repo_type"], k["private"]))
+
+        def repo_info(self, repo, repo_type=None, revision=None):
+            return type("I", (), {"sha": "def"})()
+
+    monkeypatch.setattr(huggingface_hub, "HfApi", Api)
+    small = tmp_path / "small"
+    small.mkdir()
+    (small / "README.md").write_text("x")
+    assert pubmod.upload(small, "o/r", "tok", False, None, "m").oid == "abc"
+    big = tmp_path / "big"
+    (big / "data").mkdir(parents=True)
+    for i in range(pubmod.LARGE_FILES + 1):
+        (big / "data" / f"{i}.parquet").write_bytes(b"p")
+    info = pubmod.upload(big, "o/r", "tok", True, None, "m")
+    assert info.oid == "def" and "o/r/commit/def" in info.commit_url
+    assert calls == ["create_repo", ("upload_folder", "dataset"), "create_repo",
+                     ("upload_large_folder", "dataset", True)]

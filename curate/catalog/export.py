@@ -27,19 +27,68 @@ from curate.catalog.card import RECIPE, ConfigData, build_card, provenance
 from curate.errors import CurateError
 from curate.progress import progress_bar
 
-SHARD_ROWS = 100_000
 SPLITS = ("train", "validation", "test")
+# Hub-friendly Parquet: shards of at most SHARD_BYTES of (uncompressed) Arrow data, so every
+# file is below the Hub's ~500 MB guidance once compressed too; row groups of at most
+# ROW_GROUP_BYTES and ROW_GROUP_ROWS rows, well under what the dataset viewer reads at once
+# (it refuses row groups past ~286 MiB; one 20,480-row Countdown shard used to be a single
+# 555 MiB row group).
+SHARD_BYTES = 500 * 10**6
+ROW_GROUP_BYTES = 64 * 2**20
+ROW_GROUP_ROWS = 1000
+
+
+def plan_shards(table: pa.Table, shard_bytes: int | None = None,
+                row_group_bytes: int | None = None,
+                row_group_rows: int | None = None) -> list[list[tuple[int, int]]]:
+    """Shards, each a list of row groups `(start, stop)`, from the table's Arrow sizes.
+
+    Row groups: runs of at most `row_group_rows` rows (sized from the mean row), halved until
+    each holds at most `row_group_bytes` (a single larger row stays alone). Shards: whole row
+    groups, a new shard before one would pass `shard_bytes`."""
+    shard_bytes = shard_bytes or SHARD_BYTES
+    row_group_bytes = row_group_bytes or ROW_GROUP_BYTES
+    row_group_rows = row_group_rows or ROW_GROUP_ROWS
+    n = table.num_rows
+    if n == 0:
+        return [[(0, 0)]]
+    per_group = max(1, min(row_group_rows, int(row_group_bytes // max(1.0, table.nbytes / n))))
+    groups: list[tuple[int, int, int]] = []
+
+    def add(lo: int, hi: int) -> None:
+        b = table.slice(lo, hi - lo).nbytes
+        if b > row_group_bytes and hi - lo > 1:
+            mid = (lo + hi) // 2
+            add(lo, mid)
+            add(mid, hi)
+        else:
+            groups.append((lo, hi, b))
+
+    for lo in range(0, n, per_group):
+        add(lo, min(n, lo + per_group))
+    shards: list[list[tuple[int, int]]] = [[]]
+    size = 0
+    for lo, hi, b in groups:
+        if shards[-1] and size + b > shard_bytes:
+            shards.append([])
+            size = 0
+        shards[-1].append((lo, hi))
+        size += b
+    return shards
 
 
 def write_config_shards(table, out_dir: Path, config: str, split: str = "train") -> list[str]:
-    """Write one config/split as `data/<config>/<split>-XXXXX-of-YYYYY.parquet` shards."""
+    """Write one config/split as `data/<config>/<split>-XXXXX-of-YYYYY.parquet` shards, sized
+    by bytes, with small row groups (`plan_shards`)."""
     rel_dir = Path("data") / config
     (out_dir / rel_dir).mkdir(parents=True, exist_ok=True)
-    n = max(1, -(-table.num_rows // SHARD_ROWS))
+    shards = plan_shards(table)
     paths = []
-    for i in range(n):
-        rel = rel_dir / f"{split}-{i:05d}-of-{n:05d}.parquet"
-        pq.write_table(table.slice(i * SHARD_ROWS, SHARD_ROWS), out_dir / rel)
+    for i, groups in enumerate(shards):
+        rel = rel_dir / f"{split}-{i:05d}-of-{len(shards):05d}.parquet"
+        with pq.ParquetWriter(out_dir / rel, table.schema) as w:
+            for lo, hi in groups:
+                w.write_table(table.slice(lo, hi - lo), row_group_size=max(1, hi - lo))
         paths.append(str(rel))
     return paths
 

@@ -76,17 +76,44 @@ def _scrub(msg: str, token: str) -> str:
     return (scrub(msg, extra=(token,)).strip().splitlines() or [""])[0][:300]
 
 
+# Past these, a publish goes through `upload_large_folder` (many commits, resumable, parallel
+# workers, retries per file) instead of one `upload_folder` commit. huggingface_hub 2.x folded
+# that into `upload_folder` itself (with hf_xet: streamed, committed in batches, resumed by
+# running it again), and has no `upload_large_folder`: there `upload_folder` is the large path.
+LARGE_BYTES = 2 * 2**30
+LARGE_FILES = 50
+
+
+def is_large(folder: Path, large_bytes: int = LARGE_BYTES, large_files: int = LARGE_FILES) -> bool:
+    files = [p for p in Path(folder).rglob("*") if p.is_file()]
+    return len(files) > large_files or sum(p.stat().st_size for p in files) > large_bytes
+
+
+@dataclass
+class _Uploaded:
+    """What `upload_large_folder` leaves (it returns nothing): the branch head after it."""
+    oid: str | None
+    commit_url: str | None
+
+
 def upload(folder: Path, repo: str, token: str, private: bool, revision: str | None,
            message: str):
-    """create_repo (exist_ok) [+ branch] + upload_folder; returns the CommitInfo."""
+    """create_repo (exist_ok) [+ branch] + upload_folder, or `upload_large_folder` for a large
+    folder (`is_large`); returns the CommitInfo (or the head commit after a large upload)."""
     from huggingface_hub import HfApi
 
     api = HfApi(endpoint=os.environ.get("HF_ENDPOINT") or None, token=token)
     api.create_repo(repo, repo_type="dataset", private=private, exist_ok=True)
     if revision:
         api.create_branch(repo, branch=revision, repo_type="dataset", exist_ok=True)
-    return api.upload_folder(repo_id=repo, folder_path=str(folder), repo_type="dataset",
-                             revision=revision, commit_message=message)
+    if not (is_large(folder) and hasattr(api, "upload_large_folder")):
+        return api.upload_folder(repo_id=repo, folder_path=str(folder), repo_type="dataset",
+                                 revision=revision, commit_message=message)
+    api.upload_large_folder(repo_id=repo, folder_path=str(folder), repo_type="dataset",
+                            revision=revision, private=private, print_report=False)
+    sha = api.repo_info(repo, repo_type="dataset", revision=revision).sha
+    endpoint = (os.environ.get("HF_ENDPOINT") or "https://huggingface.co").rstrip("/")
+    return _Uploaded(sha, f"{endpoint}/datasets/{repo}/commit/{sha}" if sha else None)
 
 
 def publish(catalog, spec: str, repo: str, private: bool = False, revision: str | None = None,
