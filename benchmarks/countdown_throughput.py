@@ -238,6 +238,34 @@ def curate_rate(n: int, workers: int) -> dict:
             **_trace_figures(texts)}
 
 
+def drop_bias(n: int = 3000, seed: int = 0) -> dict | None:
+    """What the teacher's drops do to the problem mix: number of solutions of kept and
+    dropped problems (the drawn distribution is the generator's)."""
+    try:
+        from curate.corpora.countdown import CountdownConfig, draw_instance, heldout_targets
+        from curate.curation.countdown_teacher import solve_with_trace
+    except ImportError:
+        return None
+    cfg = CountdownConfig()
+    held = heldout_targets(cfg)
+    rng = random.Random(seed)
+    opts = SearchOptions(strategy="random", heuristic="random")
+    kept, dropped = [], []
+    for _ in range(n):
+        inst = draw_instance(rng, cfg, "train", held)
+        res = solve_with_trace(inst.numbers, inst.target, opts, rng)
+        (kept if getattr(res, "solved", True) else dropped).append(inst.solutions)
+
+    def figures(xs: list[int]) -> dict:
+        xs = sorted(xs)
+        return {"problems": len(xs), "median_solutions": xs[len(xs) // 2] if xs else None,
+                "share_with_at_most_2_solutions":
+                    round(sum(x <= 2 for x in xs) / len(xs), 3) if xs else None}
+
+    return {"drawn": figures(kept + dropped), "kept": figures(kept),
+            "dropped": figures(dropped)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--n", type=int, default=4000)
@@ -283,12 +311,16 @@ def main() -> None:
         "ratio_vs_baseline_1_core": round(one["per_s"] / base["per_s"], 2),
         "ratio_vs_baseline_1_core_cpu_time": round(one["per_cpu_s"] / base["per_cpu_s"], 2),
         "ratios_per_repeat": [round(o["per_s"] / b["per_s"], 2) for o, b in zip(ones, bases)],
+        "ratio_median_of_repeats": round(sorted(o["per_s"] / b["per_s"]
+                                                for o, b in zip(ones, bases))[len(ones) // 2], 2),
         "aim": ">= 5x the Stream-of-Search-style generator on one core, same run",
         "summary": {"curate": {k: round(one[k], 3) for k in keys},
                     "baseline": {k: round(base[k], 3) for k in keys if k in base}},
+        "problem_mix_after_drops": drop_bias(),
         "before": None if before is None else {
             "code": before.get("code"), "command": before.get("command"),
             "ratio_vs_baseline_1_core": before.get("ratio_vs_baseline_1_core"),
+            "ratio_median_of_repeats": before.get("ratio_median_of_repeats"),
             "ratio_vs_baseline_1_core_cpu_time": before.get(
                 "ratio_vs_baseline_1_core_cpu_time"),
             **(before.get("summary") or {})},
