@@ -159,11 +159,13 @@ def test_publish_without_token_or_network_changes_nothing(built):
     _one_line_failure(_cli(root, "publish", "cd", "--repo", "org/cd", HF_TOKEN=SECRET,
                            HF_HUB_OFFLINE="1"), "HF_HUB_OFFLINE")
     _one_line_failure(_cli(root, "publish", "cd", "--repo", "org/cd", HF_TOKEN=SECRET,
-                           HF_ENDPOINT="http://127.0.0.1:9"), "failed", "catalog unchanged")
+                           HF_ENDPOINT="http://127.0.0.1:9"), "failed before any upload",
+                      "catalog unchanged")
     _one_line_failure(_cli(root, "publish", "cd", "--repo", "not a repo", HF_TOKEN=SECRET),
                       "ORG/NAME")
     assert _counts(cat) == before
-    assert not any((root / "home" / "cache" / "publish").iterdir())
+    staged = root / "home" / "cache" / "publish"
+    assert not staged.exists() or not any(staged.iterdir())
 
 
 def test_publish_records_commit(built, monkeypatch):
@@ -184,6 +186,7 @@ def test_publish_records_commit(built, monkeypatch):
     monkeypatch.setenv("HF_TOKEN", SECRET)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setattr(pubmod, "upload", fake_upload)
+    monkeypatch.setattr(pubmod, "preflight", lambda token, what: None)
     pub = pubmod.publish(cat, "cd", "org/cd", private=True, revision="v1")
     assert pub.commit_sha == "f" * 40 and pub.configs == ["cot", "nocot"]
     assert "README.md" in seen["files"] and "data/nocot/train-00000-of-00001.parquet" in seen[

@@ -96,13 +96,29 @@ class _Uploaded:
     commit_url: str | None
 
 
+def hub_api(token: str):
+    """An `HfApi` on `HF_ENDPOINT` (or the Hub) with `token`."""
+    from huggingface_hub import HfApi
+
+    return HfApi(endpoint=os.environ.get("HF_ENDPOINT") or None, token=token)
+
+
+def preflight(token: str, what: str) -> None:
+    """Ask the Hub who `token` is before any export work: a bad token, offline mode or an
+    unreachable endpoint fails here, in one line, before anything is built or uploaded."""
+    try:
+        hub_api(token).whoami()
+    except Exception as e:  # network, HTTP and auth errors from the Hub client
+        raise CurateError(f"{what} failed before any upload: the Hub did not answer for this "
+                          f"token: {type(e).__name__}: {_scrub(str(e), token)} "
+                          "(catalog unchanged)") from None
+
+
 def upload(folder: Path, repo: str, token: str, private: bool, revision: str | None,
            message: str):
     """create_repo (exist_ok) [+ branch] + upload_folder, or `upload_large_folder` for a large
     folder (`is_large`); returns the CommitInfo (or the head commit after a large upload)."""
-    from huggingface_hub import HfApi
-
-    api = HfApi(endpoint=os.environ.get("HF_ENDPOINT") or None, token=token)
+    api = hub_api(token)
     api.create_repo(repo, repo_type="dataset", private=private, exist_ok=True)
     if revision:
         api.create_branch(repo, branch=revision, repo_type="dataset", exist_ok=True)
@@ -146,6 +162,7 @@ def publish(catalog, spec: str, repo: str, private: bool = False, revision: str 
     if offline():
         raise CurateError("HF_HUB_OFFLINE is set: cannot publish without the network "
                           "(nothing was published)")
+    preflight(token, f"publishing {ref.spec} to {repo}")
     tmp = catalog.cache_dir("publish") / f"{ref.name}-{uuid.uuid4().hex[:8]}"
     try:
         folder = write_export(catalog, cfgs, tmp, repo_id=repo, license=license,
