@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from curate.commands import _executor as X
 from curate.commands._common import console, print_json
 from curate.errors import CurateError
 
@@ -43,7 +44,9 @@ def generate(
     max_model_len: int = typer.Option(None, "--max-model-len", help="vllm/sglang: context length."),
     server_arg: list[str] = typer.Option(None, "--server-arg",
                                          help="Extra argument for the launched server (repeatable)."),
-    concurrency: int = typer.Option(64, "--concurrency", help="Math: requests in flight."),
+    concurrency: str = typer.Option("64", "--concurrency", help="Math: requests in flight, or "
+                                    "auto: replicas x sequences per replica (vLLM: "
+                                    "--data-parallel x --max-num-seqs; SGLang: what it reports)."),
     timeout: float = typer.Option(1800.0, "--timeout", help="Math: seconds per request."),
     max_retries: int = typer.Option(8, "--max-retries", help="Math: retries on 429/5xx/errors."),
     prompt_field: str = typer.Option(None, "--prompt-field", help="Field holding the prompt."),
@@ -72,6 +75,10 @@ def generate(
     max_number: int = typer.Option(99, help="Countdown: largest input number."),
     workers: int = typer.Option(None, help="Worker processes (default: all cores)."),
     json_out: bool = typer.Option(False, "--json", help="Print the registered version as JSON."),
+    executor: str = X.EXECUTOR, tasks: int = X.TASKS,
+    partition: str = X.PARTITION, time: str = X.TIME, cpus_per_task: int = X.CPUS,
+    mem_per_cpu_gb: float = X.MEM, gpus_per_task: int = X.GPUS, sbatch_arg: list[str] = X.SBATCH,
+    dry_run: bool = X.DRY_RUN,
 ) -> None:
     """Generate traces with a teacher and register them in the catalog.
 
@@ -86,6 +93,9 @@ def generate(
 
     check_names(name, *([f"{name}-failures"] if task == "math" else []))
     if task == "countdown":
+        if executor:
+            raise CurateError("--executor is for --task math; Countdown's search teacher runs "
+                              "here, on --workers processes")
         if teacher != "search":
             raise CurateError("--task countdown uses --teacher search")
         from curate.corpora.countdown import CountdownConfig
@@ -147,10 +157,18 @@ def _generate_math(catalog, name: str, o: dict, json_out: bool):
         if not sep or not k:
             raise CurateError(f"--subset {item!r}: expected FIELD=VALUE")
         where[k] = v
+    from curate.curation.generate import check_concurrency
+
+    cfg.concurrency = check_concurrency(o["concurrency"])
+    ex = X.spec_from(o["executor"], o["tasks"], o["workers"] if o["executor"] else None,
+                     o["partition"], o["time"], o["cpus_per_task"], o["mem_per_cpu_gb"],
+                     o["gpus_per_task"], o["sbatch_arg"], o["dry_run"])
     res = generate_traces(catalog, name, o["prompts"], spec, cfg, n=o["n"], subset=where or None,
                           prompt_field=o["prompt_field"], reference_field=o["reference_field"],
                           id_field=o["id_field"], api_key_env=o["api_key_env"],
-                          progress=not json_out)
+                          progress=not json_out, executor=ex)
+    if X.dry_run_done(res):
+        raise SystemExit(0)
     s = res.summary
     if not json_out:
         fails = ", ".join(f"{k}: {v}" for k, v in s["failures"].items()) or "none"

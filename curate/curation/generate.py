@@ -31,7 +31,7 @@ from curate.curation.teachers.endpoint import (
 )
 from curate.curation.teachers.servers import engine_of, serving
 from curate.curation.teachers.spec import TeacherSpec, parse_teacher
-from curate.errors import CurateError
+from curate.errors import BadInput, CurateError
 from curate.record import (
     TRACE_SCHEMA,
     has_think_markers,
@@ -59,7 +59,7 @@ class GenerateConfig:
     chat_template_kwargs: dict[str, Any] = field(default_factory=dict)
     stop: list[str] | None = None
     extra_body: dict[str, Any] = field(default_factory=dict)   # engine-specific, e.g. ignore_eos
-    concurrency: int = 64
+    concurrency: int | str = 64                  # or "auto": replicas x per-replica sequences
     timeout: float = 1800.0
     max_retries: int = 8
 
@@ -295,13 +295,99 @@ class _Progress:
             self.bar.stop()
 
 
+async def discover_all(client, spec: TeacherSpec, engine_hint, engine_version) -> Endpoint:
+    """`discover` on one endpoint, or on each of several (`openai:URL1,URL2`): they must serve
+    the same model (name and revision), else the run stops before sending anything. An
+    endpoint that does not answer at the start is rested; the others carry the run."""
+    clients = getattr(client, "clients", None)
+    if not clients:
+        return await discover(client, spec.served_model, engine_hint, engine_version)
+    found, down = [], []
+    for i, c in enumerate(clients):
+        try:
+            found.append((c, await discover(c, spec.served_model, engine_hint, engine_version)))
+        except CurateError as e:
+            if "not answering" not in str(e):
+                raise
+            client.rest(i)
+            down.append(c.base_url)
+    if not found:
+        raise CurateError(f"none of the teacher endpoints is answering: {', '.join(down)}")
+    kinds = {(e.model, e.revision) for _, e in found}
+    if len(kinds) > 1:
+        raise CurateError("the teacher endpoints serve different models: " + "; ".join(
+            f"{c.base_url}: {e.model}@{e.revision}" for c, e in found))
+    ep = found[0][1]
+    ep.base_url = client.base_url
+    ep.info["endpoints"] = len(clients)
+    if down:
+        ep.info["down_at_start"] = down
+    return ep
+
+
+AUTO_CAP = 8192           # connections a client may open when --concurrency auto
+
+
+def check_concurrency(value: int | str) -> int | str:
+    """`auto` or a positive integer (BadInput otherwise)."""
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        return "auto"
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        n = 0
+    if n < 1:
+        raise BadInput(f"--concurrency must be a positive integer or auto, got {value!r}")
+    return n
+
+
+async def resolve_concurrency(cfg: GenerateConfig, spec: TeacherSpec, client
+                              ) -> tuple[int, dict[str, Any]]:
+    """Requests kept in flight: the number given, or for `auto` the replicas serving the model
+    times the sequences each runs at once (what fills the engines without queueing a backlog
+    in them): a launched server's from its launch arguments (vLLM: `--data-parallel-size` x
+    `--max-num-seqs`, which curate sets), an SGLang endpoint's from `/get_server_info`
+    (`dp_size` x `max_running_requests`); an endpoint that reports neither counts as one
+    replica of VLLM_MAX_NUM_SEQS (said in the record)."""
+    from curate.curation.teachers.servers import VLLM_MAX_NUM_SEQS, seq_limit
+
+    if cfg.concurrency != "auto":
+        return int(cfg.concurrency), {}
+    clients = getattr(client, "clients", [client])
+    if spec.launches_server and seq_limit(spec):
+        n = spec.data_parallel * seq_limit(spec)
+        return n, {"replicas": spec.data_parallel, "per_replica": seq_limit(spec),
+                   "source": "launch arguments"}
+    replicas, total, sources = 0, 0, set()
+    for c in clients:
+        info = await c.get_json("/get_server_info", root=True)
+        if isinstance(info, dict):
+            states = info.get("internal_states") or [{}]
+            per = info.get("max_running_requests") or (states[0] or {}).get(
+                "max_running_requests")
+            dp = int(info.get("dp_size") or 1)
+            if per:
+                replicas, total = replicas + dp, total + dp * int(per)
+                sources.add("server info")
+                continue
+        dp = spec.data_parallel if spec.launches_server else 1
+        replicas, total = replicas + dp, total + dp * VLLM_MAX_NUM_SEQS
+        sources.add(f"assumed {VLLM_MAX_NUM_SEQS} sequences per replica (not reported)")
+    return max(1, total), {"replicas": replicas, "per_replica": round(total / max(replicas, 1)),
+                           "endpoints": len(clients), "source": "; ".join(sorted(sources))}
+
+
 def _run_requests(base_url: str, spec: TeacherSpec, reqs: list[Request], cfg: GenerateConfig,
                   cache_file, api_key: str | None, progress: bool, engine_hint, engine_version):
+    from curate.curation.teachers.pool import make_client
+
     async def main():
-        ccfg = ClientConfig(concurrency=cfg.concurrency, timeout=cfg.timeout,
+        limit = AUTO_CAP if cfg.concurrency == "auto" else int(cfg.concurrency)
+        ccfg = ClientConfig(concurrency=limit, timeout=cfg.timeout,
                             max_retries=cfg.max_retries, api_key=api_key)
-        async with ChatClient(base_url, ccfg) as client:
-            ep = await discover(client, spec.served_model, engine_hint, engine_version)
+        async with make_client(base_url, ccfg) as client:
+            ep = await discover_all(client, spec, engine_hint, engine_version)
+            concurrency, auto = await resolve_concurrency(cfg, spec, client)
             finalize_requests(reqs, ep, cfg)
             with RequestCache(cache_file) as cache:
                 lengths = prompt_lengths([r for r in reqs if not cache.done(r.key)], ep, cfg)
@@ -321,13 +407,19 @@ def _run_requests(base_url: str, spec: TeacherSpec, reqs: list[Request], cfg: Ge
                 bar = _Progress(progress, len(reqs), cached, client)
                 t0 = time.monotonic()
                 try:
-                    await _send_all(client, pending, cache, cfg.concurrency,
+                    await _send_all(client, pending, cache, concurrency,
                                     lambda r, rec: bar.update(rec))
                 finally:
                     bar.close()
                 transient = {r.key: cache.get(r.key) for r in pending
                              if not cache.done(r.key) and cache.get(r.key) is not None}
+            spread = {}
+            if hasattr(client, "served"):
+                spread = {"served_by": {c.base_url: n for c, n in
+                                        zip(client.clients, client.served)}}
             return ep, transient, {"sent": len(pending), "cached": cached,
+                                   "concurrency": concurrency,
+                                   **({"concurrency_auto": auto} if auto else {}), **spread,
                                        "send_wall_s": round(time.monotonic() - t0, 3),
                                        "completion_tokens_this_run": bar.tokens}
 
@@ -364,8 +456,13 @@ def generate_traces(catalog, name: str, prompts: str | PromptSet, teacher: str |
                     reference_field: str | None = None, id_field: str | None = None,
                     subset: dict[str, Any] | None = None,
                     api_key_env: str = "OPENAI_API_KEY", progress: bool = True,
-                    startup_timeout: float = 1800.0) -> GenerateResult:
+                    startup_timeout: float = 1800.0, executor=None) -> GenerateResult:
     """Generate traces for `prompts` with `teacher` and register them as `name` (resumable).
+
+    With `executor` (an `ExecutorSpec`: one task per node under Slurm or Ray), the prompts are
+    split among the tasks; each serves the teacher on its node (or uses the `openai:`
+    endpoints), keeps its own request cache and writes a shard; the shards are registered
+    once, as one version (`curate.curation.executors.generation`).
 
     Returns a `GenerateResult(ref, failures, summary)`; rows that failed for good go to
     `NAME-failures`. Raises CurateError for a teacher that cannot start or answer
@@ -381,7 +478,8 @@ def generate_traces(catalog, name: str, prompts: str | PromptSet, teacher: str |
 
     check_names(name, f"{name}-failures")   # before any prompt is read or request sent
     cfg = cfg or GenerateConfig()
-    if cfg.samples < 1 or cfg.max_tokens < 1 or cfg.concurrency < 1:
+    cfg.concurrency = check_concurrency(cfg.concurrency)
+    if cfg.samples < 1 or cfg.max_tokens < 1:
         raise CurateError("--samples, --max-tokens and --concurrency must be at least 1")
     spec = teacher if isinstance(teacher, TeacherSpec) else parse_teacher(teacher)
     ps = prompts if isinstance(prompts, PromptSet) else load_prompts(
@@ -395,10 +493,22 @@ def generate_traces(catalog, name: str, prompts: str | PromptSet, teacher: str |
               "prompt_info": ps.info,
               **{k: v for k, v in asdict(cfg).items() if k not in ("chat_template_kwargs",)},
               "chat_template_kwargs": cfg.template_kwargs(),
-              "tensor_parallel": spec.tensor_parallel, "data_parallel": spec.data_parallel}
+              "tensor_parallel": spec.tensor_parallel, "data_parallel": spec.data_parallel,
+              **({"server_args": list(spec.server_args)} if spec.server_args else {})}
     run = catalog.start_run("generate", config=params, inputs=ps.parents or [ps.source], name=name)
     t0 = time.monotonic()
     try:
+        if executor is not None:
+            from curate.curation.executors.generation import generate_on_executor
+
+            result = generate_on_executor(catalog, name, task, ps, spec, cfg, params, run,
+                                          executor, api_key_env, startup_timeout, t0)
+            if not hasattr(result, "summary"):          # a Slurm dry run: nothing registered
+                catalog.finish_run(run, "dry-run", error=result.spec)
+                return result
+            catalog.finish_run(run, "ok", outputs=[result.ref.spec] + (
+                [result.failures.spec] if result.failures else []), metrics=result.summary)
+            return result
         cached = _all_cached(spec, reqs, cfg, cache_path(catalog, name))
         if cached is not None:
             ep, transient, run_stats = cached
@@ -479,68 +589,95 @@ class _Summary:
 ROWS_PER_BATCH = 256
 
 
+def failures_of(cache: RequestCache, reqs: list[Request],
+                transient: dict[str, dict]) -> tuple[int, list[dict[str, Any]]]:
+    """(answered requests, one failure row per other request), without reading answers."""
+    failures, answered = [], 0
+    for r in reqs:
+        if cache.ok(r.key):
+            answered += 1
+            continue
+        rec = cache.get(r.key) or transient.get(r.key) or {"reason": "not_sent",
+                                                             "error": "no result"}
+        failures.append({"problem_id": r.prompt_row["problem_id"],
+                         "sample_index": r.sample_index, "prompt": r.user,
+                         "reason": rec.get("reason"), "error": rec.get("error"),
+                         "status": rec.get("status"), "attempts": rec.get("attempts"),
+                         "final": bool(rec.get("final")), "request_key": r.key})
+    return answered, failures
+
+
+def row_batches(cache: RequestCache, reqs: list[Request], ep: Endpoint, task: str,
+                cfg: GenerateConfig, boundary: dict | None, acc: _Summary):
+    """The answered requests as TRACE_SCHEMA batches, read back from the cache in request
+    order (memory: one batch), summed into `acc` as they pass."""
+    import pyarrow as pa
+
+    sampling_json = stable_json(cfg.sampling())
+    buf = []
+    for r in reqs:
+        if cache.ok(r.key):
+            row = _row(r, cache.get(r.key), ep, task, sampling_json, cfg.system, boundary)
+            acc.add(row)
+            buf.append(row)
+            if len(buf) >= ROWS_PER_BATCH:
+                yield pa.RecordBatch.from_pylist(buf, schema=TRACE_SCHEMA)
+                buf = []
+    if buf:
+        yield pa.RecordBatch.from_pylist(buf, schema=TRACE_SCHEMA)
+
+
+def run_params(params: dict, ep: Endpoint, boundary: dict | None) -> dict[str, Any]:
+    """The lineage parameters of a generation: the command's, the endpoint's and the
+    reasoning boundary's; for a launched vLLM, that unset sampling fields take vLLM's
+    defaults (`--generation-config vllm`), not the model's."""
+    from curate.curation.teachers.servers import server_flag
+
+    out = {**params, "teacher_model": ep.model, "teacher_revision": ep.revision,
+           "engine": ep.engine, "engine_version": ep.engine_version,
+           "max_model_len": ep.max_model_len, **(boundary or {})}
+    if str(params.get("teacher", "")).startswith("vllm:"):
+        out["server_generation_config"] = server_flag(
+            params.get("server_args") or [], "--generation-config") or "vllm"
+    return out
+
+
+def summary_of(n_requests: int, acc: _Summary, reasons: Counter, wall: float,
+               run_stats: dict, ep: Endpoint, boundary: dict | None) -> dict[str, Any]:
+    return {"requests": n_requests, "rows": acc.rows, "failures": dict(reasons),
+            "finish_reasons": dict(acc.finish), "truncated": acc.finish.get("length", 0),
+            "prompt_tokens": acc.prompt_tokens, "completion_tokens": acc.completion_tokens,
+            "wall_s": round(wall, 3), **run_stats, "teacher": ep.teacher,
+            "engine": ep.engine, "engine_version": ep.engine_version,
+            **acc.boundary_counts(boundary)}
+
+
 def _register(catalog, name, task, ps, ep, reqs, transient, cache_file, cfg, params, run, wall,
               run_stats, boundary=None):
     """Register the answered requests as `name`, streamed from the request cache in request
     order (memory: one batch of rows, not the run), and the failed ones as `name-failures`."""
-    import pyarrow as pa
-
-    sampling_json = stable_json(cfg.sampling())
     with RequestCache(cache_file) as cache:
-        failures, answered = [], 0
-        for r in reqs:                         # first pass: which requests have an answer
-            if cache.ok(r.key):
-                answered += 1
-                continue
-            rec = cache.get(r.key) or transient.get(r.key) or {"reason": "not_sent",
-                                                                 "error": "no result"}
-            failures.append({"problem_id": r.prompt_row["problem_id"],
-                             "sample_index": r.sample_index, "prompt": r.user,
-                             "reason": rec.get("reason"), "error": rec.get("error"),
-                             "status": rec.get("status"), "attempts": rec.get("attempts"),
-                             "final": bool(rec.get("final")), "request_key": r.key})
+        answered, failures = failures_of(cache, reqs, transient)
         reasons = Counter(f["reason"] for f in failures)
         if not answered:
             first = failures[0] if failures else {}
             raise CurateError(f"no rows generated: all {len(reqs)} requests failed "
                               f"({dict(reasons)}; first: {first.get('error')})")
-        params = {**params, "teacher_model": ep.model, "teacher_revision": ep.revision,
-                  "engine": ep.engine, "engine_version": ep.engine_version,
-                  "max_model_len": ep.max_model_len, **(boundary or {})}
+        params = run_params(params, ep, boundary)
         fref = None
         if failures:
             fref = catalog.register(f"{name}-failures", failures, kind="rejects",
                                     parents=ps.parents, step="generate-failures", params=params,
                                     counts={"in": len(reqs), "out": len(failures)}, run_id=run)
         acc = _Summary()
-
-        def batches():                         # second pass: the answers, batch by batch
-            buf = []
-            for r in reqs:
-                if cache.ok(r.key):
-                    row = _row(r, cache.get(r.key), ep, task, sampling_json, cfg.system, boundary)
-                    acc.add(row)
-                    buf.append(row)
-                    if len(buf) >= ROWS_PER_BATCH:
-                        yield pa.RecordBatch.from_pylist(buf, schema=TRACE_SCHEMA)
-                        buf = []
-            if buf:
-                yield pa.RecordBatch.from_pylist(buf, schema=TRACE_SCHEMA)
-
         summary: dict[str, Any] = {}
 
         def finish(_written) -> dict:
-            summary.update({
-                "requests": len(reqs), "rows": acc.rows, "failures": dict(reasons),
-                "finish_reasons": dict(acc.finish), "truncated": acc.finish.get("length", 0),
-                "prompt_tokens": acc.prompt_tokens, "completion_tokens": acc.completion_tokens,
-                "wall_s": round(wall, 3), **run_stats, "teacher": ep.teacher,
-                "engine": ep.engine, "engine_version": ep.engine_version,
-                **acc.boundary_counts(boundary)})
+            summary.update(summary_of(len(reqs), acc, reasons, wall, run_stats, ep, boundary))
             return {"stats": {"generate": summary},
                     "counts": {"in": len(reqs), "out": acc.rows, "dropped": dict(reasons)}}
 
-        ref = catalog.register(name, batches(), kind="traces", parents=ps.parents,
-                               step="generate", params=params, schema=TRACE_SCHEMA, run_id=run,
-                               finish=finish)
+        ref = catalog.register(name, row_batches(cache, reqs, ep, task, cfg, boundary, acc),
+                               kind="traces", parents=ps.parents, step="generate",
+                               params=params, schema=TRACE_SCHEMA, run_id=run, finish=finish)
     return GenerateResult(ref, fref, summary)

@@ -14,7 +14,7 @@ _OTHER = {"task", "teacher", "model", "prompts", "n", "prompt_field", "reference
 
 
 @step("generate", task="math")
-def teacher_generate_step(catalog, inputs: list[str], params: dict, output: str):
+def teacher_generate_step(catalog, inputs: list[str], params: dict, output: str, executor=None):
     """Traces from `teacher` over the input prompts dataset (or `prompts:`), resumable."""
     from curate.curation.generate import GenerateConfig, generate_traces
     from curate.curation.teachers.spec import parse_teacher
@@ -38,5 +38,6 @@ def teacher_generate_step(catalog, inputs: list[str], params: dict, output: str)
                           n=params.get("n"), prompt_field=params.get("prompt_field"),
                           reference_field=params.get("reference_field"),
                           id_field=params.get("id_field"),
-                          api_key_env=params.get("api_key_env", "OPENAI_API_KEY"))
-    return res.ref
+                          api_key_env=params.get("api_key_env", "OPENAI_API_KEY"),
+                          executor=executor)
+    return getattr(res, "ref", res)      # a Slurm dry run has no ref

@@ -35,8 +35,40 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+VLLM_MAX_NUM_SEQS = 256     # sequences per vLLM replica when --server-arg does not set them
+
+
+def server_flag(args: list[str] | tuple[str, ...], flag: str) -> str | None:
+    """The value of `--flag V` or `--flag=V` among server arguments (None when absent)."""
+    args = list(args)
+    for i, a in enumerate(args):
+        if a == flag and i + 1 < len(args):
+            return args[i + 1]
+        if a.startswith(flag + "="):
+            return a.split("=", 1)[1]
+    return None
+
+
+def seq_limit(spec: TeacherSpec) -> int | None:
+    """Sequences one replica of a launched server runs at once, as curate launches it:
+    vLLM's `--max-num-seqs` (set to VLLM_MAX_NUM_SEQS unless given), SGLang's
+    `--max-running-requests` when given (else the server reports it)."""
+    if spec.kind == "vllm":
+        v = server_flag(spec.server_args, "--max-num-seqs")
+        return int(v) if v else VLLM_MAX_NUM_SEQS
+    if spec.kind == "sglang":
+        v = server_flag(spec.server_args, "--max-running-requests")
+        return int(v) if v else None
+    return None
+
+
 def server_command(spec: TeacherSpec, port: int) -> list[str]:
-    """The command line that serves `spec` on 127.0.0.1:port."""
+    """The command line that serves `spec` on 127.0.0.1:port.
+
+    vLLM gets `--generation-config vllm` (unless given): sampling fields a request leaves out
+    take vLLM's neutral defaults, not the model's generation_config.json, so the sampling
+    recorded with every row is the sampling applied. And `--max-num-seqs` (unless given), so
+    `--concurrency auto` knows how many sequences each replica runs."""
     extra = list(spec.server_args)
     if spec.kind == "vllm":
         exe = _bin("vllm")
@@ -45,6 +77,10 @@ def server_command(spec: TeacherSpec, port: int) -> list[str]:
                "--data-parallel-size", str(spec.data_parallel)]
         if spec.max_model_len:
             cmd += ["--max-model-len", str(spec.max_model_len)]
+        if server_flag(extra, "--generation-config") is None:
+            cmd += ["--generation-config", "vllm"]
+        if server_flag(extra, "--max-num-seqs") is None:
+            cmd += ["--max-num-seqs", str(VLLM_MAX_NUM_SEQS)]
         return cmd + parser_args("vllm", spec.target, extra) + extra
     if spec.kind == "sglang":
         cmd = [sys.executable, "-m", "sglang.launch_server", "--model-path", spec.target,

@@ -1,4 +1,4 @@
-"""Teacher specs: `vllm:MODEL`, `sglang:MODEL`, `openai:URL`, `transformers:PATH`."""
+"""Teacher specs: `vllm:MODEL`, `sglang:MODEL`, `openai:URL[,URL...]`, `transformers:PATH`."""
 
 from __future__ import annotations
 
@@ -26,6 +26,11 @@ class TeacherSpec:
         return self.kind != "openai"
 
     @property
+    def urls(self) -> list[str]:
+        """`openai:`: the endpoints (several when the target lists URLs separated by commas)."""
+        return self.target.split(",") if self.kind == "openai" else []
+
+    @property
     def served_model(self) -> str | None:
         """The model name requests carry: --model, the launched model, or (None) whatever an
         `openai:` endpoint lists first."""
@@ -42,9 +47,13 @@ def parse_teacher(spec: str, **options) -> TeacherSpec:
     if not sep or kind not in KINDS or not target:
         raise CurateError(f"bad teacher {scrub(spec)!r}: expected one of "
                           "vllm:MODEL, sglang:MODEL, openai:URL, transformers:PATH")
-    if kind == "openai" and not target.startswith(("http://", "https://")):
-        raise CurateError(f"bad teacher {scrub(spec)!r}: openai: takes an http(s) URL, "
-                          "e.g. openai:http://127.0.0.1:8000/v1")
+    if kind == "openai":
+        urls = [u.strip() for u in target.split(",")]
+        if not all(u.startswith(("http://", "https://")) for u in urls):
+            raise CurateError(f"bad teacher {scrub(spec)!r}: openai: takes an http(s) URL, "
+                              "or several separated by commas (the same model behind each), "
+                              "e.g. openai:http://127.0.0.1:8000/v1,http://127.0.0.1:8001/v1")
+        target = ",".join(u.rstrip("/") for u in urls)
     opts = {k: v for k, v in options.items() if v is not None}
     if "server_args" in opts:
         opts["server_args"] = tuple(opts["server_args"])
