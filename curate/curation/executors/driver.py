@@ -164,7 +164,7 @@ def run_op_executor(catalog, spec: str, output: str, op: BatchOp, ex: ExecutorSp
     fin = record_dropped(catalog, op, output, side_files, n_side, ref.spec, fin)
     new = catalog.adopt(output, [out / f"{u.name}.parquet" for u in units], kind=op.kind,
                         parents=[ref.spec], step=op.step, params=fin.params, counts=fin.counts,
-                        card=fin.card, stats=fin.stats)
+                        card=fin.card, stats=fin.stats, keep_source=True)
     shutil.rmtree(stage_root, ignore_errors=True)
     return new
 

@@ -214,10 +214,10 @@ def generate_on_executor(catalog, name: str, task: str, ps, spec, cfg, params: d
                              [out / f"failures-{r:05d}.parquet" for r in range(tasks)],
                              kind="rejects", parents=ps.parents, step="generate-failures",
                              params=lparams, counts={"in": n_req, "out": sum(reasons.values())},
-                             run_id=run)
+                             run_id=run, keep_source=True)
     ref = catalog.adopt(name, [out / f"task-{r:05d}.parquet" for r in range(tasks)],
                         kind="traces", parents=ps.parents, step="generate", params=lparams,
                         counts={"in": n_req, "out": n_rows, "dropped": dict(reasons)},
-                        stats={"generate": summary}, run_id=run)
+                        stats={"generate": summary}, run_id=run, keep_source=True)
     shutil.rmtree(stage, ignore_errors=True)
     return G.GenerateResult(ref, fref, summary)

@@ -53,7 +53,7 @@ def record_dropped(catalog, op: BatchOp, output: str, files: list[Path], n_dropp
             dropped_name(output), files, kind=op.kind, parents=[parent],
             step=f"{op.step}-dropped", params=fin.params,
             counts={"in": counts.get("in"), "out": n_dropped,
-                    "dropped": counts.get("dropped") or {}, "kept_as": output})
+                    "dropped": counts.get("dropped") or {}, "kept_as": output}, keep_source=True)
         counts["dropped_version"] = dref.spec
     elif not op.keep_dropped:
         counts["dropped_version"] = None
