@@ -28,7 +28,8 @@ Comparison is a named rule (`MATH_RULES`; the rule's name and version are the ro
 graders ask for: an equation is the gold's up to moving terms (`equation_rescaled`
 otherwise), and an answer that still applies a function the gold does not (`\\frac{1}{4}
 [\\cos^2 \\frac{2\\pi}{5} + ...]` for 1/16 after "Simplify") is `not_evaluated`. A second rule, e.g. the
-hendrycks `is_equiv` of P1, is one more entry: `(reference, answer) -> (verdict, reason)`.
+hendrycks `is_equiv` of P1 (`hendrycks`: lm-eval's own functions on the last `\\boxed{}`),
+is one more entry: `(reference, answer) -> (verdict, reason)`.
 
 math-verify's own timeouts use `signal.alarm` (main thread only, cannot interrupt C code), so
 they are disabled here; `VerifierPool` (verify_pool.py) supplies the deadline by running this
@@ -369,15 +370,66 @@ class MathRule:
 
     `equivalent(reference, answer) -> (verified, reason)`: verified None when not checkable
     (reason `gold_unparsable` / `unparsable_answer`); `version()` is the `verifier` recorded
-    on each row ("math-verify/0.9.0").
+    on each row ("math-verify/0.9.0"). `extract(region) -> answer | None`, when given,
+    replaces curate's extraction chain on the answer region (a harness's own rule, e.g. the
+    last `\\boxed{}` only).
     """
     name: str
     version: Callable[[], str]
     equivalent: Callable[[str, str], tuple[bool | None, str]]
+    extract: Callable[[str], str | None] | None = None
+    source: str = "extracted"
+
+
+# -- P1's rule: hendrycks `is_equiv` on the last \boxed{} -------------------------------------
+# arXiv 2507.00432 (P1) scores MATH-500 / AIME with EvalChemy, whose MATH500 benchmark calls
+# lm-evaluation-harness's own `lm_eval.tasks.hendrycks_math.utils` (`last_boxed_only_string`,
+# `remove_boxed`, `is_equiv`; P1-code eval/evalchemy/eval/chat_benchmarks/MATH500/
+# eval_instruct.py). Those functions are used here as the library ships them.
+
+def _hendrycks():
+    try:
+        from lm_eval.tasks.hendrycks_math import utils
+    except ImportError:
+        from curate.errors import CurateError
+
+        raise CurateError("the `hendrycks` math rule uses lm-evaluation-harness's "
+                          "hendrycks_math utils: pip install 'curate-traces[eval]' "
+                          "(lm-eval==0.4.13)") from None
+    return utils
+
+
+def _hendrycks_extract(region: str) -> str | None:
+    """The content of the last `\\boxed{}` / `\\fbox{}` (EvalChemy: `remove_boxed(
+    last_boxed_only_string(output))`, "" when it raises); None when there is no box."""
+    u = _hendrycks()
+    box = u.last_boxed_only_string(region or "")
+    if box is None:
+        return None
+    try:
+        return u.remove_boxed(box)
+    except (AssertionError, IndexError):
+        return None
+
+
+def _hendrycks_equivalent(reference: str, answer: str) -> tuple[bool | None, str]:
+    """lm-eval's hendrycks `is_equiv(gold, answer)` (string equality after `strip_string`)."""
+    ok = _hendrycks().is_equiv(str(reference), answer)
+    return bool(ok), "ok" if ok else "wrong_value"
+
+
+@lru_cache(maxsize=1)
+def _hendrycks_version() -> str:
+    from importlib.metadata import version
+
+    _hendrycks()
+    return f"hendrycks-is_equiv/lm-eval-{version('lm_eval')}"
 
 
 MATH_RULES: dict[str, MathRule] = {
     "math-verify": MathRule("math-verify", _math_verify_version, _math_verify_equivalent),
+    "hendrycks": MathRule("hendrycks", _hendrycks_version, _hendrycks_equivalent,
+                          extract=_hendrycks_extract, source="last_boxed"),
 }
 DEFAULT_RULE = "math-verify"
 
@@ -412,9 +464,15 @@ def verify_math(reference: str | None, prediction: str | None, *, unanchored: bo
     """
     mrule = math_rule(rule)
     name = mrule.version()
-    got = extract_math_answer(prediction, closed=closed, unclosed=unclosed,
-                              unanchored=unanchored, last_number_fallback=last_number_fallback,
-                              final_answer=final_answer)
+    if mrule.extract is not None and final_answer is None:
+        region = answer_region(prediction, closed, unclosed)
+        ans = None if region.rule == "unclosed-no-answer" else mrule.extract(region.text)
+        got = MathAnswer(ans, mrule.source if ans is not None else "none", region.rule)
+    else:
+        got = extract_math_answer(prediction, closed=closed, unclosed=unclosed,
+                                  unanchored=unanchored,
+                                  last_number_fallback=last_number_fallback,
+                                  final_answer=final_answer)
     extra = {"region": got.region, "answer_from": got.source}
     final = got.answer[:MAX_ANSWER_CHARS] if got.answer else got.answer
 

@@ -33,12 +33,51 @@ class EvalItem:
     options: list[str] | None = None
 
 
-def option_order(item_id: str, n: int, seed: int) -> list[int]:
-    """A fixed permutation of n options from (seed, item id), stable across processes."""
-    h = hashlib.sha256(f"{seed}:{item_id}".encode()).digest()
+OPTION_ORDERS = ("seeded", "p1-fixed", "p3-hash")
+
+
+def option_order(item_id: str, n: int, seed: int, mode: str = "seeded",
+                 question: str | None = None) -> list[int]:
+    """A permutation of n options: option `order[j]` is shown as letter j.
+
+    - ``seeded`` (curate's default): ``random.Random(sha256(f"{seed}:{id}")[:8])``, the same
+      in every process and on every machine.
+    - ``p1-fixed``: P1's EvalChemy GPQA order, ``random.Random(42).shuffle([correct, wrong1,
+      wrong2, wrong3])`` for every question (P1-code ``GPQADiamond/eval_instruct.py``):
+      deterministic, reproduced exactly.
+    - ``p3-hash``: P3's order, ``random.Random(42 + hash(question) % 10000)`` (P3-code
+      ``GPQADiamond/eval_instruct.py``). Python salts ``hash()`` per process, so P3's own order
+      is not reproducible; this mode reproduces what their code does under a fixed
+      ``PYTHONHASHSEED`` and refuses to run without one (run ``PYTHONHASHSEED=0 curate eval
+      ...``; the value is recorded in the eval's config).
+    """
+    if mode == "p1-fixed":
+        rnd = random.Random(42)
+    elif mode == "p3-hash":
+        if os.environ.get("PYTHONHASHSEED") in (None, "", "random"):
+            raise BadInput("option order p3-hash uses Python's salted hash(): set "
+                           "PYTHONHASHSEED (e.g. PYTHONHASHSEED=0) so the order is "
+                           "reproducible, or use the stable `seeded` order")
+        rnd = random.Random(42 + hash(question or "") % 10000)
+    elif mode == "seeded":
+        h = hashlib.sha256(f"{seed}:{item_id}".encode()).digest()
+        rnd = random.Random(int.from_bytes(h[:8], "big"))
+    else:
+        raise BadInput(f"unknown option order {mode!r} ({', '.join(OPTION_ORDERS)})")
     order = list(range(n))
-    random.Random(int.from_bytes(h[:8], "big")).shuffle(order)
+    rnd.shuffle(order)
     return order
+
+
+def letter_list(n: int, oxford: bool = True) -> str:
+    """The letters of n options as a prompt names them: "A, B, C, or D" (the papers' GPQA
+    wording for four); ``oxford=False`` gives "A, B, ..., I or J" (P3's MMLU-Pro wording)."""
+    if not 1 <= n <= len(LETTERS):
+        raise BadInput(f"multiple choice needs 1 to {len(LETTERS)} options, got {n}")
+    if n == 1:
+        return "A"
+    head = ", ".join(LETTERS[:n - 1])
+    return f"{head}{',' if oxford and n > 2 else ''} or {LETTERS[n - 1]}"
 
 
 def _first(row: dict[str, Any], *keys: str) -> Any:
@@ -114,8 +153,11 @@ def _mcq_item(row, item_id, problem, setting, index, source) -> EvalItem:
             raise BadInput(f"answer {ans!r} is not a letter, index or option", file=source,
                            row=index)
     options = [str(o).strip() for o in options]
-    order = (option_order(item_id, len(options), setting.seed) if setting.shuffle_options
-             else list(range(len(options))))
+    if len(options) > len(LETTERS):
+        raise BadInput(f"{len(options)} options; at most {len(LETTERS)} are supported",
+                       file=source, row=index)
+    order = (option_order(item_id, len(options), setting.seed, setting.option_order, problem)
+             if setting.shuffle_options else list(range(len(options))))
     shown = [options[i] for i in order]
     return EvalItem(item_id, problem, LETTERS[order.index(correct)], "mcq", shown)
 
@@ -131,7 +173,9 @@ def format_prompt(item: EvalItem, setting: BenchSetting) -> str:
             from curate.probes.suites import P3_GPQA_PROMPT
 
             tmpl = P3_GPQA_PROMPT
-        return tmpl.format(problem=item.problem, options=opts)
+        n = len(item.options or ())
+        return tmpl.format(problem=item.problem, options=opts,
+                           letters=letter_list(n) if n else "")
     return item.problem  # countdown prompts carry their own instructions
 
 

@@ -203,7 +203,8 @@ def _score_rows(items, prompts, comps, setting: BenchSetting, model: str,
     flat = [(it, prompt, si, c) for it, prompt, per in zip(items, prompts, comps)
             for si, c in enumerate(per)]
     verdicts = scoring.score_many([f[0].kind for f in flat], [f[0].reference for f in flat],
-                                  [f[3].text for f in flat], cache=cache)
+                                  [f[3].text for f in flat], cache=cache,
+                                  unclosed=setting.unclosed, rule=setting.rule)
     rows = []
     for (it, prompt, si, c), v in zip(flat, verdicts):
         rows.append({

@@ -71,14 +71,21 @@ def score(kind: str, reference: str, text: str, n_options: int = 4,
 
 def score_many(kinds: list[str], references: list[str], texts: list[str], *, cache=None,
                workers: int | None = None, timeout: float = 5.0, progress: bool = False,
-               unclosed: str = "no-answer") -> list[VerifyResult]:
+               unclosed: str = "no-answer", rule: str | None = None) -> list[VerifyResult]:
     """Verdicts for many responses through `curate.curation.verify.verify_rows` (math in the
     verifier pool: worker processes with a wall-clock kill per item, cached); the whole
-    response is each row's `answer_text`, so the verifier applies its own region rules."""
+    response is each row's `answer_text`, so the verifier applies its own region rules.
+    `rule` names the math comparison (`verify_math.MATH_RULES`: `math-verify`, or P1's
+    `hendrycks`); it is recorded in each verdict's `verify_detail` (`verifier`)."""
     from curate.curation.verify import verify_rows
 
     rows = [{"task": k, "reference": r,
              "answer_text": (_countdown_equation(t) if k == "countdown" else t) or None}
             for k, r, t in zip(kinds, references, texts)]
+    opts: dict = {}
+    if unclosed != "no-answer":
+        opts["unclosed"] = unclosed
+    if rule not in (None, "math-verify"):
+        opts["rule"] = rule
     return verify_rows(rows, workers=workers, timeout=timeout, cache=cache, progress=progress,
-                       math_options={"unclosed": unclosed} if unclosed != "no-answer" else None)
+                       math_options=opts or None)

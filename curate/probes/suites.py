@@ -24,11 +24,13 @@ from curate.errors import BadInput
 
 P3_MATH_PROMPT = "{problem}\n Please reason step by step, and put your final answer within \\boxed{{}}."
 P1_MATH_PROMPT = "\n{problem}\n\nPlease reason step by step, and put your final answer within \\boxed.\n"
+# `{letters}` is the letter list of the item's own options ("A, B, C, or D" for four, as the
+# papers wrote it; "A, B, C, D, or E" for five): a question with other than four options says so.
 P3_GPQA_PROMPT = ("Problem: {problem}\nOptions: {options}\nPlease reason step by step and return "
                   "your final answer within \\boxed{{}}. Only include the letter choice "
-                  "(A, B, C, or D) as your final answer.")
+                  "({letters}) as your final answer.")
 P1_GPQA_PROMPT = ("Return your final response within \\boxed{{}} and only include the letter "
-                  "choice (A, B, C, or D) as your final response.\nProblem: {problem}\n"
+                  "choice ({letters}) as your final response.\nProblem: {problem}\n"
                   "Options: {options}\nAnswer:")
 
 
@@ -45,6 +47,9 @@ class BenchSetting:
     kind: str = "math"                # math | mcq | countdown
     group: str | None = None          # math / other / non; None = from the registry
     shuffle_options: bool = False     # MCQ: fixed, seeded option order
+    option_order: str = "seeded"      # seeded | p1-fixed | p3-hash (see eval_items.option_order)
+    rule: str | None = None           # math comparison rule: math-verify (default) | hendrycks
+    unclosed: str = "no-answer"       # no </think>: no-answer | whole-response (the papers' code)
     chat_template: bool = True
     path: str | None = None           # local suites: the file
     extra: dict = field(default_factory=dict)
