@@ -258,18 +258,54 @@ def tiny_model(
     hidden: int = typer.Option(64, "--hidden"),
     vocab_size: int = typer.Option(400, "--vocab-size"),
     seed: int = typer.Option(0, "--seed"),
+    teach: str = typer.Option(None, "--teach", help="A JSONL of {prompt, completion} pairs "
+                              "the model learns to answer (e.g. recipes/smoke/"
+                              "tiny-teacher.jsonl: a smoke teacher whose answers pass the "
+                              "recipe's filters)."),
+    teach_steps: int = typer.Option(150, "--teach-steps", help="Optimiser steps of --teach."),
     json_out: bool = typer.Option(False, "--json", help="Print the path as JSON."),
 ) -> None:
     """Build a tiny local Llama (BPE trained on the spot, think-keeping chat template) for CPU
     smoke runs of `train sft`, `train grpo`, `eval` and `generate --teacher transformers:DIR`."""
-    from curate.training.tiny import build_tiny_model
+    from curate.training.tiny import build_tiny_model, teach_tiny_model
 
     path = build_tiny_model(out_dir, layers=layers, hidden=hidden, vocab_size=vocab_size,
                             seed=seed)
+    out = {"path": str(path)}
+    if teach:
+        out["taught"] = teach_tiny_model(path, _teach_pairs(teach), steps=teach_steps, seed=seed)
     if json_out:
-        print_json({"path": str(path)})
+        print_json(out)
     else:
-        console.print(f"tiny model in [bold]{path}[/bold]")
+        console.print(f"tiny model in [bold]{path}[/bold]" + (
+            f" (taught {teach}: loss {out['taught']['loss']:.3g})" if teach else ""))
+
+
+def _teach_pairs(path: str) -> list[tuple[str, str]]:
+    """(prompt, completion) pairs of a JSONL file; BadInput naming the line otherwise."""
+    import json
+
+    from curate.errors import BadInput
+
+    pairs = []
+    try:
+        lines = open(path, encoding="utf-8").read().splitlines()
+    except OSError as e:
+        raise BadInput(f"cannot read: {e.strerror}", file=path) from None
+    for i, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            raise BadInput("not JSON", file=path, row=i) from None
+        if not isinstance(row, dict) or not all(isinstance(row.get(k), str) and row[k]
+                                                for k in ("prompt", "completion")):
+            raise BadInput("needs text fields prompt and completion", file=path, row=i)
+        pairs.append((row["prompt"], row["completion"]))
+    if not pairs:
+        raise BadInput("no pairs", file=path)
+    return pairs
 
 
 def register(app: typer.Typer) -> None:

@@ -96,3 +96,56 @@ def build_tiny_model(out_dir: str | Path, texts: list[str] | None = None, vocab_
                                                pad_token_id=fast.pad_token_id)
     model.save_pretrained(out)
     return out
+
+
+def teach_tiny_model(model_dir: str | Path, pairs: list[tuple[str, str]], steps: int = 150,
+                     lr: float = 1e-2, seed: int = 0) -> dict:
+    """Fit the tiny model in `model_dir` (in place) to answer each prompt with its completion,
+    through its chat template, with the loss on the assistant turn only.
+
+    For CPU smoke runs of recipes whose filters keep only verified answers with a closed think
+    block (`recipes/smoke/tiny-teacher.jsonl` teaches one answer to the smoke prompts): a
+    random tiny model writes no think block and no answer, so every row would be dropped.
+    Returns {"steps", "loss"} (the last step's loss). Raises ValueError for no pairs.
+
+    Example: ``teach_tiny_model(".curate/tiny-teacher", [("2+2?", "<think>4</think> \\boxed{4}")])``
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if not pairs:
+        raise ValueError("no (prompt, completion) pairs to teach")
+    torch.manual_seed(seed)
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    seqs, labels = [], []
+    for prompt, completion in pairs:
+        user = [{"role": "user", "content": prompt}]
+        head = tok.apply_chat_template(user, add_generation_prompt=True, tokenize=False)
+        full = tok.apply_chat_template(user + [{"role": "assistant", "content": completion}],
+                                       tokenize=False)
+        h = tok(head, add_special_tokens=False)["input_ids"]
+        f = tok(full, add_special_tokens=False)["input_ids"]
+        seqs.append(f)
+        labels.append([-100] * len(h) + f[len(h):])
+    width = max(len(s) for s in seqs)
+    pad = tok.pad_token_id
+    ids = torch.tensor([s + [pad] * (width - len(s)) for s in seqs])
+    lab = torch.tensor([x + [-100] * (width - len(x)) for x in labels])
+    mask = torch.tensor([[1] * len(s) + [0] * (width - len(s)) for s in seqs])
+    opt = torch.optim.AdamW(model.parameters(), lr=lr)
+    model.train()
+    loss = None
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)   # a model this small only loses to thread hand-offs
+    try:
+        for _ in range(steps):
+            loss = model(input_ids=ids, attention_mask=mask, labels=lab).loss
+            loss.backward()
+            opt.step()
+            opt.zero_grad()
+    finally:
+        torch.set_num_threads(threads)
+    model.eval()
+    model.save_pretrained(model_dir)
+    return {"steps": steps, "loss": float(loss.detach())}
