@@ -27,6 +27,15 @@ def answer_part(text: str) -> str:
     return t
 
 
+def answer_part_whole(text: str) -> str:
+    """The papers' think-stripping (`text.split("</think>")[-1]` in P3-code's AlpacaEval,
+    HEx-PHI and TruthfulQA scorers): the text after the last closing think tag, or the whole
+    response when there is none (an unclosed `<think>` included)."""
+    from curate.formats.answers import answer_region
+
+    return answer_region(text or "", None, "whole-response").text
+
+
 def score_mcq(reference: str, text: str, n_options: int = 4,
               unclosed: str = "no-answer") -> VerifyResult:
     """The curation verifier's letter extraction (`verify_choice`) on the whole response."""
