@@ -21,7 +21,9 @@ answers (about 12 KB each) registered by `curate generate` without a server; pea
     python benchmarks/scale.py                          # 100k and 1M (long: hours on 2 cores)
     python benchmarks/scale.py --rows 100000 --kills 5
     python benchmarks/scale.py --rows 100000 --only gen
-The machine's 2 cores are shared: the load average is recorded beside every figure.
+The machine's 2 cores are shared: the load average is recorded beside every figure, and what
+two plain Python processes get over one at the same moments (`achievable_2_process_speedup`)
+bounds the executor's speedup (on an idle 2-core machine it is about 2).
 """
 
 from __future__ import annotations
@@ -106,6 +108,29 @@ def run_cli(home: Path, args: list[str], timeout: float = 6 * 3600) -> dict:
             "load": [round(x, 2) for x in os.getloadavg()]}
 
 
+CALIBRATE = r"""
+import multiprocessing as mp, sys, time
+def work(_):
+    s = 0
+    for i in range(6_000_000):
+        s += i * i % 7
+if __name__ == "__main__":
+    t = time.perf_counter(); work(0); work(1); serial = time.perf_counter() - t
+    t = time.perf_counter()
+    with mp.get_context("fork").Pool(2) as p:
+        p.map(work, [0, 1])
+    print(serial / (time.perf_counter() - t))
+"""
+
+
+def achievable_speedup() -> float:
+    """What two processes get over one on this machine right now (pure Python, no I/O): the
+    ceiling for any 2-worker speedup measured beside it on shared cores."""
+    out = subprocess.run([sys.executable, "-c", CALIBRATE], capture_output=True, text=True,
+                         check=True)
+    return round(float(out.stdout.strip()), 3)
+
+
 def executor_args(cfg: str) -> list[str]:
     if cfg == "inprocess":
         return []
@@ -131,9 +156,11 @@ def curation(rows: int, configs: list[str], root: Path) -> dict:
     home = root / f"home-{rows}"
     spec = make_input(home, rows)
     res: dict = {"rows": rows, "input": spec, "configs": {}}
+    res["achievable_2_process_speedup"] = []
     for cfg in configs:
         ex = executor_args(cfg)
         steps = {}
+        res["achievable_2_process_speedup"].append(achievable_speedup())
         print(f"[{rows}] {cfg} verify ...", flush=True)
         steps["verify"] = run_cli(home, ["verify", spec, "--name", f"v-{cfg}", "--no-cache", *ex])
         print(f"[{rows}] {cfg} filter ... ({steps['verify']})", flush=True)
@@ -160,6 +187,7 @@ def curation(rows: int, configs: list[str], root: Path) -> dict:
         res["local2_speedup_per_step"] = {
             s: round(c["local1"]["steps"][s]["wall_s"] / c["local2"]["steps"][s]["wall_s"], 3)
             for s in c["local1"]["steps"]}
+    res["achievable_2_process_speedup"].append(achievable_speedup())
     res["home"] = str(home)
     return res
 
@@ -262,6 +290,7 @@ def main() -> None:
     ap.add_argument("--rows", default="100000,1000000")
     ap.add_argument("--kills", type=int, default=5)
     ap.add_argument("--only", default="curation,kills,gen")
+    ap.add_argument("--configs", default=None, help="e.g. local1,local2 (default: by size)")
     ap.add_argument("--gen-requests", type=int, default=100_000)
     ap.add_argument("--work", default=None, help="folder for the workspaces (default: a temp dir)")
     args = ap.parse_args()
@@ -278,8 +307,8 @@ def main() -> None:
         if "curation" in only:
             figures.setdefault("curation", {})
             for n in sizes:
-                configs = ["inprocess", "local1", "local2"] if n <= 200_000 else \
-                    ["inprocess", "local2"]
+                configs = args.configs.split(",") if args.configs else (
+                    ["inprocess", "local1", "local2"] if n <= 200_000 else ["inprocess", "local2"])
                 figures["curation"][str(n)] = curation(n, configs, root)
                 write_result("scale", figures)
             cur = figures["curation"]
