@@ -276,3 +276,21 @@ def test_executor_cli_options(home, catalog, spread):
     out, err = _cli(home, "filter", spread.spec, "--name", "x", "--executor", "slurm") \
         .communicate(timeout=120)
     assert "needs --partition" in err and "Traceback" not in err
+
+
+def test_recipe_on_the_executor_gives_the_in_process_versions(catalog, spread):
+    """`curate run RECIPE --executor local`: every dataset step on datatrove, same outputs."""
+    from curate.curation.recipes import run_recipe, validate
+
+    def recipe(suffix):
+        return validate({"name": f"r{suffix}", "steps": [
+            {"id": "v", "step": "verify", "input": spread.spec, "with": {"use_cache": False},
+             "output": f"v{suffix}"},
+            {"id": "f", "step": "filter", "input": "${steps.v.output}",
+             "with": {"verified_only": True, "k_per_problem": 1}, "output": f"f{suffix}"},
+            {"id": "n", "step": "variant", "input": "${steps.f.output}",
+             "with": {"variant": "nocot"}, "output": f"n{suffix}"}]})
+
+    plain = run_recipe(catalog, recipe("a"))
+    on_ex = run_recipe(catalog, recipe("b"), executor=ExecutorSpec("local", tasks=2, workers=2))
+    assert [r.version for r in plain] == [r.version for r in on_ex]
