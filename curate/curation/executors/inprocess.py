@@ -11,6 +11,7 @@ second time.
 
 from __future__ import annotations
 
+import os
 import shutil
 import uuid
 from collections import Counter
@@ -77,7 +78,8 @@ def run_inprocess(catalog, spec: str, output: str, op: BatchOp, *, progress: boo
     tallies: Counter = Counter()
     notes: list[Any] = []
     seen = {"in": 0, "out": 0, "dropped": 0}
-    spill_dir = catalog.home / "staging" / f"inprocess-{uuid.uuid4().hex}"
+    _clean_spills(catalog.home / "staging")
+    spill_dir = catalog.home / "staging" / f"inprocess-{os.getpid()}-{uuid.uuid4().hex}"
     spill = spill_dir / "dropped.parquet"
     decided = _decide_groups(catalog, ref, op, schema, batch_rows) if op.needs_groups else None
 
@@ -133,6 +135,23 @@ def run_inprocess(catalog, spec: str, output: str, op: BatchOp, *, progress: boo
                                 step=op.step, schema=out_schema, run_id=run_id, finish=finish)
     finally:
         shutil.rmtree(spill_dir, ignore_errors=True)
+
+
+def _clean_spills(root: Path) -> None:
+    """Spill folders of in-process runs whose process is gone (killed mid-run)."""
+    if not root.is_dir():
+        return
+    for d in root.glob("inprocess-*"):
+        pid = d.name.split("-")[1]
+        if pid.isdigit():
+            try:
+                os.kill(int(pid), 0)
+                continue
+            except ProcessLookupError:
+                pass
+            except PermissionError:
+                continue
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def _decide_groups(catalog, ref, op: BatchOp, schema: pa.Schema, batch_rows: int) -> np.ndarray:
