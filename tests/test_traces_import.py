@@ -314,6 +314,24 @@ def test_nocot_strips_inline_thinking_and_refuses_what_it_cannot(catalog):
         assert not catalog.exists(f"bad{i}-nocot")
 
 
+def test_cot_refuses_thinking_that_never_closed(catalog):
+    base = {"prompt": "q", "task": "math"}
+    good = {**base, "id": "ok", "reasoning": "r", "answer_text": "A"}
+    ref = None
+    for i, bad in enumerate([
+            {"reasoning": "cut off mid-thought", "answer_text": ""},      # truncated, no answer
+            {"reasoning": "cut off", "answer_text": None},
+            {"reasoning": "r", "answer_text": "<think>opened again and cut"},
+            {"reasoning": "r", "answer_text": "   \n "}]):
+        catalog.register(f"open{i}", [good, {**base, "id": "x", **bad}], kind="traces")
+        with pytest.raises(BadInput, match=rf"open{i}@\w+:1: .*thinking never closed.*'reasoning'"):
+            make_variant(catalog, f"open{i}", "cot", f"open{i}-cot")
+        assert not catalog.exists(f"open{i}-cot")
+    catalog.register("closed", [good], kind="traces")
+    ref = make_variant(catalog, "closed", "cot", "closed-cot")
+    assert _rows(catalog, ref)[0]["messages"][-1]["content"] == "<think>\nr\n</think>\n\nA"
+
+
 def test_nocot_messages_never_keep_an_inline_think_block():
     from curate.record import messages_for
 

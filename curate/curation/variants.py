@@ -8,7 +8,9 @@ A nocot row never holds thinking: an `answer_text` that still carries an inline 
 markers) has it split off first (counted as `thinking_stripped`), and the variant is refused,
 naming the row, when no visible answer is left (thinking that never closed: drop such rows
 first with `curate filter --closed-think`) or when markers are still there after the
-split. A variant never drops rows, so the cot and nocot views of a version have the same rows.
+split. The cot variant is refused likewise for a row whose thinking never closed (reasoning
+with no visible answer, `filters.think_closed`): it would close a block the teacher never
+closed. A variant never drops rows, so the cot and nocot views of a version have the same rows.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import json
 import pyarrow as pa
 
 from curate.curation.executors.ops import Applied, BatchOp, Finished
+from curate.curation.filters import think_closed
 from curate.errors import BadInput
 from curate.record import TRACE_SCHEMA, has_think_markers, messages_for, split_think
 
@@ -78,6 +81,11 @@ def variant_rows(rows: list[dict], variant: str, short_field: str | None = None,
             if not row.get("reasoning"):
                 raise BadInput("row has no reasoning for the cot variant", file=source, row=i,
                                field="reasoning")
+            if not think_closed(row.get("reasoning"), row.get("answer_text")):
+                raise BadInput("its thinking never closed, so the cot variant would close it "
+                               "and give an empty answer (drop such rows first: curate filter "
+                               "--closed-think, recipe filter require_closed_think)",
+                               file=source, row=i, field="reasoning")
             msgs = messages_for(prompt, row["reasoning"], row.get("answer_text"), "cot", system)
         elif variant == "nocot":
             answer, stripped = nocot_answer(row, source, i)
