@@ -36,3 +36,12 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip("../shared/data is absent")
     return SHARED_DATA
+
+
+PROGRESS_LINE = __import__("re").compile(r"^\[[^\]]+\] (started|[\d,]+(/[\d,]+)? )")
+
+
+def error_lines(stderr: str) -> list[str]:
+    """stderr without the progress helper's log lines (`[task] started: ...`, `[task] 3/20 ...`):
+    what a user-error test holds to one line."""
+    return [ln for ln in stderr.strip().splitlines() if ln and not PROGRESS_LINE.match(ln)]

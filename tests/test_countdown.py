@@ -202,7 +202,9 @@ def test_a_budget_that_solves_nothing_is_a_one_line_error(home):
                        capture_output=True, text=True, timeout=300,
                        env={**os.environ, "CURATE_HOME": str(home)})
     assert r.returncode == 2 and "--max-nodes" in r.stderr, r.stderr
-    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+    from conftest import error_lines
+
+    assert len(error_lines(r.stderr)) == 1 and "Traceback" not in r.stderr, r.stderr
     from curate.catalog import Catalog
 
     assert not Catalog(home).ls()
