@@ -142,7 +142,7 @@ def run_op_executor(catalog, spec: str, output: str, op: BatchOp, ex: ExecutorSp
                                                            **side_args)],
                         per_rank(out), apply_step)]
 
-    dry = _launch(stages, ex, stage_root, tasks, workers, f"curate-{op.step}")
+    dry = launch_stages(stages, ex, stage_root, tasks, workers, f"curate-{op.step}")
     if dry is not None:
         return dry
     tallies = _merged_tallies(stage_root / "logs" / "apply", tasks, stages[-1].apply_step)
@@ -221,8 +221,13 @@ def _stderr_to(path: Path):
         os.close(fd)
 
 
-def _launch(stages: list[Stage], ex: ExecutorSpec, stage_root: Path, tasks: int, workers: int,
-            job_name: str) -> DryRun | None:
+def launch_stages(stages: list[Stage], ex: ExecutorSpec, stage_root: Path, tasks: int,
+                  workers: int, job_name: str) -> DryRun | None:
+    """Run datatrove pipelines one after another (Slurm: as a dependency chain) with
+    `tasks` tasks each, logging under `stage_root/logs/STAGE`; tasks already marked complete
+    (whose expected files are all there) are skipped. Raises CurateError naming the failure
+    (a worker's user error as its own line) when a task did not finish; a Slurm dry run
+    returns the scripts instead. For other curate pipelines too (dedup's MinHash stages)."""
     for st in stages:
         _heal(stage_root / "logs" / st.name, st.expected)
     if ex.kind == "slurm":
@@ -394,4 +399,4 @@ def _slurm_alive(job_ids: list[str]) -> bool:
     return bool(out.stdout.strip())   # finished jobs are unknown to squeue (empty, or an error)
 
 
-__all__ = ["DryRun", "run_op_executor", "write_sbatch_script", "Unit"]
+__all__ = ["DryRun", "Stage", "launch_stages", "run_op_executor", "write_sbatch_script", "Unit"]

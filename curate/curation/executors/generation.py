@@ -148,7 +148,7 @@ def generate_on_executor(catalog, name: str, task: str, ps, spec, cfg, params: d
     import shutil
 
     from curate.curation import generate as G
-    from curate.curation.executors.driver import Stage, _launch, _merged_tallies  # noqa: F401
+    from curate.curation.executors.driver import Stage, launch_stages
     from curate.curation.teachers.endpoint import Endpoint
 
     workers = ex.default_workers()
@@ -169,7 +169,7 @@ def generate_on_executor(catalog, name: str, task: str, ps, spec, cfg, params: d
     step = GenerateTask(spec, cfg, task, str(prompts_path), task_slices(len(ps.rows), tasks),
                         str(catalog.home), name, str(stage), api_key_env, startup_timeout)
     st = Stage("generate", [step], {r: [out / f"task-{r:05d}.parquet"] for r in range(tasks)})
-    dry = _launch([st], ex, stage, tasks, workers, f"curate-generate-{name}")
+    dry = launch_stages([st], ex, stage, tasks, workers, f"curate-generate-{name}")
     if dry is not None:
         return dry
     sums = [json.loads((out / f"task-{r:05d}.json").read_text()) for r in range(tasks)]
