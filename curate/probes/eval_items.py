@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +29,9 @@ class EvalItem:
     id: str
     problem: str
     reference: str              # math: gold answer; mcq: letter; countdown: JSON numbers/target
-    kind: str                   # math | mcq | countdown
+    kind: str                   # math | mcq | countdown | harness | code | reward | judge
     options: list[str] | None = None
+    meta: dict = field(default_factory=dict, repr=False)   # scorer inputs, never written
 
 
 OPTION_ORDERS = ("seeded", "p1-fixed", "p3-hash")
@@ -233,7 +234,17 @@ def _offline_msg(name: str, detail: str) -> str:
 
 def load_items(setting: BenchSetting, limit: int | None = None,
                ) -> tuple[list[EvalItem], str | None]:
-    """(items, domain group) of one suite entry; `limit` keeps the first N problems."""
+    """(items, domain group) of one suite entry; `limit` keeps the first N problems (of each
+    subset, for benchmarks made of several)."""
+    from curate.probes.bench_items import load_special
+
+    special = load_special(setting, limit)
+    if special is not None:
+        if not special:
+            raise BadInput("benchmark has no rows", file=setting.benchmark)
+        from curate.corpora.benchmarks import get_benchmark
+
+        return special, setting.group or get_benchmark(setting.benchmark).group
     if setting.path:
         rows = _read_rows(Path(setting.path))
         group = next((r.get("group") for r in rows if isinstance(r, dict) and r.get("group")),

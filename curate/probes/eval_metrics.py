@@ -30,7 +30,11 @@ def benchmark_figures(samples: Sequence[dict[str, Any]], k: int) -> dict[str, An
         rows = sorted(rows, key=lambda r: r["sample_index"])
         c = sum(1 for r in rows if r["correct"])
         n = len(rows)
-        avg.append(c / n)
+        scores = [r.get("score") for r in rows]
+        if any(v is not None for v in scores):   # graded kinds: F1, reward, judged harm
+            avg.append(sum(float(v or 0.0) for v in scores) / n)
+        else:
+            avg.append(c / n)
         first.append(1.0 if rows[0]["correct"] else 0.0)
         passk.append(pass_at_k(n, c, min(k, n)))
         votes = Counter(r["final_answer"] for r in rows if r["final_answer"] not in (None, ""))

@@ -45,8 +45,19 @@ def resolve_target(catalog, spec: str) -> dict[str, Any]:
 
 def prepare(suite: str, samples: int | None = None, limit: int | None = None,
             max_new_tokens: int | None = None, temperature: float | None = None,
+            skip: list[str] | None = None, think: str | None = None,
             ) -> list[tuple[BenchSetting, list[eval_items.EvalItem], str]]:
-    """Every suite entry with its items and group, loaded before any model (fail fast)."""
+    """Every suite entry with its items and group, loaded before any model (fail fast).
+    `skip` leaves benchmarks out by name; `think` (strip | raw) overrides how harness tasks
+    see the thinking."""
+    if think not in (None, "strip", "raw"):
+        raise BadInput(f"--think must be strip or raw, got {think!r}")
+    skipped = set()
+    if skip:
+        from curate.corpora.benchmarks import get_benchmark
+
+        for name in skip:
+            skipped.add(get_benchmark(name).name if not name.startswith("file:") else name)
     for name, val in (("--limit", limit), ("--max-new-tokens", max_new_tokens)):
         if val is not None and val < 1:
             raise BadInput(f"{name} must be at least 1")
@@ -54,7 +65,10 @@ def prepare(suite: str, samples: int | None = None, limit: int | None = None,
         raise BadInput("--temperature must be 0 or more")
     out, missing = [], []
     for s in get_suite(suite):
-        s = s.replace(k=samples, max_new_tokens=max_new_tokens, temperature=temperature)
+        if s.benchmark in skipped:
+            continue
+        s = s.replace(k=samples, max_new_tokens=max_new_tokens, temperature=temperature,
+                      think=think)
         if s.k < 1:
             raise BadInput("--samples must be at least 1")
         try:
@@ -141,7 +155,9 @@ def evaluate_model(catalog, spec: str, suite: str, *, samples: int | None = None
                    step: int | None = None, train_run: str | None = None,
                    device: str | None = None, dtype: str | None = None,
                    batch_size: int = 8, progress: bool = True, prepared=None,
-                   tags: dict[str, Any] | None = None) -> dict[str, Any]:
+                   tags: dict[str, Any] | None = None,
+                   scorers: dict[str, Any] | None = None, skip: list[str] | None = None,
+                   think: str | None = None) -> dict[str, Any]:
     """Evaluate one model on a suite; figures recorded in `evals`, outputs in Parquet.
 
     `prepared` (from `prepare`) may hold a subset of the suite; `tags` go into each row's
@@ -152,7 +168,11 @@ def evaluate_model(catalog, spec: str, suite: str, *, samples: int | None = None
     checkpoint_id = checkpoint_id or target.get("checkpoint_id")
     step = step if step is not None else target.get("step")
     record_name = name or target["name"]
-    entries = prepared or prepare(suite, samples, limit, max_new_tokens, temperature)
+    entries = prepared or prepare(suite, samples, limit, max_new_tokens, temperature, skip,
+                                  think)
+    from curate.probes.judges import check_scorers
+
+    check_scorers(entries, scorers or {})
     config = {"suite": suite, "samples": samples, "limit": limit, "max_new_tokens": max_new_tokens,
               "temperature": temperature, "teacher": teacher, "model_path": target["path"]}
     run_id = catalog.start_run("eval", config=config, inputs=[target["path"]], name=record_name)
@@ -168,24 +188,38 @@ def evaluate_model(catalog, spec: str, suite: str, *, samples: int | None = None
         try:
             for setting, items, group in entries:
                 prompts = [eval_items.format_prompt(it, setting) for it in items]
-                comps = gen(prompts, setting, advance)
-                rows = _score_rows(items, prompts, comps, setting, record_name, cache)
-                figs = eval_metrics.benchmark_figures(rows, setting.k)
+                rows, extra, headline, k = _score_setting(setting, items, prompts, gen,
+                                                          record_name, cache, advance,
+                                                          scorers or {})
+                figs = eval_metrics.benchmark_figures(rows, k)
+                if headline is not None:      # the harness's own aggregation of its metric
+                    figs["accuracy"] = figs[f"avg@{k}"] = headline
                 path = _write_parquet(rows, out_dir / f"{setting.benchmark}.parquet")
-                bench_cfg = {"k": setting.k, "temperature": setting.temperature,
+                bench_cfg = {"k": k, "temperature": setting.temperature,
                              "top_p": setting.top_p, "max_new_tokens": setting.max_new_tokens,
                              "seed": setting.seed, "shuffle_options": setting.shuffle_options,
+                             "option_order": setting.option_order, "rule": setting.rule,
+                             "unclosed": setting.unclosed, "think": setting.think,
+                             "chat_template": setting.chat_template,
                              "suite": suite, "prompt": setting.prompt,
+                             **_scoring_info(setting, items),
                              "train_run": train_run, **({"tags": tags} if tags else {})}
-                for metric in eval_metrics.metric_names(setting.k):
+                names = eval_metrics.metric_names(k)
+                values = {m: figs[m] for m in names}
+                values.update({m: v for m, v in extra.items() if m not in values})
+                for metric, value in values.items():
                     catalog.insert("evals", {
                         "run_id": run_id, "model": record_name, "checkpoint_id": checkpoint_id,
                         "step": step, "benchmark": setting.benchmark, "domain": group,
-                        "metric": metric, "value": figs[metric], "n_samples": figs["samples"],
-                        "k": setting.k, "mean_response_tokens": figs["mean_response_tokens"],
+                        "metric": metric, "value": value, "n_samples": figs["samples"],
+                        "k": k, "mean_response_tokens": figs["mean_response_tokens"],
                         "truncation_rate": figs["truncation_rate"], "outputs_path": path,
                         "config": bench_cfg})
-                results[setting.benchmark] = {**figs, "group": group, "outputs": path}
+                results[setting.benchmark] = {**figs, **{f"metric:{m}": v for m, v in
+                                                         extra.items()},
+                                              "group": group, "outputs": path,
+                                              "higher_is_better": bench_cfg["higher_is_better"],
+                                              "scale": bench_cfg["scale"]}
         finally:
             if prog is not None:
                 prog.stop()
@@ -196,6 +230,60 @@ def evaluate_model(catalog, spec: str, suite: str, *, samples: int | None = None
                        metrics={b: r["accuracy"] for b, r in results.items()})
     return {"model": record_name, "suite": suite, "run_id": run_id, "step": step,
             "checkpoint_id": checkpoint_id, "benchmarks": results}
+
+
+def _scoring_info(setting: BenchSetting, items) -> dict[str, Any]:
+    """How the benchmark is scored, recorded in each evals row's config: its headline metric
+    and direction (TI reads `higher_is_better` and `scale`), the harness version."""
+    info: dict[str, Any] = {"metric": "accuracy", "higher_is_better": True, "scale": "fraction"}
+    try:
+        from curate.corpora.benchmarks import get_benchmark
+
+        b = get_benchmark(setting.benchmark) if not setting.path else None
+    except Exception:  # noqa: BLE001 - a local suite's file: not in the registry
+        b = None
+    if b is not None:
+        info.update(metric=b.metric, higher_is_better=b.higher_is_better, scale=b.scale)
+    if items and items[0].kind == "harness":
+        from curate.probes import harness
+
+        info["harness"] = harness.version()
+        info["harness_tasks"] = sorted({it.meta["spec"] for it in items})
+    return info
+
+
+def _headline_metric(setting: BenchSetting) -> str:
+    from curate.corpora.benchmarks import get_benchmark
+
+    return get_benchmark(setting.benchmark).metric
+
+
+def _score_setting(setting: BenchSetting, items, prompts, gen, model: str, cache, advance,
+                   scorers: dict[str, Any]):
+    """(rows, extra metrics, headline or None, k) of one suite entry, by its items' kind."""
+    from curate.probes import bench_scoring, harness
+
+    kind = items[0].kind if items else "math"
+    if kind == "harness" and items[0].meta["harness"].output_type in harness.LL_TYPES:
+        rows, extra, head = bench_scoring.loglikelihood_rows(
+            setting, items, gen.model, gen.tokenizer, model, _headline_metric(setting),
+            gen.batch_size)
+        if advance is not None:
+            advance(len(items))
+        return rows, extra, head, 1
+    comps = gen(prompts, setting, advance)
+    if kind == "harness":
+        rows, extra, head = bench_scoring.harness_rows(setting, items, prompts, comps, model,
+                                                       _headline_metric(setting), setting.think)
+    elif kind == "code":
+        rows, extra, head = bench_scoring.code_rows(setting, items, prompts, comps, model)
+    elif kind in ("reward", "judge"):
+        from curate.probes import judges
+
+        rows, extra, head = judges.score_rows(setting, items, prompts, comps, model, scorers)
+    else:
+        rows, extra, head = _score_rows(items, prompts, comps, setting, model, cache), {}, None
+    return rows, extra, head, setting.k
 
 
 def _score_rows(items, prompts, comps, setting: BenchSetting, model: str,
@@ -241,7 +329,8 @@ def evaluate_run(catalog, run_id: str, suite: str, *, include_base: bool = True,
     if target["kind"] != "run":
         raise NotFound(f"{run_id!r} is not a run with checkpoints")
     entries = prepare(suite, kw.pop("samples", None), kw.pop("limit", None),
-                      kw.pop("max_new_tokens", None), kw.pop("temperature", None))
+                      kw.pop("max_new_tokens", None), kw.pop("temperature", None),
+                      kw.pop("skip", None), kw.pop("think", None))
     todo: list[tuple[str, int | None, str | None]] = []
     base = target["checkpoints"][0].get("model")
     if include_base and base and (Path(base).exists() or "/" in base):
@@ -309,7 +398,9 @@ def evaluate(catalog, spec: str, suite: str, **kw) -> dict[str, Any]:
     """MODEL_OR_RUN: one model / checkpoint, or every checkpoint of a run.
 
     `suite`: p3 | p1 | math | local:FILE[,FILE]; keywords: samples, limit, max_new_tokens,
-    temperature, teacher, name, device, dtype, batch_size, include_base. Returns {model,
+    temperature, teacher, name, device, dtype, batch_size, include_base, scorers ({judge,
+    truth_judge, info_judge, reward_model}: specs for judged / reward-scored benchmarks),
+    skip (benchmark names), think (strip | raw, for harness tasks). Returns {model,
     suite, run_id, step, benchmarks: {name: {accuracy, pass@1, pass@k, mean_response_tokens,
     truncation_rate, outputs}}} for a model, or {evals: [...], trajectory, plot_path} for a run.
     Raises NotFound (an unknown model, checkpoint or run), BadInput (a bad suite or option).
