@@ -123,7 +123,10 @@ def test_export_loads_with_datasets(tmp_path, catalog):
     r = runner.invoke(app, ["export", "toy", str(tmp_path / "out")])
     assert r.exit_code == 0, r.output
     ds = datasets.load_dataset(str(tmp_path / "out"), cache_dir=str(tmp_path / "hf"))
-    assert ds["train"].num_rows == 7 and ds["train"][0]["prompt"] == "q0"
+    row = ds["train"][0]
+    assert ds["train"].num_rows == 7 and row["problem"] == "q0" and "prompt" not in row
+    assert row["messages"] == [{"role": "user", "content": "q0"},
+                               {"role": "assistant", "content": "0"}]   # built: TRL loads it
     r = runner.invoke(app, ["export", "toy", str(tmp_path / "out")])
     assert r.exit_code != 0
 

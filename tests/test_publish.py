@@ -108,7 +108,7 @@ def test_card_yaml_and_provenance(built, tmp_path):
     assert meta["license"] == "mit" and meta["size_categories"] == ["n<1K"]
     assert meta["task_categories"] == ["text-generation"]
     feats = {f["name"] for f in meta["dataset_info"][1]["features"]}
-    assert {"prompt", "messages", "reasoning"} <= feats
+    assert {"problem", "messages", "reasoning"} <= feats and "prompt" not in feats
     text = card.text
     for needle in ("countdown-ast/1", "| search |", "max_nodes", "| variant |",
                    "curate variant cd --nocot --name cd-nocot", "Countdown generator: 50",

@@ -22,7 +22,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from curate.catalog import lengths as length_tools
+from curate.catalog.rebuild import portable, rebuild_commands
+from curate.catalog.trainer_formats import trl_table, usage_lines
+
 HISTOGRAM = "token_lengths.png"
+MAX_LENGTHS = length_tools.MAX_LENGTHS
 RECIPE = "recipe.yaml"
 ENGINES = {"vllm": "vLLM (OpenAI-compatible server)", "sglang": "SGLang (OpenAI-compatible "
            "server)", "openai": "OpenAI-compatible endpoint", "transformers": "transformers "
@@ -30,12 +35,6 @@ ENGINES = {"vllm": "vLLM (OpenAI-compatible server)", "sglang": "SGLang (OpenAI-
 TEACHER_KEYS = ("teacher", "teacher_model", "teacher_revision", "model", "revision",
                 "model_revision", "engine", "engine_version", "backend", "max_model_len",
                 "tensor_parallel", "data_parallel")
-GENERATE_FLAGS = (("prompts", "--prompts"), ("n", "-n"), ("samples", "--samples"),
-                  ("max_tokens", "--max-tokens"), ("temperature", "--temperature"),
-                  ("top_p", "--top-p"), ("top_k", "--top-k"), ("min_p", "--min-p"),
-                  ("seed", "--seed"), ("system", "--system"),
-                  ("prompt_template", "--prompt-template"), ("max_model_len", "--max-model-len"),
-                  ("tensor_parallel", "--tensor-parallel"), ("data_parallel", "--data-parallel"))
 SAMPLING_KEYS = ("temperature", "top_p", "top_k", "min_p", "max_tokens", "n_samples",
                  "samples", "seed", "repetition_penalty", "stop", "prompt_template",
                  "enable_thinking", "chat_template_kwargs")
@@ -48,6 +47,12 @@ class ConfigData:
     spec: str
     splits: dict[str, pa.Table]
     files: dict[str, list[str]] = field(default_factory=dict)  # split -> relative paths
+    out: dict[str, pa.Table] = field(default_factory=dict)     # split -> rows as written
+
+    @property
+    def written(self) -> dict[str, pa.Table]:
+        """The rows as the export writes them (the export format's), else as stored."""
+        return self.out or self.splits
 
     @property
     def rows(self) -> int:
@@ -270,8 +275,10 @@ def engine_of(teacher: str) -> str:
     return ENGINES.get(prefix, "unknown")
 
 
-def token_histogram(panels: dict[str, dict[str, np.ndarray]], path: Path) -> Path | None:
-    """Length histograms as one PNG: a panel per measure (x label), a series per config.
+def token_histogram(panels: dict[str, dict[str, np.ndarray]], path: Path,
+                    cuts: dict[str, tuple[int, ...]] | None = None) -> Path | None:
+    """Length histograms as one PNG: a panel per measure (x label), a series per config, and
+    dashed lines where `cuts[panel]` lengths (--max-length values) fall inside the range.
     None when there is nothing to plot."""
     panels = {x: {k: v for k, v in ser.items() if len(v)} for x, ser in panels.items()}
     panels = {x: ser for x, ser in panels.items() if ser}
@@ -288,6 +295,11 @@ def token_histogram(panels: dict[str, dict[str, np.ndarray]], path: Path) -> Pat
         bins = np.linspace(0, max(hi, 1), 41)
         for label, v in series.items():
             ax.hist(v, bins=bins, alpha=0.55, label=f"{label} (n={len(v)}, mean {v.mean():.0f})")
+        for L in (cuts or {}).get(xlabel, ()):
+            if L <= hi:
+                ax.axvline(L, color="#cf222e", linestyle="--", linewidth=1)
+                ax.text(L, ax.get_ylim()[1] * 0.95, f" {L:,}", color="#cf222e", fontsize=8,
+                        va="top")
         ax.set_xlabel(xlabel)
         ax.set_ylabel("rows")
         ax.legend(fontsize=8)
@@ -301,47 +313,10 @@ def chronological(lineage: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(lineage, key=lambda e: str(e.get("created") or ""))
 
 
-def rebuild_commands(lineage: list[dict[str, Any]]) -> list[str]:
-    """CLI commands that remake each version, roots first (parameters as recorded)."""
-    out = []
-    for e in chronological(lineage):
-        name = e["dataset"].split("@")[0]
-        p, step = e.get("params") or {}, e.get("step")
-        parents = [x.split("@")[0] for x in e.get("parents") or []]
-        src = parents[0] if parents else ""
-        if step == "generate" and p.get("task") == "countdown":
-            s, c = p.get("search") or {}, p.get("config") or {}
-            out.append(f"curate generate --task countdown --teacher {p.get('teacher', 'search')} "
-                       f"--name {name} -n {p.get('n')} --numbers {c.get('numbers')} "
-                       f"--seed {p.get('seed')} --split {p.get('split')} "
-                       f"--strategy {s.get('strategy')} --heuristic {s.get('heuristic')} "
-                       f"--max-nodes {s.get('max_nodes')} --style {s.get('style')}")
-        elif step == "generate" and p.get("teacher"):
-            flags = [f"{flag} {shlex.quote(str(p[k]))}" for k, flag in GENERATE_FLAGS
-                     if p.get(k) is not None and not isinstance(p[k], (dict, list, bool))]
-            if isinstance(p.get("enable_thinking"), bool):
-                flags.append("--thinking" if p["enable_thinking"] else "--no-thinking")
-            flags += [f"--stop {shlex.quote(x)}" for x in p.get("stop") or []]
-            out.append(f"curate generate --task {p.get('task')} --teacher "
-                       f"{shlex.quote(str(p['teacher']))} --name {name} " + " ".join(flags))
-        elif step == "variant":
-            v = p.get("variant")
-            flag = f"--short-field {p.get('short_field')}" if v == "short" else f"--{v}"
-            sys_ = f" --system {json.dumps(p['system'])}" if p.get("system") else ""
-            out.append(f"curate variant {src} {flag} --name {name}{sys_}")
-        elif step == "import":
-            what = p.get("hf") or p.get("file") or (f"hf:{p['hub']}" if p.get("hub") else "")
-            out.append(f"curate import {what} --name {name} --kind {p.get('kind', 'problems')}")
-        elif step:
-            args = f" {src}" if src else ""
-            out.append(f"curate {step}{args} --name {name}  # parameters: "
-                       f"{json.dumps(p, sort_keys=True, default=str)}")
-    return out
-
-
 def card_body(spec: str, configs: list[ConfigData], prov: Provenance, repo_id: str | None,
               histogram: str | None, length_label: str,
-              lengths: dict[str, np.ndarray] | None = None) -> str:
+              lengths: dict[str, np.ndarray] | None = None, fmt: str = "trl",
+              cuts: list[list[Any]] | None = None, length_note: str = "") -> str:
     """The Markdown under the YAML header: provenance as prose and tables."""
     base = configs[0]
     summary = row_summary(pa.concat_tables(list(base.splits.values())))
@@ -353,11 +328,14 @@ def card_body(spec: str, configs: list[ConfigData], prov: Provenance, repo_id: s
              "and the rows themselves.", "", "## Configs", ""]
     lines += _table(["config", "catalog version", "splits", "rows"],
                     [[c.name, f"`{c.spec}`", ", ".join(f"{s} ({t.num_rows})" for s, t in
-                                                       c.splits.items()), c.rows]
+                                                       c.written.items()),
+                      sum(t.num_rows for t in c.written.values())]
                      for c in configs])
     lines += ["```python", "from datasets import load_dataset", ""]
     lines += [f'ds = load_dataset("{where}", "{c.name}")' for c in configs]
-    lines += ["```", "", "## Source prompts", ""]
+    lines += ["```", ""]
+    lines += usage_lines(fmt, where, configs, name)
+    lines += ["## Source prompts", ""]
     roots = [e for e in chronological(prov.lineage)
              if not e.get("parents") or e.get("step") == "generate"]
     lines += _table(["dataset (version)", "made by", "from"],
@@ -382,8 +360,9 @@ def card_body(spec: str, configs: list[ConfigData], prov: Provenance, repo_id: s
                       _dropped((e.get("counts") or {}).get("dropped")), e.get("params") or {}]
                      for e in chronological(prov.lineage)])
     lines += ["<details><summary>Full parameters of every step (JSON)</summary>", "",
-              "```json", json.dumps([{k: e.get(k) for k in ("dataset", "step", "parents",
-                                     "params", "counts", "code_version")}
+              "```json", json.dumps([{k: portable(e.get(k)) for k in (
+                                     "dataset", "step", "parents", "params", "counts",
+                                     "code_version")}
                                     for e in chronological(prov.lineage)],
                                    indent=1, sort_keys=True, default=str),
               "```", "", "</details>", ""]
@@ -400,12 +379,18 @@ def card_body(spec: str, configs: list[ConfigData], prov: Provenance, repo_id: s
             v = assistant_lengths(pa.concat_tables(list(c.splits.values())))
         rows.append(_stats_row(f"{c.name}: {length_label}", v))
     lines += _table(["measure", "rows", "mean", "p50", "p90", "p99", "max"], rows)
+    if length_note:
+        lines += [length_note, ""]
+    if cuts:
+        lines += ["Rows longer than common `--max-length` values (they would be truncated, "
+                  "or refused, by `curate train sft --max-length N`):", ""]
+        lines += _table(["config", "rows measured", *(f"> {L:,}" for L in MAX_LENGTHS)], cuts)
     if summary["finish"]:
         lines += _table(["finish reason", "rows"], [[k, v] for k, v in
                                                    summary["finish"].most_common()])
     if histogram:
         lines += [f"![length histogram]({histogram})", ""]
-    lines += _rebuild_section(spec, prov, repo_id)
+    lines += _rebuild_section(spec, prov, repo_id, fmt)
     return "\n".join(lines) + "\n"
 
 
@@ -528,20 +513,22 @@ def _decontam_section(prov: Provenance, configs: list[ConfigData]) -> list[str]:
     return lines
 
 
-def _rebuild_section(spec: str, prov: Provenance, repo_id: str | None) -> list[str]:
+def _rebuild_section(spec: str, prov: Provenance, repo_id: str | None,
+                     fmt: str = "trl") -> list[str]:
     lines = ["## How to rebuild it", ""]
     rec = prov.recipe
     if rec:
-        sets = "".join(f" --set {k}={json.dumps(v) if not isinstance(v, str) else v}"
+        sets = "".join(" --set " + shlex.quote(
+            f"{k}={json.dumps(portable(v)) if not isinstance(v, str) else portable(v)}")
                        for k, v in sorted(rec["overrides"].items()))
         where = (f"copied here as [`{RECIPE}`]({RECIPE})" if rec.get("exists")
-                 else f"`{rec['path']}`, no longer on disk")
-        target = RECIPE if rec.get("exists") else rec["path"]
+                 else f"`{portable(rec['path'])}`, no longer on disk")
+        target = RECIPE if rec.get("exists") else portable(rec["path"])
         lines += [f"Made by recipe `{rec.get('name')}` ({where}):", "", "```bash",
                   f"curate run {target}{sets}", "```", ""]
     lines += ["Step by step, with the parameters recorded in the catalog:", "", "```bash"]
     lines += rebuild_commands(prov.lineage)
-    lines += [f"curate export {spec} DIR"]
+    lines += [f"curate export {spec} DIR" + ("" if fmt == "trl" else f" --format {fmt}")]
     if repo_id:
         lines += [f"curate publish {spec} --repo {repo_id}"]
     lines += ["```", ""]
@@ -560,23 +547,44 @@ def features_yaml(schema: pa.Schema) -> list[dict]:
 
 def build_card(spec: str, configs: list[ConfigData], prov: Provenance, out_dir: Path,
                repo_id: str | None = None, license: str | None = None,
-               pretty_name: str | None = None):
-    """Write the histogram next to the README and return the `DatasetCard` (not yet saved)."""
+               pretty_name: str | None = None, *, fmt: str = "trl",
+               tokenizer: str | None = None):
+    """Write the histogram next to the README and return the `DatasetCard` (not yet saved).
+
+    Lengths are tokens of the whole conversation with the teacher's tokenizer (or
+    `tokenizer`: a name or folder; "none" for words) when one is available locally, with the
+    rows each common `--max-length` would cut; else whitespace words, and the card says so."""
     from huggingface_hub import DatasetCard, DatasetCardData
 
     base = configs[0]
-    length_label = "assistant-turn words"
     tables = {c.name: pa.concat_tables(list(c.splits.values())) for c in configs}
     teacher_tokens = {c: np.array([t for t in _col(tb, "completion_tokens") if t is not None],
                                   dtype=np.int64) for c, tb in tables.items()
                       if "reasoning" in tb.column_names
                       and tb.column("reasoning").null_count < tb.num_rows}
-    lengths = {c: assistant_lengths(tb) for c, tb in tables.items()}
+    tok, tok_name = length_tools.load_tokenizer(
+        tokenizer, length_tools.teacher_models(prov.lineage, tables[base.name]))
+    cuts, note = None, ""
+    if tok is not None:
+        how = "chat template" if getattr(tok, "chat_template", None) else "turns joined"
+        length_label = f"tokens of the whole conversation ({portable(tok_name)}, {how})"
+        lengths = {c: length_tools.conversation_tokens(tok, trl_table(tb, c))
+                   for c, tb in tables.items()}
+        cuts = length_tools.cut_rows(lengths)
+        if any(tb.num_rows > length_tools.SAMPLE_ROWS for tb in tables.values()):
+            note = (f"Token counts are measured on a seeded sample of "
+                    f"{length_tools.SAMPLE_ROWS:,} rows per config.")
+    else:
+        length_label = "whitespace words of the training target"
+        lengths = {c: assistant_lengths(tb) for c, tb in tables.items()}
+        note = (f"Lengths are in words, not tokens: {tok_name}. Where `--max-length` cuts "
+                "needs token counts: `curate export ... --tokenizer NAME`.")
     hist = token_histogram({
         "completion tokens as the teacher reported them": teacher_tokens,
-        f"{length_label} of the training target (whitespace-split)": lengths,
-    }, out_dir / HISTOGRAM)
+        length_label: lengths,
+    }, out_dir / HISTOGRAM, cuts={length_label: MAX_LENGTHS} if tok is not None else None)
     tasks = sorted({t for c in configs for tb in c.splits.values() for t in _col(tb, "task") if t})
+    pattern = "{split}/*" if fmt == "llamafactory" else "{split}-*"
     data = DatasetCardData(
         license=license or "unknown",
         pretty_name=pretty_name or spec.split("@")[0],
@@ -584,14 +592,17 @@ def build_card(spec: str, configs: list[ConfigData], prov: Provenance, out_dir: 
         task_categories=["text-generation"],
         tags=["reasoning", "chain-of-thought", "synthetic", "curate", *tasks],
         configs=[{"config_name": c.name,
-                  "data_files": [{"split": s, "path": f"data/{c.name}/{s}-*"} for s in c.splits],
+                  "data_files": [{"split": s, "path": f"data/{c.name}/" + pattern.format(split=s)}
+                                 for s in c.written],
                   **({"default": True} if i == 0 else {})} for i, c in enumerate(configs)],
         dataset_info=[{"config_name": c.name,
-                       "features": features_yaml(next(iter(c.splits.values())).schema),
+                       "features": features_yaml(next(iter(c.written.values())).schema),
                        "splits": [{"name": s, "num_examples": t.num_rows,
-                                   "num_bytes": int(t.nbytes)} for s, t in c.splits.items()]}
+                                   "num_bytes": int(t.nbytes)} for s, t in c.written.items()]}
                       for c in configs],
     )
-    body = card_body(spec, configs, prov, repo_id, hist.name if hist else None, length_label,
-                     lengths)
+    # the card names files, models and folders by their last part: no local absolute paths
+    shown = Provenance(portable(prov.lineage), portable(prov.stats), prov.recipe)
+    body = card_body(spec, configs, shown, repo_id, hist.name if hist else None, length_label,
+                     lengths, fmt=fmt, cuts=cuts, length_note=note)
     return DatasetCard(f"---\n{data.to_yaml()}\n---\n\n{body}")

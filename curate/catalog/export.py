@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from curate.catalog.card import RECIPE, ConfigData, build_card, provenance
+from curate.catalog.trainer_formats import check_format, format_configs, llamafactory_info
 from curate.errors import CurateError
 from curate.progress import progress_bar
 
@@ -77,15 +78,18 @@ def plan_shards(table: pa.Table, shard_bytes: int | None = None,
     return shards
 
 
-def write_config_shards(table, out_dir: Path, config: str, split: str = "train") -> list[str]:
-    """Write one config/split as `data/<config>/<split>-XXXXX-of-YYYYY.parquet` shards, sized
-    by bytes, with small row groups (`plan_shards`)."""
-    rel_dir = Path("data") / config
+def write_config_shards(table, out_dir: Path, config: str, split: str = "train",
+                        folders: bool = False) -> list[str]:
+    """Write one config/split as `data/<config>/<split>-XXXXX-of-YYYYY.parquet` shards (with
+    `folders`: `data/<config>/<split>/part-XXXXX-of-YYYYY.parquet`, one folder per split as
+    LLaMA-Factory reads), sized by bytes, with small row groups (`plan_shards`)."""
+    rel_dir = Path("data") / config / (split if folders else "")
     (out_dir / rel_dir).mkdir(parents=True, exist_ok=True)
     shards = plan_shards(table)
     paths = []
+    stem = "part" if folders else split
     for i, groups in enumerate(shards):
-        rel = rel_dir / f"{split}-{i:05d}-of-{len(shards):05d}.parquet"
+        rel = rel_dir / f"{stem}-{i:05d}-of-{len(shards):05d}.parquet"
         with pq.ParquetWriter(out_dir / rel, table.schema) as w:
             for lo, hi in groups:
                 w.write_table(table.slice(lo, hi - lo), row_group_size=max(1, hi - lo))
@@ -172,9 +176,15 @@ def check_target(out_dir: str | os.PathLike, overwrite: bool = False) -> Path:
 
 def write_export(catalog, cfgs: list[ConfigData], out_dir: str | os.PathLike,
                  overwrite: bool = False, repo_id: str | None = None, license: str | None = None,
-                 pretty_name: str | None = None, progress: bool = False) -> Path:
-    """Write shards, card, histogram and recipe into `out_dir` atomically (temp + rename)."""
+                 pretty_name: str | None = None, progress: bool = False, *, fmt: str = "trl",
+                 tokenizer: str | None = None) -> Path:
+    """Write shards, card, histogram and recipe into `out_dir` atomically (temp + rename).
+
+    `fmt`: trl (default) | verl | llamafactory, as `curate.catalog.trainer_formats` writes
+    them (llamafactory adds `dataset_info.json`); `tokenizer`: what the card counts lengths
+    with (default the teacher's, when available locally; "none" for words)."""
     out = check_target(out_dir, overwrite)
+    cfgs = format_configs(cfgs, fmt)
     spec = cfgs[0].spec
     prov = provenance(catalog, spec, [c.spec for c in cfgs])
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -186,14 +196,18 @@ def write_export(catalog, cfgs: list[ConfigData], out_dir: str | os.PathLike,
             task = bar.add_task(f"export {spec}", total=2 * total) if bar else None
             for c in cfgs:
                 c.files = {}
-                for s, t in c.splits.items():
-                    c.files[s] = write_config_shards(t, tmp, c.name, s)
+                for s, t in c.written.items():
+                    c.files[s] = write_config_shards(t, tmp, c.name, s,
+                                                     folders=fmt == "llamafactory")
                     if bar:
                         bar.advance(task, t.num_rows)
             if prov.recipe and prov.recipe.get("exists"):
                 shutil.copyfile(prov.recipe["path"], tmp / RECIPE)
+            if fmt == "llamafactory":
+                (tmp / "dataset_info.json").write_text(json.dumps(
+                    llamafactory_info(spec.split("@")[0], cfgs), indent=2) + "\n")
             card = build_card(spec, cfgs, prov, tmp, repo_id=repo_id, license=license,
-                              pretty_name=pretty_name)
+                              pretty_name=pretty_name, fmt=fmt, tokenizer=tokenizer)
             card.save(tmp / "README.md")
             if bar:
                 bar.advance(task, total)
@@ -209,8 +223,10 @@ def write_export(catalog, cfgs: list[ConfigData], out_dir: str | os.PathLike,
 def export_dataset(catalog, spec: str, out_dir: str | os.PathLike,
                    configs: dict[str, str] | None = None, overwrite: bool = False, *,
                    variants: bool = True, repo_id: str | None = None,
-                   license: str | None = None, pretty_name: str | None = None) -> Path:
-    """Export `spec`, its registered variants and any extra configs (name -> spec).
+                   license: str | None = None, pretty_name: str | None = None,
+                   fmt: str = "trl", tokenizer: str | None = None) -> Path:
+    """Export `spec`, its registered variants and any extra configs (name -> spec), in
+    trainer format `fmt` (trl | verl | llamafactory; see `curate.catalog.trainer_formats`).
 
     Writes `data/<config>/<split>-XXXXX-of-YYYYY.parquet`, README.md (card), the length
     histogram and the recipe into `out_dir`; returns its path. Raises CurateError when
@@ -220,5 +236,7 @@ def export_dataset(catalog, spec: str, out_dir: str | os.PathLike,
     Example: ``export_dataset(cat, "cd-cot", "out/cd-cot", repo_id="ORG/cd-cot")``.
     """
     out = check_target(out_dir, overwrite)
+    check_format(fmt)
     cfgs = load_configs(catalog, spec, configs, variants)
-    return write_export(catalog, cfgs, out, overwrite, repo_id, license, pretty_name)
+    return write_export(catalog, cfgs, out, overwrite, repo_id, license, pretty_name,
+                        fmt=fmt, tokenizer=tokenizer)

@@ -200,6 +200,13 @@ def export_cmd(
                              "load from (default: the folder path)."),
     license: str = typer.Option(None, "--license",
                                 help="License id for the card (default: unknown)."),
+    fmt: str = typer.Option("trl", "--format", help="trl (SFTTrainer: messages, the prompt "
+                            "kept as `problem`; every config the same columns) | verl (RL "
+                            "parquet: data_source, chat prompt, ability, reward_model, "
+                            "extra_info) | llamafactory (sharegpt + dataset_info.json)."),
+    tokenizer: str = typer.Option(None, "--tokenizer", help="Count the card's lengths in "
+                                  "tokens of this tokenizer (name or folder; default: the "
+                                  "teacher's when it is available locally; none: words)."),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Write the Hub layout: Parquet shards per config (the version, and each variant made
@@ -211,10 +218,13 @@ def export_cmd(
     check_target(out_dir, overwrite)
     cfgs = load_configs(cat, spec, variants=not no_variants)
     path = write_export(cat, cfgs, out_dir, overwrite=overwrite, repo_id=repo, license=license,
+                        fmt=fmt, tokenizer=tokenizer,
                         progress=not json_out)
     out = {"dataset": cfgs[0].spec, "folder": str(path.resolve()),
+           "format": fmt,
            "configs": {c.name: {"dataset": c.spec, "splits": {s: t.num_rows for s, t in
-                                                             c.splits.items()}} for c in cfgs}}
+                                                             c.written.items()}}
+                       for c in cfgs if c.files}}
     if json_out:
         print_json(out)
     else:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import typer
 
 from curate.commands import _executor as X
-from curate.commands._common import console, print_json, print_rows
+from curate.commands._common import SET_HELP, console, parse_sets, print_json, print_rows
 
 
 def _cat():
@@ -58,6 +58,7 @@ def filter_cmd(
     partition: str = X.PARTITION, time: str = X.TIME, cpus_per_task: int = X.CPUS,
     mem_per_cpu_gb: float = X.MEM, gpus_per_task: int = X.GPUS, sbatch_arg: list[str] = X.SBATCH,
     dry_run: bool = X.DRY_RUN,
+    set_: list[str] = typer.Option(None, "--set", help=SET_HELP),
 ) -> None:
     """Filter traces; counts by reason go to lineage, dropped rows to NAME-dropped."""
     from curate.curation.filters import filter_dataset
@@ -65,12 +66,14 @@ def filter_cmd(
     ex = X.spec_from(executor, tasks, workers, partition, time, cpus_per_task, mem_per_cpu_gb,
                      gpus_per_task, sbatch_arg, dry_run)
     cat = _cat()
-    ref = filter_dataset(
-        cat, name, out, executor=ex, progress=not json_out, verified_only=verified_only,
-        drop_finish_reasons=[] if keep_length else ["length"], min_tokens=min_tokens,
-        max_tokens=max_tokens, require_closed_think=closed_think, max_repetition=max_repetition,
-        tail_loop=tail_loop, pass_rate_min=pass_rate_min, pass_rate_max=pass_rate_max,
-        k_per_problem=k, strategy=strategy, seed=seed, keep_dropped=not no_dropped)
+    params = dict(verified_only=verified_only,
+                  drop_finish_reasons=[] if keep_length else ["length"], min_tokens=min_tokens,
+                  max_tokens=max_tokens, require_closed_think=closed_think,
+                  max_repetition=max_repetition, tail_loop=tail_loop,
+                  pass_rate_min=pass_rate_min, pass_rate_max=pass_rate_max, k_per_problem=k,
+                  strategy=strategy, seed=seed)
+    ref = filter_dataset(cat, name, out, executor=ex, progress=not json_out,
+                         keep_dropped=not no_dropped, **{**params, **parse_sets(set_)})
     if X.dry_run_done(ref):
         return
     _show(ref, cat.lineage(ref)[0].get("counts", {}), json_out, "dropped")
@@ -90,6 +93,7 @@ def dedup_cmd(
     tasks: int = typer.Option(None, "--tasks", help="Executor: shards (default 2 per worker)."),
     workers: int = typer.Option(None, "--workers", help="Executor: processes (default 1)."),
     json_out: bool = typer.Option(False, "--json"),
+    set_: list[str] = typer.Option(None, "--set", help=SET_HELP),
 ) -> None:
     """Drop problems whose prompt repeats an earlier one: exactly (formatting aside) or nearly
     (MinHash-similar text AND the same math content: numbers, expressions, question words)."""
@@ -101,6 +105,7 @@ def dedup_cmd(
                        "bands (20 x 6, midpoint near 0.6) set it")
     cat = _cat()
     extra = {} if executor else {"threshold": 0.6 if threshold is None else threshold}
+    extra.update(parse_sets(set_))
     ref = dedup_dataset(cat, name, out, field=field, minhash=not no_minhash,
                         progress=not json_out and not executor, executor=executor, tasks=tasks,
                         workers=workers, keep_dropped=not no_dropped, **extra)
@@ -123,6 +128,7 @@ def decontaminate_cmd(
     partition: str = X.PARTITION, time: str = X.TIME, cpus_per_task: int = X.CPUS,
     mem_per_cpu_gb: float = X.MEM, gpus_per_task: int = X.GPUS, sbatch_arg: list[str] = X.SBATCH,
     dry_run: bool = X.DRY_RUN,
+    set_: list[str] = typer.Option(None, "--set", help=SET_HELP),
 ) -> None:
     """N-gram decontamination against the benchmark registry, with a report per benchmark;
     benchmark items shorter than n tokens are matched whole (normalised question in the row)."""
@@ -132,11 +138,10 @@ def decontaminate_cmd(
     ex = X.spec_from(executor, tasks, workers, partition, time, cpus_per_task, mem_per_cpu_gb,
                      gpus_per_task, sbatch_arg, dry_run)
     cat = _cat()
-    ref = decontaminate_dataset(cat, name, out, benchmarks=benchmarks, n=n, fields=fields,
-                                drop=not keep, skip_missing=skip_missing,
-                                min_coverage=min_coverage,
-                                progress=not json_out, executor=ex,
-                                keep_dropped=not no_dropped)
+    params = dict(benchmarks=benchmarks, n=n, fields=fields, drop=not keep,
+                  skip_missing=skip_missing, min_coverage=min_coverage)
+    ref = decontaminate_dataset(cat, name, out, progress=not json_out, executor=ex,
+                                keep_dropped=not no_dropped, **{**params, **parse_sets(set_)})
     if X.dry_run_done(ref):
         return
     report = cat.show(ref)["stats"]["decontamination"]

@@ -32,6 +32,8 @@ def verify(
     partition: str = X.PARTITION, time: str = X.TIME, cpus_per_task: int = X.CPUS,
     mem_per_cpu_gb: float = X.MEM, gpus_per_task: int = X.GPUS, sbatch_arg: list[str] = X.SBATCH,
     dry_run: bool = X.DRY_RUN,
+    set_: list[str] = typer.Option(None, "--set", help="KEY=VALUE: a math verifier option "
+                                   "without a flag (e.g. --set rule=NAME); repeatable."),
 ) -> None:
     """Add verified / final_answer / verify_detail to every row (math, countdown, multiple choice)."""
     from curate.catalog.catalog import ref_dict

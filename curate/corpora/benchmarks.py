@@ -289,8 +289,9 @@ def get_benchmark(name: str) -> Benchmark:
     """The registry entry for a name or alias; a clear error listing known names otherwise."""
     if name.startswith("file:"):
         path, fld = _file_spec(name)
+        # resolved here: a relative file:PATH means the working folder, not the data roots
         return Benchmark(name, None, None, "file", fld or "question", "answer", "math", "math",
-                         local=(str(path),))
+                         local=(str(path.resolve()),))
     key = _ALIASES.get(name.lower())
     if key is None:
         raise NotFound(f"unknown benchmark {name!r}; known: {', '.join(list_benchmarks())} "
