@@ -251,9 +251,20 @@ def size_category(n: int) -> str:
 
 
 def _cell(v: Any, limit: int = 160) -> str:
-    s = v if isinstance(v, str) else json.dumps(v, sort_keys=True, default=str)
+    """A table cell: dicts as `key: value` pairs (None values left out), lists joined, so a
+    reader never parses JSON in a table (the full JSON is in the details block)."""
+    s = v if isinstance(v, str) else _plain(v)
     s = s.replace("|", "\\|").replace("\n", " ")
     return s if len(s) <= limit else s[:limit - 3] + "..."
+
+
+def _plain(v: Any) -> str:
+    if isinstance(v, dict):
+        return "; ".join(f"{k}: {_plain(x)}" for k, x in sorted(v.items(), key=lambda kv: str(kv[0]))
+                         if x is not None) or "—"
+    if isinstance(v, list | tuple):
+        return ", ".join(_plain(x) for x in v) or "—"
+    return json.dumps(v, default=str) if isinstance(v, bool) or v is None else str(v)
 
 
 def _table(header: list[str], rows: list[list[Any]]) -> list[str]:

@@ -14,6 +14,7 @@ from curate.dashboard.site import Card, Page, dataset_href
 from curate.errors import CurateError
 
 NAV = ("Datasets", "datasets.html")
+CARD_MAX_ROWS = 200_000  # versions without a stored card get the export card up to this size
 PAGE_ROWS = 25          # rows per browser page
 MAX_PAGES = 8           # kept rows: at most 200 shown per version
 MAX_DROPPED_PAGES = 4   # dropped rows: at most 100 shown per step
@@ -115,6 +116,26 @@ def kept_aside(site, child: str, parent: str | None) -> str | None:
     return None
 
 
+def card_markdown(site, r: dict[str, Any]) -> tuple[str | None, str]:
+    """(Markdown, where it comes from): the card stored with the version, else the card
+    `curate export` would write (provenance, counts, lengths in words, rebuild commands) for
+    trace versions up to CARD_MAX_ROWS rows."""
+    if r.get("card"):
+        return r["card"], "stored with the version"
+    if r["kind"] not in ("traces", "mixture") or int(r["rows"]) > CARD_MAX_ROWS:
+        return None, ""
+    from curate.catalog.card import ConfigData, card_body, provenance
+
+    try:
+        table = site.catalog.table(r["spec"])
+        prov = provenance(site.catalog, r["spec"])
+        body = card_body(r["spec"], [ConfigData("default", r["spec"], {"train": table})], prov,
+                         None, None, "whitespace words of the training target")
+    except (CurateError, KeyError, ValueError, TypeError):
+        return None, ""
+    return body, "as `curate export` writes it"
+
+
 def version_pages(site, r: dict[str, Any]):
     spec = r["spec"]
     base = dataset_href(spec)[:-5]
@@ -140,6 +161,7 @@ def version_pages(site, r: dict[str, Any]):
            "stats": {k: v for k, v in (r.get("stats") or {}).items()
                      if not isinstance(v, (dict, list))}}
     title = f"{r['name']}@{r['version'][:12]}"
+    ctx["card_md"], ctx["card_source"] = card_markdown(site, r) if ok else (None, "")
     for i, (_, href) in enumerate(links):
         page_rows = rows.page_of_rows(site.catalog, spec, i * PAGE_ROWS, PAGE_ROWS) if ok else []
         graph = svg(catalog_graph(site, only=neighbourhood(site, spec))) if i == 0 else None
