@@ -294,3 +294,28 @@ def test_recipe_on_the_executor_gives_the_in_process_versions(catalog, spread):
     plain = run_recipe(catalog, recipe("a"))
     on_ex = run_recipe(catalog, recipe("b"), executor=ExecutorSpec("local", tasks=2, workers=2))
     assert [r.version for r in plain] == [r.version for r in on_ex]
+
+
+def test_verify_commits_each_batch(catalog, spread, monkeypatch):
+    """A verify run that dies mid-way keeps the verdicts of every batch it finished (the
+    rerun redoes at most the batch it was in), and registers nothing."""
+    import sqlite3
+
+    from curate.curation import verify as V
+
+    calls = {"n": 0}
+    real = V.VerifyOp.apply
+
+    def dying(self, batch, row0):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise KeyboardInterrupt("killed")
+        return real(self, batch, row0)
+
+    monkeypatch.setattr(V.VerifyOp, "apply", dying)
+    monkeypatch.setattr("curate.curation.executors.inprocess.BATCH_ROWS", 16)
+    with pytest.raises(KeyboardInterrupt):
+        V.verify_dataset(catalog, spread.spec, "v", workers=1, progress=False)
+    db = catalog.cache_dir("verify") / "results.sqlite"
+    kept = sqlite3.connect(db).execute("select count(*) from verdicts").fetchone()[0]
+    assert kept >= 30 and not catalog.exists("v")      # 3 batches of 16, 5/6 math
