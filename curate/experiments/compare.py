@@ -162,7 +162,18 @@ def _probes(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def comparison(catalog, name: str) -> dict[str, Any]:
-    """The experiment's series, TI table and probe figures, with the SQL and ids behind them."""
+    """The experiment's series, TI table and probe figures, with the SQL and ids behind them.
+
+    Returns {experiment, run, eval_key, suite, arms, groups, benchmarks, series {by_group,
+    by_benchmark}, ti, probes, sql {evals, ti, probes: {query, params}}}; scores in percent.
+    Raises `NotFound` when no experiment of that name was run in this catalog.
+
+    Example:
+        >>> c = comparison(Catalog(), "data-structure")
+        >>> [(s["arm"], s["group"], s["steps"]) for s in c["series"]["by_group"]][:1]
+        [('countdown-cot', 'math', [0, 4, 8, 16, 24, 29])]
+        >>> Catalog().sql(c["sql"]["evals"]["query"], c["sql"]["evals"]["params"])  # its rows
+    """
     key, run = _eval_key(catalog, name)
     evals = catalog.sql(EVALS_SQL, [name, key]) if key else []
     arms = [a for a in (run.get("arms_run") or []) if a]

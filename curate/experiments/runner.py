@@ -310,8 +310,21 @@ def probe_final(catalog, probe: str, cfg: dict, final: dict, base: str, tags: di
 # -- the whole experiment ----------------------------------------------------------------------
 def run_experiment(catalog, spec: dict, log: Callable[[str], None] | None = None,
                    force: bool = False, progress: bool = True) -> dict[str, Any]:
-    """Run (or resume) an experiment loaded by `load_experiment`; returns a summary with, per
-    arm, its train run, checkpoints, and what was done now vs found done."""
+    """Run (or resume) an experiment loaded by `load_experiment`.
+
+    Returns {experiment, run_id, data, arms {name: {data, train_run, reused, checkpoints
+    [{id, step, path}], probes [ids]}}, evaluated, already_scored, eval_key, seconds}: the
+    models scored now vs found scored, the arms trained now vs reused. `force` retrains every
+    arm. Raises `BadInput` for an unknown training, eval or probe option (before any work on
+    that arm), `NotFound` for a missing dataset or model, and `CurateError` naming the
+    experiment for any other failure (the run is recorded as failed; run it again to resume).
+
+    Example:
+        >>> spec = load_experiment("experiments/data-structure.yaml", ["profile=tiny"])
+        >>> res = run_experiment(Catalog(), spec)
+        >>> res["arms"]["countdown-cot"]["checkpoints"][-1]["step"]
+        29
+    """
     log = log or (lambda s: None)
     t0 = time.perf_counter()
     name = spec["name"]

@@ -279,8 +279,18 @@ def resolve_paths(spec: dict, root: Path) -> dict:
 
 def load_experiment(path: str | Path, overrides: list[str] | dict[str, Any] | None = None,
                     ) -> dict:
-    """Read an experiment YAML, apply `--set` overrides and `${params.x}`, validate it and
-    resolve its relative paths; the result is what `run_experiment` takes."""
+    """Read an experiment YAML, apply a profile, `--set` overrides and `${params.x}`, validate
+    it and resolve its relative paths; the result is what `run_experiment` takes.
+
+    Raises `BadInput` (one line naming the file, and the arm or field) for a missing file,
+    invalid YAML, an unknown key, arm, profile or parameter, or an arm without its data.
+
+    Example:
+        >>> spec = load_experiment("experiments/data-structure.yaml",
+        ...                        ["profile=tiny", "arms.countdown-cot.train.max_steps=8"])
+        >>> spec["select"]
+        ['countdown-cot', 'countdown-nocot']
+    """
     p = Path(path)
     if not p.is_file():
         raise BadInput("no such experiment file", file=str(p))
