@@ -30,6 +30,9 @@ ENTRY_POINTS = [
     "curate.probes.runner:run_shift_probe",
     "curate.probes.coverage:coverage_report",
     "curate.dashboard:write_dashboard",
+    "curate.experiments.spec:load_experiment",
+    "curate.experiments.runner:run_experiment",
+    "curate.experiments.compare:comparison",
 ]
 
 
