@@ -16,7 +16,7 @@ class Cells(HTMLParser):
 
     def __init__(self):
         super().__init__()
-        self.cells, self.links, self._depth, self._buf = [], [], 0, []
+        self.cells, self.links, self.srcs, self._depth, self._buf = [], [], [], 0, []
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
@@ -26,6 +26,8 @@ class Cells(HTMLParser):
         for k in ("href", "src"):
             if a.get(k):
                 self.links.append(a[k])
+        if a.get("src"):
+            self.srcs.append(a["src"])
 
     def handle_endtag(self, tag):
         if tag == "td" and self._depth:
@@ -132,9 +134,9 @@ def test_pages_render_and_link(site):
         parsed = parse(text)
         bad = [c for c in parsed.cells if raw_json(c)]
         assert not bad, f"{name}: raw JSON in table cells: {bad[:2]}"
+        assert not [x for x in parsed.srcs if not x.startswith("data:")], name  # inlined
         for link in parsed.links:
-            assert not link.startswith(("http:", "https:", "//")), f"{name}: {link}"
-            if link.startswith("data:") or link.startswith("#"):
+            if link.startswith(("data:", "#", "http:", "https:")):
                 continue
             assert (out / link.split("#")[0]).is_file(), f"{name} links to missing {link}"
         assert "<script" not in text

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -137,7 +138,13 @@ def markdown(text: str | None) -> Markup:
 
     md = MarkdownIt("commonmark", {"html": False}).enable("table")
     md.disable("image")
-    return Markup(md.render(text))
+    html = md.render(text)
+    # links to files beside an exported card (recipe.yaml, ...) do not exist here: text only
+    html = _RELATIVE_LINK.sub(r"\1", html)
+    return Markup(html)
+
+
+_RELATIVE_LINK = re.compile(r'<a href="(?!https?:|#|mailto:)[^"]*">(.*?)</a>', re.S)
 
 
 FILTERS = {"num": num, "pct": pct, "when": when, "short": short, "cell": cell, "clip": clip,
