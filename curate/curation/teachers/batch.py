@@ -47,8 +47,18 @@ class ServedTeacher:
         async def main(url, engine, version):
             import asyncio
 
+            from curate.curation.teachers.reasoning import template_prefills_think
+
             async with ChatClient(url, self.cfg) as client:
                 ep = await discover(client, self.spec.served_model, engine, version)
+                # Where a completion's thinking ends, as evaluation needs it: only a template
+                # known to open the think block itself makes an unmarked completion thinking;
+                # otherwise the text is scored as the model wrote it (the papers' rule: the
+                # text after the last </think>, the whole response when there is none), so a
+                # non-thinking model cut off at max_tokens is not "unclosed thinking".
+                prefilled = template_prefills_think(
+                    ep.local_path, chat_messages(prompts[0], system) if prompts else [],
+                    chat_template_kwargs, ep.model) is True
                 jobs = []
                 for i, p in enumerate(prompts):
                     msgs = chat_messages(p, system)
@@ -65,7 +75,8 @@ class ServedTeacher:
                 outs = await asyncio.gather(*(one(b) for _, b in jobs))
             res: list[list[dict]] = [[] for _ in prompts]
             for (i, _), out in zip(jobs, outs):
-                res[i].append(_completion(out, parse_completion))
+                res[i].append(_completion(
+                    out, lambda d: parse_completion(d, prefilled=prefilled)))
             return res
 
         with serving(self.spec, self.log_dir, self.startup_timeout) as (url, engine, version):
