@@ -223,11 +223,17 @@ class EvalPlan:
     def rows(self, catalog, models: list[str]) -> list[dict[str, Any]]:
         """Accuracy rows of `models` under this key, in percent, for TI."""
         marks = ", ".join("?" * len(models))
-        rows = catalog.sql(f"SELECT model, benchmark, domain, value FROM evals WHERE metric = "
-                           f"'accuracy' AND json_extract_string(config, '$.tags.eval_key') = ? "
-                           f"AND model IN ({marks}) ORDER BY created", [self.key, *models])
-        return [{"model": r["model"], "benchmark": r["benchmark"], "group": r["domain"],
-                 "value": 100.0 * float(r["value"])} for r in rows if r["value"] is not None]
+        from curate.probes.transfer import ti_value
+
+        rows = catalog.sql(f"SELECT model, benchmark, domain, value, config FROM evals WHERE "
+                           f"metric = 'accuracy' AND json_extract_string(config, "
+                           f"'$.tags.eval_key') = ? AND model IN ({marks}) ORDER BY created",
+                           [self.key, *models])
+        # lower-is-better scores (HEx-PHI's ASR) enter as 100 - score; rewards are left out
+        out = [{"model": r["model"], "benchmark": r["benchmark"], "group": r["domain"],
+                "value": ti_value(r["benchmark"], float(r["value"]), r.get("config"))}
+               for r in rows if r["value"] is not None]
+        return [r for r in out if r["value"] is not None]
 
 
 def evaluate(catalog, plan: EvalPlan, path: str, tags: dict, log, progress: bool, *,

@@ -264,31 +264,79 @@ def _round(v: float | None, nd: int = 2) -> float | None:
     return None if v is None else round(v, nd)
 
 
+def direction(benchmark: str, config: Any = None) -> tuple[bool, str]:
+    """(higher_is_better, scale) of a benchmark's `accuracy` row: from the row's config as
+    `curate eval` records it, else from the benchmark registry, else (True, fraction)."""
+    import json
+
+    cfg = config
+    if isinstance(cfg, str):
+        try:
+            cfg = json.loads(cfg)
+        except ValueError:
+            cfg = None
+    if isinstance(cfg, dict) and "higher_is_better" in cfg:
+        return bool(cfg["higher_is_better"]), str(cfg.get("scale") or "fraction")
+    try:
+        from curate.corpora.benchmarks import get_benchmark
+
+        b = get_benchmark(benchmark)
+        return b.higher_is_better, b.scale
+    except Exception:  # noqa: BLE001 - not a registry benchmark (a local suite's file)
+        return True, "fraction"
+
+
+def ti_value(benchmark: str, value: float, config: Any = None,
+             notes: list[str] | None = None) -> float | None:
+    """A stored score (a fraction) as TI's percent, higher better: a lower-is-better score
+    (HEx-PHI's attack success rate) enters as 100 − ASR (the safe rate), so a gain is a drop in
+    ASR; an unbounded one (AlpacaEval's mean reward) is left out (None), with a note."""
+    hib, scale = direction(benchmark, config)
+    if scale != "fraction":
+        note = f"{benchmark}: left out ({scale} score, not on a 0-100 scale)"
+        if notes is not None and note not in notes:
+            notes.append(note)
+        return None
+    if not hib:
+        if notes is not None:
+            note = f"{benchmark}: lower is better; used as 100 - score"
+            if note not in notes:
+                notes.append(note)
+        return 100.0 * (1.0 - value)
+    return 100.0 * value
+
+
 def eval_rows_from_catalog(catalog, models: Iterable[str], metric: str = "accuracy",
-                           ) -> list[dict[str, Any]]:
+                           notes: list[str] | None = None) -> list[dict[str, Any]]:
     """Eval rows (model, benchmark, group, value in percent) of `models` from the evals table.
 
     The evals table holds fractions in [0, 1] (as `curate eval` writes them), scaled to
     percent here; a value outside [0, 1] is an error naming the row, never a guess at its
-    scale. Rows are ordered by creation so the newest score of a (model, benchmark) wins.
+    scale. A lower-is-better benchmark enters as 100 − score and an unbounded one (a reward)
+    is left out (`ti_value`; `notes` says so). Rows are ordered by creation so the newest
+    score of a (model, benchmark) wins.
     """
     models = list(models)
     if not models:
         return []
     marks = ", ".join("?" * len(models))
-    rows = catalog.sql(f"SELECT id, model, benchmark, domain, value FROM evals WHERE metric = ? "
-                       f"AND model IN ({marks}) ORDER BY created", [metric, *models])
+    rows = catalog.sql(f"SELECT id, model, benchmark, domain, value, config FROM evals "
+                       f"WHERE metric = ? AND model IN ({marks}) ORDER BY created",
+                       [metric, *models])
     out = []
     for r in rows:
         if r["value"] is None:
             continue
         v = float(r["value"])
+        if direction(r["benchmark"], r.get("config"))[1] != "fraction":
+            ti_value(r["benchmark"], v, r.get("config"), notes)
+            continue
         if not 0.0 <= v <= 1.0:
             raise BadInput(f"evals row {r['id']} ({r['model']} on {r['benchmark']}): {metric} "
                            f"{v} is outside [0, 1]; the evals table holds fractions (give a "
                            "percent table with `curate probe ti --scores FILE --scale percent`)")
         out.append({"model": r["model"], "benchmark": r["benchmark"], "group": r["domain"],
-                    "value": v * 100.0})
+                    "value": ti_value(r["benchmark"], v, r.get("config"), notes)})
     return out
 
 
@@ -344,11 +392,14 @@ def ti_from_catalog(catalog, model: str, base: str, formula: str = "icml",
                     metric: str = "accuracy", ddof: int = 0,
                     min_math_share: float = MIN_MATH_SHARE) -> dict[str, Any]:
     """TI of `model` vs `base` from the catalog's evals (the newest score per benchmark)."""
-    rows = eval_rows_from_catalog(catalog, [model, base], metric=metric)
+    notes: list[str] = []
+    rows = eval_rows_from_catalog(catalog, [model, base], metric=metric, notes=notes)
     known = {r["model"] for r in rows}
     for name, role in ((model, "model"), (base, "base")):
         if name not in known:
             raise NotFound(f"no '{metric}' evals for {role} {name!r} in the catalog: run "
                            f"`curate eval {name} --suite ...` first")
-    return transferability_index(rows, model, base, formula=formula, ddof=ddof,
-                                 min_math_share=min_math_share)
+    res = transferability_index(rows, model, base, formula=formula, ddof=ddof,
+                                min_math_share=min_math_share)
+    res["warnings"] = notes + list(res.get("warnings") or [])
+    return res
