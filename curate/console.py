@@ -90,11 +90,18 @@ def cell(v: Any) -> str:
     if isinstance(v, dt.datetime):
         return v.strftime("%Y-%m-%d %H:%M:%S")
     v = decode_json_text(v)
-    if isinstance(v, (dict, list)):
-        s = json.dumps(v, default=str, ensure_ascii=False)
-    else:
-        s = str(v)
+    s = _plain(v) if isinstance(v, (dict, list)) else str(v)
     return s if len(s) <= 200 else s[:197] + "..."
+
+
+def _plain(v: Any) -> str:
+    """Objects for a human: `key: value` pairs and comma-joined lists, not JSON (`--json`
+    prints the objects)."""
+    if isinstance(v, dict):
+        return ", ".join(f"{k}: {_plain(x)}" for k, x in v.items() if x is not None) or "-"
+    if isinstance(v, list):
+        return ", ".join(_plain(x) for x in v) or "-"
+    return cell(v)
 
 
 THIRD_PARTY = ("torch", "transformers", "trl", "datasets", "accelerate", "huggingface_hub",
