@@ -103,8 +103,8 @@ def test_cli_json(catalog, bench_file):
 def test_bad_inputs(catalog, shared_data):
     from curate.probes.coverage import coverage_report, training_set
 
-    catalog.register("no-prompts", [{"answer": "1"}, {"answer": "2"}], kind="problems")
-    catalog.register("blank", [{"prompt": "  "}], kind="problems")
+    catalog.register("no-prompts", [{"answer": "1"}, {"answer": "2"}], kind="rows")
+    catalog.register("blank", [{"prompt": "  "}], kind="rows")
     catalog.register("ok", countdown_prompts(5), kind="problems")
     with pytest.raises(CurateError, match="no prompt column"):
         coverage_report(catalog, ["no-prompts"], "aime24")
