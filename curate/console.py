@@ -1,6 +1,11 @@
 """Printing shared by the CLI and any area that talks to the user (probes, eval): rich consoles
 on stdout / stderr, JSON on stdout, dict rows as a table. Lives below every area.
 
+Text that comes from data or the user (cells, column names, paths, messages) is never read as
+rich markup: `[/x]` in a prompt would raise MarkupError and `[a, b]` would silently vanish.
+Tables wrap cells in `rich.text.Text`; messages that mix markup with data pass the data
+through `esc`.
+
 Tables show floats to four significant digits (a loss of 0.41237 as 0.4124, 1234.5 as 1,235)
 and JSON objects as compact JSON; `--json` output keeps full precision, with JSON text columns
 decoded into objects (`decode_json_text`)."""
@@ -14,10 +19,17 @@ import sys
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 console = Console(stderr=False)
 err_console = Console(stderr=True)
+
+
+def esc(value: Any) -> str:
+    """`value` as text safe inside a rich markup string (`[` escaped): paths, names, messages."""
+    return escape(str(value))
 
 
 def decode_json_text(obj: Any) -> Any:
@@ -56,13 +68,14 @@ def print_rows(rows: list[dict[str, Any]], title: str | None = None,
         console.print("(no rows)")
         return
     cols = columns or list(dict.fromkeys(k for r in rows for k in r))
-    table = Table(title=title, show_lines=False)
+    table = Table(title=Text(title, style="table.title") if title else None, show_lines=False)
     for c in cols:
         numeric = all(isinstance(r.get(c), (int, float)) and not isinstance(r.get(c), bool)
                       for r in rows if r.get(c) is not None)
-        table.add_column(str(c), overflow="fold", justify="right" if numeric else "left")
+        table.add_column(Text(str(c)), overflow="fold",
+                         justify="right" if numeric else "left")
     for r in rows:
-        table.add_row(*[cell(r.get(c)) for c in cols])
+        table.add_row(*[Text(cell(r.get(c))) for c in cols])
     console.print(table)
 
 

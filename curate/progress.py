@@ -246,9 +246,11 @@ def _rich_progress(transient: bool, stream: TextIO | None):
             return Text(_rate(speed) if speed else "?/s", style="progress.data.speed")
 
     console = Console(file=stream, stderr=stream is None)
-    return RichProgress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                        RateColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
-                        TextColumn("{task.fields[fields]}"), transient=transient,
+    # descriptions and fields carry names and server log lines: plain text, never markup
+    return RichProgress(TextColumn("{task.description}", markup=False), BarColumn(),
+                        MofNCompleteColumn(), RateColumn(), TimeElapsedColumn(),
+                        TimeRemainingColumn(), TextColumn("{task.fields[fields]}", markup=False),
+                        transient=transient,
                         console=console)
 
 
@@ -287,8 +289,10 @@ class Status:
     def __enter__(self) -> Status:
         if self.mode == "bar":
             from rich.console import Console
+            from rich.text import Text
 
-            self._rich = Console(file=self.stream, stderr=self.stream is None).status(self.message)
+            self._rich = Console(file=self.stream, stderr=self.stream is None).status(
+                Text(self.message))
             self._rich.start()
         elif self.mode == "log":
             self._write(self.message)
@@ -300,7 +304,9 @@ class Status:
         """Say what is happening now (the spinner's text, or the next interval's log line)."""
         self.message = message
         if self._rich is not None:
-            self._rich.update(message)
+            from rich.text import Text
+
+            self._rich.update(Text(message))
 
     def _beat(self) -> None:
         while not self._stop.wait(interval()):

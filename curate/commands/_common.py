@@ -6,6 +6,7 @@ from curate.console import (  # noqa: F401 - re-exported for the verbs
     console,
     decode_json_text,
     err_console,
+    esc,
     print_json,
     print_rows,
 )

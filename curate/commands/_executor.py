@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from curate.commands._common import console
+from curate.commands._common import console, esc
 
 EXECUTOR = typer.Option(None, "--executor", help="Run on datatrove: local | slurm | ray "
                         "(default: in this process, streamed batch by batch).")
@@ -39,5 +39,5 @@ def dry_run_done(ref) -> bool:
         return False
     console.print("dry run: nothing submitted; sbatch scripts:")
     for p in ref.scripts:
-        console.print(f"  {p}")
+        console.print(f"  {esc(p)}")
     return True

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from curate.commands._common import console, decode_json_text, print_json, print_rows
+from curate.commands._common import console, decode_json_text, esc, print_json, print_rows
 
 catalog_app = typer.Typer(help="Inspect the catalog: datasets, lineage, runs, SQL.",
                           no_args_is_help=True)
@@ -36,14 +36,14 @@ def show(spec: str = typer.Argument(..., help="NAME or NAME@VERSION (newest if n
         return
     console.print(f"[bold]{info['name']}@{info['version']}[/bold]  kind={info['kind']}  "
                   f"rows={info['rows']}  created={info['created']}")
-    console.print(f"path: {info['path']}")
+    console.print(f"path: {esc(info['path'])}")
     if info["parents"]:
         console.print(f"parents: {', '.join(info['parents'])}")
     print_rows(info["schema"] or [], title="schema")
     if info["stats"]:
         print_rows([{"stat": k, "value": v} for k, v in info["stats"].items()], title="stats")
     if info["card"]:
-        console.print(info["card"])
+        console.print(info["card"], markup=False)
 
 
 @catalog_app.command("lineage")
@@ -179,7 +179,7 @@ def import_cmd(
         print_json(out)
     else:
         if counts.get("layout"):
-            console.print(f"read as traces: {counts['layout']}")
+            console.print(f"read as traces: {esc(counts['layout'])}")
         console.print(f"registered [bold]{ref.spec}[/bold] ({ref.rows} rows)")
         tr = counts.get("traces") or {}
         if tr.get("unclosed_think"):
@@ -187,7 +187,7 @@ def import_cmd(
                           "closed (reasoning kept, answer empty)")
         if rejects:
             console.print(f"{rejects.rows} rejected rows recorded in {rejects.spec}: "
-                          f"{counts['dropped']}")
+                          f"{esc(counts['dropped'])}")
 
 
 def export_cmd(
@@ -228,7 +228,7 @@ def export_cmd(
     if json_out:
         print_json(out)
     else:
-        console.print(f"exported {out['dataset']} ({', '.join(out['configs'])}) to {path}")
+        console.print(f"exported {out['dataset']} ({', '.join(out['configs'])}) to {esc(path)}")
 
 
 def register(app: typer.Typer) -> None:

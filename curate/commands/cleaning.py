@@ -6,7 +6,7 @@ from __future__ import annotations
 import typer
 
 from curate.commands import _executor as X
-from curate.commands._common import SET_HELP, console, parse_sets, print_json, print_rows
+from curate.commands._common import SET_HELP, console, esc, parse_sets, print_json, print_rows
 
 
 def _cat():
@@ -161,7 +161,7 @@ def decontaminate_cmd(
     console.print(report.get("short_items", ""), markup=False)
     for b, exs in report["examples"].items():
         for e in exs:
-            console.print(f"[bold]{b}[/bold] row {e['row']}: {'; '.join(e['matched'][:2])}")
+            console.print(f"[bold]{esc(b)}[/bold] row {e['row']}: {esc('; '.join(e['matched'][:2]))}")
     _where_dropped(counts)
 
 

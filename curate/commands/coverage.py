@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from curate.commands._common import console, print_json, print_rows
+from curate.commands._common import console, esc, print_json, print_rows
 
 
 def coverage(
@@ -59,14 +59,14 @@ def coverage(
         for ex in (r.get("copy_examples") or [])[:3] if r["verdict"] in (
                 "contains copies", "near copies") else []:
             n = ex["neighbours"][0] if ex["neighbours"] else {}
-            console.print(f"[red]copy[/red] {r['benchmark']} {ex['item']} "
-                          f"({ex['nn_similarity']:.3f}): {ex['question'][:100]!r} ~ "
-                          f"{n.get('label', '')}")
+            console.print(f"[red]copy[/red] {esc(r['benchmark'])} {esc(ex['item'])} "
+                          f"({ex['nn_similarity']:.3f}): {esc(repr(ex['question'][:100]))} ~ "
+                          f"{esc(n.get('label', ''))}")
     e = rep.embedding
     console.print(f"embedded {e['embedded']} texts, {e['cached']} from cache; "
                   f"{rep.seconds:.1f}s")
     for kind, path in rep.report.items():
-        console.print(f"{kind}: {path}")
+        console.print(f"{kind}: {esc(path)}")
 
 
 def register(app: typer.Typer) -> None:

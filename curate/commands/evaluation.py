@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from curate.commands._common import console, print_json, print_rows
+from curate.commands._common import console, esc, print_json, print_rows
 
 SUITES_HELP = """Score a model (or every checkpoint of a run) on a benchmark suite. Each suite runs its paper's benchmarks with the paper's decoding, each in its group (math / other / non), so `curate probe ti` gets TI_other and TI_non from one run.
 
@@ -99,7 +99,7 @@ def eval_cmd(
             rows.append(row)
     print_rows(rows, title=f"eval on suite {suite} (accuracy = avg@k, fractions of 1)")
     if res.get("plot_path"):
-        console.print(f"trajectory plot: {res['plot_path']}")
+        console.print(f"trajectory plot: {esc(res['plot_path'])}")
 
 
 def _list_benchmarks(json_out: bool) -> None:

@@ -3,7 +3,7 @@ with recipes; it hands over here when the YAML is an experiment)."""
 
 from __future__ import annotations
 
-from curate.commands._common import err_console, print_json, print_rows
+from curate.commands._common import err_console, esc, print_json, print_rows
 
 
 def run_experiment_file(path: str, overrides: list[str], force: bool, json_out: bool,
@@ -14,7 +14,7 @@ def run_experiment_file(path: str, overrides: list[str], force: bool, json_out: 
 
     spec = load_experiment(path, overrides)
     cat = Catalog()
-    res = run_experiment(cat, spec, log=lambda s: err_console.print(s), force=force)
+    res = run_experiment(cat, spec, log=lambda s: err_console.print(s, markup=False), force=force)
     page = None
     if report != "":
         from curate.dashboard import write_dashboard
@@ -32,7 +32,7 @@ def run_experiment_file(path: str, overrides: list[str], force: bool, json_out: 
                            f"{res.get('seconds')} s; {res['evaluated']} models scored now, "
                            f"{res['already_scored']} already scored)")
     if res.get("page"):
-        err_console.print(f"comparison page: {res['page']}")
+        err_console.print(f"comparison page: {esc(res['page'])}")
 
 
 def _slug(name: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from curate.commands import _executor as X
-from curate.commands._common import console, print_json
+from curate.commands._common import console, esc, print_json
 from curate.errors import CurateError
 
 
@@ -174,13 +174,13 @@ def _generate_math(catalog, name: str, o: dict, json_out: bool):
         fails = ", ".join(f"{k}: {v}" for k, v in s["failures"].items()) or "none"
         console.print(f"{s['rows']}/{s['requests']} rows · sent {s['sent']} (cached "
                       f"{s['cached']}) · {s['completion_tokens']:,} completion tokens · "
-                      f"{s['truncated']} truncated · failures: {fails} · {s['wall_s']:.1f} s")
+                      f"{s['truncated']} truncated · failures: {esc(fails)} · {s['wall_s']:.1f} s")
         notes = [f"{s[k]} {what}" for k, what in (
             ("unclosed_think", "ended inside thinking (stored as reasoning, empty answer)"),
             ("answer_recovered", "answers recovered from reasoning_content (thinking off)"),
             ("empty_answer", "with an empty answer")) if s.get(k)]
         if notes:
-            console.print(" · ".join(notes))
+            console.print(" · ".join(notes), markup=False)
         if res.failures is not None:
             console.print(f"failed requests are in [bold]{res.failures.spec}[/bold]; "
                           "run the same command again to retry the ones that may succeed")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from curate.commands._common import console, err_console, print_json, print_rows
+from curate.commands._common import console, err_console, esc, print_json, print_rows
 
 probe_app = typer.Typer(help="Compare a model with its base: TI, PCA shift, token KL, rank shift.",
                         no_args_is_help=True)
@@ -63,9 +63,9 @@ def ti(model: str = typer.Option(..., "--model", help="Model name as recorded in
                 for r in res["benchmarks"]], title=f"per benchmark ({formula})")
     print_rows(res["table"], title=f"TI of {model} vs {base} ({formula})")
     for w in res["warnings"]:
-        err_console.print(f"[yellow]warning:[/yellow] {w}")
+        err_console.print(f"[yellow]warning:[/yellow] {esc(w)}")
     if res["reason"]:
-        err_console.print(f"[yellow]TI undefined:[/yellow] {res['reason']}")
+        err_console.print(f"[yellow]TI undefined:[/yellow] {esc(res['reason'])}")
 
 
 def _shift(probe: str, model: str, base: str, texts: str, json_out: bool, **kw) -> None:
@@ -83,7 +83,7 @@ def _shift(probe: str, model: str, base: str, texts: str, json_out: bool, **kw) 
                title=f"{probe}: {model} vs {base}")
     if probe == "rank-shift":
         print_rows(res["overall"]["top_shifted_tokens"][:15], title="most shifted tokens (inferred)")
-    console.print(f"plot: {res.get('plot_path')}   probe id: {res['probe_id']}")
+    console.print(f"plot: {esc(res.get('plot_path'))}   probe id: {res['probe_id']}")
 
 
 def _light_tasks(probe: str, tasks: dict) -> dict:

@@ -6,7 +6,7 @@ from dataclasses import asdict
 
 import typer
 
-from curate.commands._common import console, print_json
+from curate.commands._common import console, esc, print_json
 
 
 def publish_cmd(
@@ -42,12 +42,12 @@ def publish_cmd(
         print_json(asdict(pub))
     elif pub.folder:
         console.print(f"dry run: {pub.dataset} ({', '.join(pub.configs)}) written to "
-                      f"{pub.folder}; nothing uploaded")
+                      f"{esc(pub.folder)}; nothing uploaded")
     else:
         console.print(f"published [bold]{pub.dataset}[/bold] ({', '.join(pub.configs)}) to "
-                      f"{pub.repo} at {pub.commit_sha}")
+                      f"{esc(pub.repo)} at {pub.commit_sha}")
         if pub.url:
-            console.print(pub.url)
+            console.print(pub.url, markup=False)
 
 
 def register(app: typer.Typer) -> None:

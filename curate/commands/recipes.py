@@ -38,7 +38,7 @@ def run(
     r = load_recipe(recipe, set_ or [])
     ex = X.spec_from(executor, tasks, workers, partition, time, cpus_per_task, mem_per_cpu_gb,
                      gpus_per_task, sbatch_arg, dry_run)
-    refs = run_recipe(Catalog(), r, log=lambda s: err_console.print(s), force=force, executor=ex)
+    refs = run_recipe(Catalog(), r, log=lambda s: err_console.print(s, markup=False), force=force, executor=ex)
     if refs and X.dry_run_done(refs[-1]):
         return
     rows = [{"step": st["id"], **ref_dict(ref)} for st, ref in zip(r["steps"], refs)]

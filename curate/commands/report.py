@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from curate.commands._common import console, print_json
+from curate.commands._common import console, esc, print_json
 
 
 def report(out: str = typer.Option(None, "--out", help="Folder for the pages (index.html and "
@@ -21,7 +21,7 @@ def report(out: str = typer.Option(None, "--out", help="Folder for the pages (in
     if json_out:
         print_json({"path": str(path), "pages": len(pages)})
     else:
-        console.print(f"report: {path} ({len(pages)} pages)")
+        console.print(f"report: {esc(path)} ({len(pages)} pages)")
 
 
 def register(app: typer.Typer) -> None:

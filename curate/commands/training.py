@@ -8,7 +8,7 @@ import sys
 
 import typer
 
-from curate.commands._common import console, err_console, print_json, print_rows
+from curate.commands._common import console, err_console, esc, print_json, print_rows
 
 train_app = typer.Typer(help="Train on catalog mixtures with TRL (SFT, GRPO); checkpoints are "
                         "registered in the catalog.", no_args_is_help=True)
@@ -120,7 +120,7 @@ def sft(
                       progress=not json_out)
     with _stdout_to_stderr(json_out):
         res = train_sft(_cat(), mixture, model, output, opts,
-                        log=lambda line: err_console.print(f"[yellow]{line}[/yellow]"))
+                        log=lambda line: err_console.print(f"[yellow]{esc(line)}[/yellow]"))
     _report(res, json_out)
 
 
@@ -277,7 +277,7 @@ def tiny_model(
     if json_out:
         print_json(out)
     else:
-        console.print(f"tiny model in [bold]{path}[/bold]" + (
+        console.print(f"tiny model in [bold]{esc(path)}[/bold]" + (
             f" (taught {teach}: loss {out['taught']['loss']:.3g})" if teach else ""))
 
 

@@ -339,9 +339,9 @@ def evaluate_run(catalog, run_id: str, suite: str, *, include_base: bool = True,
     evals = []
     for path, step, ck in todo:
         if progress:
-            from curate.console import err_console
+            from curate.console import err_console, esc
 
-            err_console.print(f"[bold]step {step}[/bold]: {path}")
+            err_console.print(f"[bold]step {step}[/bold]: {esc(path)}")
         evals.append(evaluate_model(catalog, path, suite, step=step, checkpoint_id=ck,
                                     train_run=run_id, prepared=entries, progress=progress,
                                     **kw))
