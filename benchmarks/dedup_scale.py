@@ -126,7 +126,8 @@ def run_one(home: str, engine: str, dataset: str, tasks: int, workers: int) -> N
     print(json.dumps(res))
 
 
-def _tree_rss(proc) -> tuple[int, int]:
+def _tree_rss(proc, cpu: dict[int, float]) -> tuple[int, int]:
+    """(sum, max) RSS over the process tree; `cpu` gets each process's latest CPU seconds."""
     import psutil
 
     try:
@@ -137,6 +138,8 @@ def _tree_rss(proc) -> tuple[int, int]:
     for p in ps:
         try:
             rss.append(p.memory_info().rss)
+            t = p.cpu_times()
+            cpu[p.pid] = t.user + t.system
         except psutil.NoSuchProcess:
             pass
     return sum(rss), max(rss, default=0)
@@ -150,8 +153,9 @@ def measured(cmd: list[str], env: dict) -> dict:
         p = subprocess.Popen(cmd, stdout=out, stderr=subprocess.DEVNULL, env=env)
         proc = psutil.Process(p.pid)
         peak_sum = peak_one = 0
+        cpu: dict[int, float] = {}
         while p.poll() is None:
-            s, one = _tree_rss(proc)
+            s, one = _tree_rss(proc, cpu)
             peak_sum, peak_one = max(peak_sum, s), max(peak_one, one)
             time.sleep(0.2)
         out.seek(0)
@@ -160,6 +164,7 @@ def measured(cmd: list[str], env: dict) -> dict:
         raise SystemExit(f"{cmd} failed with {p.returncode}")
     res = json.loads(lines[-1])
     res["tree_peak_rss_mb"] = round(peak_sum / 2**20)
+    res["tree_cpu_seconds"] = round(sum(cpu.values()), 1)   # sampled every 0.2 s
     res["largest_process_peak_rss_mb"] = round(peak_one / 2**20)
     return res
 
@@ -170,6 +175,8 @@ def main() -> None:
     ap.add_argument("--subset", type=int, default=100_000)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--tasks", type=int, default=8)
+    ap.add_argument("--subset-only", action="store_true",
+                    help="Only the subset runs (results to dedup_scale_subset.json).")
     ap.add_argument("--run", nargs=3, metavar=("HOME", "ENGINE", "DATASET"))
     args = ap.parse_args()
     if args.run:
@@ -179,18 +186,21 @@ def main() -> None:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     with tempfile.TemporaryDirectory(prefix="dedup-scale-") as home:
         t0 = time.perf_counter()
-        make(home, args.rows, args.subset)
+        make(home, args.subset if args.subset_only else args.rows, args.subset)
         made = round(time.perf_counter() - t0, 1)
         runs = []
-        for engine, dataset in (("inprocess", "prompts-subset"), ("datatrove", "prompts-subset"),
-                                ("datatrove", "prompts-all")):
+        plan = [("inprocess", "prompts-subset"), ("datatrove", "prompts-subset")]
+        if not args.subset_only:
+            plan.append(("datatrove", "prompts-all"))
+        for engine, dataset in plan:
             r = measured(me + ["--tasks", str(args.tasks), "--workers", str(args.workers),
                                "--run", home, engine, dataset], env)
             print(json.dumps(r), flush=True)
             runs.append(r)
     sub = [r for r in runs if r["dataset"] == "prompts-subset"]
-    write_result("dedup_scale", {
-        "rows": args.rows, "subset": args.subset, "copy_rate": COPY_RATE,
+    write_result("dedup_scale_subset" if args.subset_only else "dedup_scale", {
+        "load_average": os.getloadavg(),
+        "rows": args.subset if args.subset_only else args.rows, "subset": args.subset, "copy_rate": COPY_RATE,
         "generate_and_register_seconds": made, "cpus": os.cpu_count(), "runs": runs,
         "subset_same_version": sub[0]["version"] == sub[1]["version"],
         "subset_same_dropped_rows": sub[0]["dropped_ids_sha"] == sub[1]["dropped_ids_sha"],

@@ -339,3 +339,21 @@ def test_cli_dedup_on_the_local_executor(home, catalog):
     r = CliRunner().invoke(app, ["dedup", "raw", "--name", "d", "--executor", "local",
                                  "--threshold", "0.5"])
     assert isinstance(r.exception, BadInput) and "bands" in str(r.exception)
+
+
+def test_content_key_goes_into_the_minhash_values():
+    """The LSH only ever proposes problems with the same math content: the key shifts every
+    MinHash value, so equal keys keep their Jaccard estimate and different keys share none."""
+    from datasketch import MinHash
+
+    from curate.curation.dedup import _key_minhash, shingles
+    from curate.curation.problem_text import content_key
+
+    a, b = "Find x if 2x = 4 and then explain.", "Find x if 2x = 4, then explain it."
+    ma, mb, mc = MinHash.bulk([shingles(a, 5), shingles(b, 5), shingles(b, 5)], num_perm=128)
+    before = ma.jaccard(mb)
+    _key_minhash(ma, content_key(a))
+    _key_minhash(mb, content_key(b))
+    _key_minhash(mc, content_key("Find x if 2x = 5, then explain it."))
+    assert ma.jaccard(mb) == before > 0.5
+    assert mb.jaccard(mc) < 0.05

@@ -24,10 +24,12 @@ Each dropped problem records the row it duplicates (see `curate.curation.dropped
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from curate.curation import dropped as dropped_rows
@@ -50,6 +52,7 @@ DEFAULTS: dict[str, Any] = {
 
 
 TEMPLATE_MIN_TEXTS = 10
+_MAX32 = np.uint64(0xFFFFFFFF)
 
 
 @dataclass(frozen=True)
@@ -130,6 +133,9 @@ def find_duplicates(texts: list[str], *, exact: bool = True, minhash: bool = Tru
             cores = strip_shared(cores)
         hashes = MinHash.bulk([shingles(c, shingle, unit, normalised=True) for c in cores],
                               num_perm=num_perm, seed=seed)
+        if content_check:
+            for i, m in zip(todo, hashes):
+                _key_minhash(m, fs[i].key)
         if progress is not None:
             progress(len(texts) - len(todo))   # exact duplicates: nothing left to compare
         kept: dict[int, Any] = {}
@@ -154,6 +160,18 @@ def find_duplicates(texts: list[str], *, exact: bool = True, minhash: bool = Tru
     elif progress is not None:
         progress(len(texts))
     return out
+
+
+def _key_minhash(m, key: bytes) -> None:
+    """Shift every hash value of MinHash `m` by a value drawn from the math-content `key`
+    (modulo datasketch's 32-bit hash range): two MinHashes with the same key keep their
+    Jaccard estimate, two with different keys share (almost) no value, so the LSH never
+    proposes problems whose math differs: on prompts from one template (Countdown, numbers
+    redrawn) it stops comparing every problem with all its look-alikes."""
+    n = len(m.hashvalues)
+    shift = np.frombuffer(hashlib.shake_128(key).digest(8 * n), dtype="<u8")
+    hv = m.hashvalues
+    m.hashvalues = ((hv.astype(np.uint64) + (shift & _MAX32)) & _MAX32).astype(hv.dtype)
 
 
 def duplicate_flags(texts: list[str], **params) -> list[str | None]:
