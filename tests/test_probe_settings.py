@@ -101,6 +101,94 @@ def test_score_table_scale_is_stated_not_guessed(catalog, tmp_path):
     assert json.loads(r.stdout)["ti"]["other"] == pytest.approx(0.1 / 0.6 * 100)
 
 
+NORMAL = [  # model M and base B in percent, two benchmarks per group
+    ("M", "math500", "math", 62.4), ("M", "aime24", "math", 13.3), ("M", "gpqa", "other", 35.1),
+    ("M", "mmlu", "other", 55.2), ("M", "ifeval", "non", 70.0), ("M", "coqa", "non", 60.5),
+    ("B", "math500", "math", 50.2), ("B", "aime24", "math", 6.7), ("B", "gpqa", "other", 33.0),
+    ("B", "mmlu", "other", 56.0), ("B", "ifeval", "non", 72.0), ("B", "coqa", "non", 61.0)]
+
+
+def _rows(table, div=1.0):
+    return [{"model": m, "benchmark": b, "group": g, "score": v / div} for m, b, g, v in table]
+
+
+@pytest.mark.parametrize("formula", ["icml", "v1"])
+@pytest.mark.parametrize("table,model,base", [(NORMAL, "M", "B"), (
+    [(r["model"], r["benchmark"], r["group"], r["score"]) for r in WEAK], "ft", "base")])
+def test_the_same_scores_give_the_same_ti_in_either_scale(catalog, tmp_path, formula, table,
+                                                          model, base):
+    from curate.probes.runner import run_ti
+
+    pct = _table(tmp_path / "p.csv", _rows(table))
+    frac = _table(tmp_path / "f.jsonl", _rows(table, 100.0))
+    a = run_ti(catalog, model, base, formula=formula, scores=pct, scale="percent")
+    b = run_ti(catalog, model, base, formula=formula, scores=frac, scale="fraction")
+    assert a["ti"]["other"] is not None and a["reason"] is None
+    for g in ("other", "non"):   # WEAK has no non-reasoning benchmark: None in both
+        assert (b["ti"][g] is None) == (a["ti"][g] is None)
+        if a["ti"][g] is not None:
+            assert b["ti"][g] == pytest.approx(a["ti"][g], rel=1e-9, abs=1e-9)
+    # NORMAL by hand (v1): math (12.2/50.2 + 6.6/6.7) / 2, other (2.1/33 - 0.8/56) / 2
+    if table is NORMAL and formula == "v1":
+        dm = (12.2 / 50.2 + 6.6 / 6.7) / 2
+        assert a["ti"]["other"] == pytest.approx((2.1 / 33.0 - 0.8 / 56.0) / 2 / dm * 100)
+        assert a["ti"]["non"] == pytest.approx((-2.0 / 72.0 - 0.5 / 61.0) / 2 / dm * 100)
+    # a weak model's real percent scores are all below 1: a warning, never a rescaling
+    weak = table is not NORMAL
+    assert any("pass --scale fraction" in w for w in a["warnings"]) == weak
+    assert not any("pass --scale fraction" in w for w in b["warnings"])
+
+
+def test_score_table_neighbours(catalog, tmp_path):
+    """Percent over 100 and fractions over 1 refused on their row; a second score for a model
+    and benchmark refused naming both rows; a base row missing for one benchmark leaves that
+    benchmark out with a warning; no base rows at all is a one-line NotFound."""
+    from curate.errors import NotFound
+    from curate.probes.runner import run_ti
+    from curate.probes.transfer import scores_from_file
+
+    rows = _rows(NORMAL)
+    over = _table(tmp_path / "over.csv", [dict(rows[0], score=101)] + rows[1:])
+    with pytest.raises(BadInput, match=r"over.csv:2: score 101.0 is outside 0–100 \(percent\)"):
+        scores_from_file(over, "percent")
+    with pytest.raises(BadInput, match=r"over.csv:2: score 101.0 is outside 0–1 \(fraction\)"):
+        scores_from_file(over, "fraction")
+    for second in (20.0, rows[0]["score"]):   # a different score, or the same one twice
+        dup = _table(tmp_path / "dup.csv", rows + [dict(rows[0], score=second)])
+        with pytest.raises(BadInput, match=r"dup.csv:14: a second score for model 'M' on "
+                                           r"'math500' \(the first is on row 2\)"):
+            scores_from_file(dup, "percent")
+    no_row = _table(tmp_path / "norow.csv", [r for r in rows if (r["model"], r["benchmark"])
+                                             != ("B", "aime24")])
+    res = run_ti(catalog, "M", "B", formula="icml", scores=no_row, scale="percent")
+    assert "left out (no base score): aime24" in res["warnings"]
+    assert [b["benchmark"] for b in res["benchmarks"] if b["group"] == "math"] == ["math500"]
+    no_base = _table(tmp_path / "nobase.csv", [r for r in rows if r["model"] == "M"])
+    with pytest.raises(NotFound, match="no eval scores for base 'B'"):
+        run_ti(catalog, "M", "B", scores=no_base, scale="percent")
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "curate.cli", "--home", str(tmp_path / "h"),
+                        "probe", "ti", "--model", "M", "--base", "B", "--scores",
+                        str(tmp_path / "dup.csv"), "--scale", "percent"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and "a second score" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_v1_says_when_every_math_base_score_is_zero():
+    base = {"m1": ("math", 0.0), "m2": ("math", 0.0), "o1": ("other", 25.0)}
+    model = {"m1": ("math", 10.0), "m2": ("math", 0.0), "o1": ("other", 30.0)}
+    r = compute_ti(model, base, formula="v1")
+    assert r["ti"] == {"other": None, "non": None}
+    assert r["reason"].startswith("every math benchmark (m1, m2) has a base score of 0")
+    assert "no math benchmarks scored" not in r["reason"]
+    assert compute_ti(model, base, formula="icml")["ti"]["other"] is not None
+    none = compute_ti({"o1": ("other", 30.0)}, {"o1": ("other", 25.0)}, formula="v1")
+    assert none["reason"].startswith("no math benchmarks scored for both")
+
+
 def test_evals_hold_fractions_a_weak_model_is_not_rescaled(catalog):
     from curate.probes.transfer import eval_rows_from_catalog
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from curate.commands._common import console, esc, print_json, print_rows
+from curate.commands._common import console, err_console, esc, print_json, print_rows
 
 SUITES_HELP = """Score a model (or every checkpoint of a run) on a benchmark suite. Each suite runs its paper's benchmarks with the paper's decoding, each in its group (math / other / non), so `curate probe ti` gets TI_other and TI_non from one run.
 
@@ -96,8 +96,14 @@ def eval_cmd(
                         f"pass@{k}": round(f[f"pass@{k}"], 4),
                         "mean_response_tokens": round(f["mean_response_tokens"] or 0, 1),
                         "truncation_rate": round(f["truncation_rate"] or 0, 4)})
+            if f.get("verifier_failures"):
+                row["undecided"] = f["verifier_failures"]
             rows.append(row)
     print_rows(rows, title=f"eval on suite {suite} (accuracy = avg@k, fractions of 1)")
+    if any("undecided" in r for r in rows):
+        err_console.print("[yellow]undecided: responses the verifier could not decide within "
+                          "its CPU budget (scored wrong); see verify_detail in the outputs"
+                          "[/yellow]")
     if res.get("plot_path"):
         console.print(f"trajectory plot: {esc(res['plot_path'])}")
 

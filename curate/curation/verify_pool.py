@@ -1,10 +1,18 @@
-"""A pool of verifier worker processes with a wall-clock kill per item, and a result cache.
+"""A pool of verifier worker processes with a kill per item, and a result cache.
 
 math-verify can hang (huge powers) or exhaust memory on some inputs, and its signal-based
 timeouts do not work off the main thread, so each item runs in a worker process that the
-parent kills when the item's deadline passes; the worker is replaced and the item gets
+parent kills when the item's budget is spent; the worker is replaced and the item gets
 `verified=None, reason="timeout"`. Results are cached by (task, options, gold, prediction) in
 SQLite so re-verifying a dataset costs nothing.
+
+The budget is CPU time, not wall-clock time: an input that hangs burns CPU, while a worker on a
+busy machine (many processes on few cores) waits for it. A wall-clock deadline turned correct
+answers into timeouts (scored wrong) whenever the machine was loaded: a fresh worker's first
+item costs ~0.5 s of CPU (math-verify's parsers warming up), over 5 s of wall time at a load
+of 10 per core. So an item is killed once its worker has used `timeout` CPU seconds on it, or,
+as a backstop for a worker that never gets the CPU (stopped, swapping), after `wall_timeout`.
+The parent warms math-verify up once before forking, so workers start warm.
 """
 
 from __future__ import annotations
@@ -22,6 +30,43 @@ from typing import Any
 
 from curate.curation.verify_result import VerifyResult
 from curate.record import stable_json
+
+_CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+_WARMED = False
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds a process has used (Linux /proc, else psutil); None when it
+    cannot be read (the pool then falls back to wall-clock time)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            data = f.read()
+        fields = data[data.rfind(")") + 2:].split()   # fields from `state` (the 3rd) on
+        return (int(fields[11]) + int(fields[12])) / _CLK_TCK   # utime (14th), stime (15th)
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        import psutil
+
+        t = psutil.Process(pid).cpu_times()
+        return float(t.user + t.system)
+    except Exception:  # no psutil, or the process is gone
+        return None
+
+
+def _warm_up() -> None:
+    """One verification in this process before workers fork from it: math-verify builds its
+    parsers lazily (~0.5 s of CPU), and forked workers inherit them ready."""
+    global _WARMED
+    if _WARMED:
+        return
+    _WARMED = True
+    try:
+        from curate.curation.verify_math import verify_math
+
+        verify_math("1/2", r"so \boxed{\frac{1}{2}}")
+    except Exception:  # a warm-up is an optimisation, never a failure
+        pass
 
 Pair = tuple[Any, Any]     # (gold, prediction): a completion, or a mapping of per-item arguments
 
@@ -145,19 +190,22 @@ def _verifier_label(kind: str, options: dict | None = None) -> str:
 
 
 class VerifierPool:
-    """Worker processes that verify (gold, prediction) pairs, each under a wall-clock deadline.
+    """Worker processes that verify (gold, prediction) pairs, each under a CPU-time budget.
 
-    `timeout` is per item in seconds; an item past it has its worker killed and replaced, and
-    gets `VerifyResult(None, "timeout", ...)`. A worker that dies (memory limit, crash) costs
-    its item only (`reason="worker_died"`).
+    `timeout` is per item in CPU seconds of its worker (wall-clock where the worker's CPU time
+    cannot be read); an item past it, or past `wall_timeout` wall seconds (default: 20 x
+    `timeout`, at least 60 s), has its worker killed and replaced, and gets
+    `VerifyResult(None, "timeout", ...)`. A worker that dies (memory limit, crash) costs its
+    item only (`reason="worker_died"`).
     """
 
     def __init__(self, workers: int | None = None, timeout: float = 5.0,
                  cache: VerifyCache | str | Path | None = None,
                  memory_limit_mb: int | None = 2048, start_method: str | None = None,
-                 batch: int = 8):
+                 batch: int = 8, wall_timeout: float | None = None):
         self.n = max(1, workers or min(os.cpu_count() or 1, 8))
         self.timeout = float(timeout)
+        self.wall_timeout = wall_timeout
         self.memory_limit_mb = memory_limit_mb
         self.batch = max(1, int(batch))
         self.cache = VerifyCache(cache) if isinstance(cache, (str, Path)) else cache
@@ -170,6 +218,8 @@ class VerifierPool:
             import sympy  # noqa: F401
 
             import curate.curation.verify_math  # noqa: F401
+
+            _warm_up()
         self.workers: list[list[Any]] = []   # [process, conn]
         self.restarts = 0
 
@@ -244,12 +294,15 @@ class VerifierPool:
 
     def _run(self, todo: deque, kind: str, options: dict,
              on_done: Callable[[int], None] | None) -> dict[str, VerifyResult]:
-        """Stream small batches to the workers; each item has its own deadline.
+        """Stream small batches to the workers; each item has its own budget.
 
         A worker gets a few items at once (so it never idles waiting for the parent) and
-        sends each result when ready; the item at the head of its batch must finish within
-        `timeout` of the previous result (or of the dispatch). Past it, the worker is killed
-        and replaced, that item times out, and the rest of its batch is queued again.
+        sends each result when ready; the item at the head of its batch starts at the previous
+        result (or at the dispatch) and may use `timeout` CPU seconds of its worker. When that
+        much wall time has passed, the worker's CPU time is read: a worker that was waiting
+        for the CPU gets the rest of its budget; one that spent it (or any item past
+        `wall_timeout`) is killed and replaced, that item times out, and the rest of its batch
+        is queued again.
         """
         out: dict[str, VerifyResult] = {}
         if not todo:
@@ -257,21 +310,46 @@ class VerifierPool:
         self._ensure()
         flight: dict[int, deque] = {}       # worker index -> keys in flight (head = running)
         deadline: dict[int, float] = {}
+        start: dict[int, tuple[float, float | None]] = {}   # head item: (wall, worker CPU)
         items: dict[str, tuple[Any, Any]] = {}
+        wall_cap = (self.wall_timeout if self.wall_timeout is not None
+                    else max(60.0, 20.0 * self.timeout))
+
+        def begin(i: int) -> None:
+            now = time.monotonic()
+            start[i] = (now, process_cpu_seconds(self.workers[i][0].pid))
+            deadline[i] = now + self.timeout
 
         def requeue(i: int) -> None:
             for k in reversed(list(flight.pop(i, ()))):
                 todo.appendleft((k, *items.pop(k)))
             deadline.pop(i, None)
+            start.pop(i, None)
 
         def finish(i: int, result: VerifyResult) -> None:
             k = flight[i].popleft()
             items.pop(k, None)
             out[k] = result
-            deadline[i] = time.monotonic() + self.timeout
-            if not flight[i]:
+            if flight[i]:
+                begin(i)
+            else:
                 flight.pop(i)
                 deadline.pop(i)
+                start.pop(i, None)
+
+        def spent(i: int, now: float) -> bool:
+            """Whether worker i's head item used its budget; else its deadline moves on."""
+            wall0, cpu0 = start[i]
+            if now - wall0 >= wall_cap:
+                return True
+            cpu = process_cpu_seconds(self.workers[i][0].pid)
+            if cpu is None or cpu0 is None:
+                return True          # no CPU clock: the wall clock decides
+            left = self.timeout - (cpu - cpu0)
+            if left <= 0:
+                return True
+            deadline[i] = min(now + max(left, 0.05), wall0 + wall_cap)
+            return False
 
         while todo or flight:
             for i, w in enumerate(self.workers):
@@ -287,7 +365,7 @@ class VerifierPool:
                     continue
                 flight[i] = deque(k for k, _, _ in batch)
                 items.update({k: (g, p) for k, g, p in batch})
-                deadline[i] = time.monotonic() + self.timeout
+                begin(i)
             if not flight:
                 continue
             wait_for = max(0.0, min(deadline.values()) - time.monotonic())
@@ -314,7 +392,7 @@ class VerifierPool:
                     requeue(i)
                     self._replace(i)
             now = time.monotonic()
-            for i in [i for i, d in deadline.items() if now >= d]:
+            for i in [i for i, d in deadline.items() if now >= d and spent(i, now)]:
                 finish(i, VerifyResult(None, "timeout", _verifier_label(kind, options)))
                 requeue(i)
                 self._replace(i)

@@ -17,9 +17,16 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     return 1.0 - comb(n - c, k) / comb(n, k)
 
 
+VERIFIER_FAILURES = ("timeout", "worker_died", "memory")
+
+
 def benchmark_figures(samples: Sequence[dict[str, Any]], k: int) -> dict[str, Any]:
     """Figures over rows (problem_id, sample_index, correct, final_answer, completion_tokens,
-    finish_reason) of one benchmark with k samples per problem."""
+    finish_reason, verify_reason) of one benchmark with k samples per problem.
+
+    `verifier_failures` counts the samples the verifier could not decide (its CPU budget spent,
+    its worker died or ran out of memory): scored wrong, as lm-eval scores them, but counted
+    so a figure that rests on them is seen."""
     per: dict[str, list[dict[str, Any]]] = {}
     for s in samples:
         per.setdefault(s["problem_id"], []).append(s)
@@ -45,6 +52,7 @@ def benchmark_figures(samples: Sequence[dict[str, Any]], k: int) -> dict[str, An
             maj.append(0.0)
     toks = [s["completion_tokens"] for s in samples if s.get("completion_tokens") is not None]
     trunc = [s["finish_reason"] == "length" for s in samples]
+    fails = sum(1 for s in samples if s.get("verify_reason") in VERIFIER_FAILURES)
     n_p = len(per)
     return {
         "problems": n_p, "samples": len(samples), "k": k,
@@ -52,6 +60,7 @@ def benchmark_figures(samples: Sequence[dict[str, Any]], k: int) -> dict[str, An
         "pass@1": sum(first) / n_p, f"pass@{k}": sum(passk) / n_p, f"maj@{k}": sum(maj) / n_p,
         "mean_response_tokens": (sum(toks) / len(toks)) if toks else None,
         "truncation_rate": sum(trunc) / len(trunc) if trunc else None,
+        "verifier_failures": fails,
     }
 
 

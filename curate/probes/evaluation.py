@@ -202,6 +202,7 @@ def evaluate_model(catalog, spec: str, suite: str, *, samples: int | None = None
                              "unclosed": setting.unclosed, "think": setting.think,
                              "chat_template": setting.chat_template,
                              "suite": suite, "prompt": setting.prompt,
+                             "verifier_failures": figs.get("verifier_failures", 0),
                              **_scoring_info(setting, items),
                              "train_run": train_run, **({"tags": tags} if tags else {})}
                 names = eval_metrics.metric_names(k)
@@ -299,7 +300,8 @@ def _score_rows(items, prompts, comps, setting: BenchSetting, model: str,
             "model": model, "benchmark": setting.benchmark, "problem_id": it.id,
             "sample_index": si, "prompt": prompt, "response": c.text,
             "final_answer": v.final_answer, "reference": it.reference,
-            "correct": v.verified is True, "verified": v.verified, "verify_detail": v.detail(),
+            "correct": v.verified is True, "verified": v.verified, "verify_reason": v.reason,
+            "verify_detail": v.detail(),
             "finish_reason": c.finish_reason, "completion_tokens": c.completion_tokens,
             "options": "\n".join(it.options) if it.options else None,
         })

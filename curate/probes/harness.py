@@ -88,9 +88,15 @@ def task_config(spec: str, data: Path | None = None, revision: str | None = None
     """The task's YAML config (includes and `!function`s resolved by lm-eval's loader), with
     its data pointed at a local file, or its Hub revision pinned."""
     _require()
+    import contextlib
+    import sys
+
     from lm_eval.tasks._yaml_loader import load_yaml
 
-    cfg = dict(load_yaml(task_yaml(spec), resolve_func=True))
+    # a task's utils may print at import (IFEval's "Downloaded punkt_tab"): keep stdout clean
+    # for `--json`
+    with contextlib.redirect_stdout(sys.stderr):
+        cfg = dict(load_yaml(task_yaml(spec), resolve_func=True))
     for key in ("tag", "group", "task_list"):
         cfg.pop(key, None)
     kwargs = dict(cfg.get("dataset_kwargs") or {})
@@ -113,8 +119,12 @@ def load_task(spec: str, data: Path | None = None, revision: str | None = None):
     from lm_eval.api.task import ConfigurableTask
 
     logging.getLogger("lm_eval").setLevel(logging.ERROR)
+    import contextlib
+    import sys
+
     try:
-        return ConfigurableTask(config=task_config(spec, data, revision))
+        with contextlib.redirect_stdout(sys.stderr):
+            return ConfigurableTask(config=task_config(spec, data, revision))
     except CurateError:
         raise
     except Exception as e:  # noqa: BLE001 - datasets / jinja errors: one line naming the task

@@ -135,6 +135,9 @@ def run_ti(catalog, model: str, base: str, formula: str = "icml", metric: str = 
         rows = transfer.scores_from_file(scores, scale) if scores else rows
         res = transfer.transferability_index(rows, model, base, formula=formula, ddof=ddof,
                                              min_math_share=min_math_share)
+        if scores:
+            res["warnings"] += transfer.scale_warnings(
+                [r for r in rows if r["model"] in (model, base)], scale)
     else:
         model, base = eval_name(catalog, model), eval_name(catalog, base)
         res = transfer.ti_from_catalog(catalog, model, base, formula=formula, metric=metric,

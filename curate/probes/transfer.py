@@ -149,7 +149,12 @@ def compute_ti(model_scores: Mapping[str, tuple[str, float]],
     }
     math_val = group_stats.get("math", {}).get(key)
     if math_val is None:
-        result["reason"] = "no math benchmarks scored for both model and base: TI is undefined"
+        zero = [r["benchmark"] for r in per_bench if r["group"] == "math"]
+        result["reason"] = (
+            f"every math benchmark ({', '.join(zero)}) has a base score of 0, so v1's relative "
+            "gain ΔR/R_base is undefined for each and TI (v1) is undefined (the icml formula "
+            "takes absolute gains)" if zero else
+            "no math benchmarks scored for both model and base: TI is undefined")
         return result
     what = "ΔR_math" if formula == "v1" else "DI_math"
     if math_val <= EPS:
@@ -348,7 +353,8 @@ def scores_from_file(path: str, scale: str | None) -> list[dict[str, Any]]:
     score | value | accuracy per row) as eval rows in percent.
 
     `scale` must be given: ``percent`` (0–100) or ``fraction`` (0–1); a value outside it is an
-    error naming the row, so a weak model's 0.8 % is never read as 80 %.
+    error naming the row, so a weak model's 0.8 % is never read as 80 %. A second row for the
+    same model and benchmark is an error naming both rows (which score would TI use?).
     """
     from curate.formats.rows import file_rows
 
@@ -357,6 +363,7 @@ def scores_from_file(path: str, scale: str | None) -> list[dict[str, Any]]:
                        "stated, not guessed")
     top = 100.0 if scale == "percent" else 1.0
     out = []
+    seen: dict[tuple[str, str], int] = {}
     for line, row, err in file_rows(path):
         if err:
             raise BadInput(err, file=path, row=line)
@@ -381,10 +388,31 @@ def scores_from_file(path: str, scale: str | None) -> list[dict[str, Any]]:
         if normalise_group(group) is None:
             raise BadInput(f"unknown group {group!r} (math, other, non)", file=path, row=line,
                            field="group")
-        out.append({"model": str(row["model"]), "benchmark": str(row["benchmark"]),
-                    "group": group, "value": v * (100.0 / top)})
+        key = (str(row["model"]), str(row["benchmark"]))
+        if key in seen:
+            raise BadInput(f"a second score for model {key[0]!r} on {key[1]!r} (the first is on "
+                           f"row {seen[key]}): a score table holds one score per model and "
+                           "benchmark", file=path, row=line, field=fld)
+        seen[key] = line
+        out.append({"model": key[0], "benchmark": key[1], "group": group,
+                    "value": v * (100.0 / top)})
     if not out:
         raise BadInput("no scores", file=path)
+    return out
+
+
+def scale_warnings(rows: list[dict[str, Any]], scale: str | None) -> list[str]:
+    """A warning when a table stated as percent holds only scores of at most 1 for a model:
+    fractions given the wrong --scale would shrink every gain 100 times (a weak model's real
+    percent scores can be that low too, so this is a warning, never a refusal)."""
+    if scale != "percent":
+        return []
+    out = []
+    for model in dict.fromkeys(r["model"] for r in rows):
+        vals = [r["value"] for r in rows if r["model"] == model]
+        if vals and max(vals) <= 1.0 and any(v > 0 for v in vals):
+            out.append(f"every score of {model!r} is at most 1 with --scale percent: if the "
+                       "table holds fractions, pass --scale fraction")
     return out
 
 
