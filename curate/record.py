@@ -52,6 +52,18 @@ def stable_json(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
+def jsonable(v: Any) -> Any:
+    """`v` with dict keys as strings, tuples as lists and any non-JSON leaf as its `str`:
+    metadata from arbitrary source columns, ready for `stable_json`."""
+    if isinstance(v, dict):
+        return {str(k): jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [jsonable(x) for x in v]
+    if v is None or isinstance(v, (str, int, float, bool)):
+        return v
+    return str(v)
+
+
 def trace_id(problem_id: str, teacher: str, sampling: dict | str, sample_index: int) -> str:
     """Stable id of a trace: hash of (problem id, teacher, sampling, sample index)."""
     s = sampling if isinstance(sampling, str) else stable_json(sampling)

@@ -17,7 +17,7 @@ from typing import Any
 from curate.errors import BadInput, CurateError
 from curate.formats.boxed import last_boxed
 from curate.formats.rows import file_rows, value_problem
-from curate.record import problem_id_for, stable_json
+from curate.record import jsonable, problem_id_for, stable_json
 
 PROMPT_FIELDS = ("prompt", "problem", "question", "query", "input", "instruction")
 REFERENCE_FIELDS = ("reference", "answer", "final_answer", "gold", "expected_answer", "target")
@@ -68,7 +68,7 @@ def normalise_rows(raw: list[dict[str, Any]], source: str, *, prompt_field: str 
         extra = {k: v for k, v in row.items() if k not in {pf, rf, idf}}
         out.append({"problem_id": pid, "prompt": prompt, "reference": ref,
                     "source": row.get("source") if isinstance(row.get("source"), str) else source,
-                    "metadata": stable_json(_jsonable(extra))})
+                    "metadata": stable_json(jsonable(extra))})
     seen: dict[str, int] = {}
     for i, r in enumerate(out, start=1):
         if r["problem_id"] in seen:
@@ -76,16 +76,6 @@ def normalise_rows(raw: list[dict[str, Any]], source: str, *, prompt_field: str 
                            file=file or source, row=i, field=idf or "problem_id")
         seen[r["problem_id"]] = i
     return out
-
-
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, dict):
-        return {str(k): _jsonable(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_jsonable(x) for x in v]
-    if v is None or isinstance(v, (str, int, float, bool)):
-        return v
-    return str(v)
 
 
 def load_prompts(source: str, catalog=None, *, n: int | None = None, seed: int = 0,

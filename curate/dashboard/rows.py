@@ -16,6 +16,7 @@ from typing import Any
 
 import duckdb
 
+from curate.dashboard.format import loads
 from curate.errors import CurateError
 from curate.record import split_think
 
@@ -90,15 +91,6 @@ def _first(r: dict[str, Any], keys) -> tuple[str | None, Any]:
     return None, None
 
 
-def _json(v: Any) -> Any:
-    if isinstance(v, str) and v[:1] in "{[":
-        try:
-            return json.loads(v)
-        except json.JSONDecodeError:
-            return v
-    return v
-
-
 def _clip(s: Any) -> str | None:
     if s is None:
         return None
@@ -121,13 +113,13 @@ def display_row(r: dict[str, Any], dropped: bool = False) -> dict[str, Any]:
         if answer is None and assistant:
             think, answer, _ = split_think(assistant[-1] or "")
             reasoning = reasoning or think
-    detail = _json(r.get("verify_detail"))
+    detail = loads(r.get("verify_detail"))
     reason = detail.get("reason") if isinstance(detail, dict) else None   # the verdict's
     drop_reason = r.get("drop_reason") or r.get("reason")                   # the step's
-    evidence = _json(r.get("drop_detail"))
-    extra = {k: _json(v) for k, v in r.items()
+    evidence = loads(r.get("drop_detail"))
+    extra = {k: loads(v) for k, v in r.items()
              if k not in SHOWN and v not in (None, "") and not isinstance(v, (bytes, list))}
-    meta = _json(r.get("metadata"))
+    meta = loads(r.get("metadata"))
     return {
         "id": r.get("id"),
         "prompt": _clip(prompt),

@@ -34,6 +34,7 @@ from curate.formats.boxed import last_boxed
 from curate.record import (
     TRACE_FIELDS,
     has_think_markers,
+    jsonable,
     problem_id_for,
     split_think,
     stable_json,
@@ -317,7 +318,7 @@ class TraceMapper:
         if self.layout:
             meta["layout"] = self.layout
         if kept:
-            meta["source_fields"] = _jsonable(kept)
+            meta["source_fields"] = jsonable(kept)
         out["metadata"] = meta
         return out
 
@@ -332,16 +333,6 @@ def _metadata(v: Any) -> dict[str, Any]:
         except ValueError:
             pass
     return {"source_metadata": v} if v not in (None, "") else {}
-
-
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, dict):
-        return {str(k): _jsonable(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_jsonable(x) for x in v]
-    if v is None or isinstance(v, (str, int, float, bool)):
-        return v
-    return str(v)
 
 
 def finish_trace(row: dict[str, Any], name: str) -> tuple[dict[str, Any] | None, tuple[str, str | None] | None]:
@@ -367,7 +358,7 @@ def finish_trace(row: dict[str, Any], name: str) -> tuple[dict[str, Any] | None,
     for k in ("sampling", "verify_detail"):               # JSON text in the trace record
         v = row.get(k)
         if isinstance(v, (dict, list)):
-            row[k] = stable_json(_jsonable(v))
+            row[k] = stable_json(jsonable(v))
         elif v is not None and not isinstance(v, str):
             return None, (f"wrong type: {type(v).__name__}, expected an object or text", k)
     msgs = row.get("messages")
@@ -416,7 +407,7 @@ def finish_trace(row: dict[str, Any], name: str) -> tuple[dict[str, Any] | None,
         h = hashlib.sha256(stable_json([row["problem_id"], row.get("sample_index"),
                                         row.get("reasoning"), row.get("answer_text")]).encode())
         row["id"] = h.hexdigest()[:24]
-    row["metadata"] = stable_json(_jsonable(meta)) if meta else None
+    row["metadata"] = stable_json(jsonable(meta)) if meta else None
     return row, None
 
 
