@@ -9,7 +9,7 @@ import random
 import pytest
 
 from curate.curation.dedup import dedup_dataset, duplicate_flags, find_duplicates, normalise
-from curate.curation.problem_text import canonical, math_content
+from curate.curation.problem_text import canonical, math_content, same_question
 from curate.record import empty_trace
 
 WORDS = ("number integer triangle circle square prime divisor sum product remainder angle "
@@ -142,6 +142,44 @@ def test_near_duplicates_need_the_same_math(a, b):
 def test_near_duplicates_with_the_same_math_are_found(a, b):
     d = find_duplicates([a, b])[1]
     assert d is not None and d.reason == "near_duplicate" and d.of == 0
+
+
+# One word of the question replaced by another: the same numbers, a different problem
+# (MinHash alone and the math content both call these the same).
+REPLACED_WORD = [
+    ("How many ways can 5 people sit in a row?", "How many ways can 5 people sit in a circle?"),
+    ("Find the mean of the numbers 3, 5, 10 and 14.",
+     "Find the median of the numbers 3, 5, 10 and 14."),
+    ("What is the smallest prime number greater than 50?",
+     "What is the smallest prime number smaller than 50?"),
+    ("What is the sine of 30 degrees?", "What is the cosine of 30 degrees?"),
+    ("A bag has 3 red and 5 blue marbles. What is the probability of drawing a red marble?",
+     "A bag has 3 red and 5 blue marbles. What is the probability of drawing a blue marble?"),
+    ("Find the number of ordered pairs of integers (x, y) with x^2 + y^2 = 25.",
+     "Find the number of unordered pairs of integers (x, y) with x^2 + y^2 = 25."),
+]
+
+
+@pytest.mark.parametrize("a,b", REPLACED_WORD)
+def test_a_replaced_question_word_is_another_problem(a, b):
+    assert math_content(a) == math_content(b)          # the numbers alone cannot tell
+    assert duplicate_flags([a, b]) == [None, None]
+    assert not same_question(a, b)
+
+
+@pytest.mark.parametrize("a,b", [
+    ("How many ways can 5 people sit in a row?", "In how many ways can 5 people sit in a row?"),
+    ("A bag has 3 red and 5 blue marbles. What is the probability of drawing a red marble?",
+     "A bag has 3 red and 5 blue marbles. Now, what is the PROBABILITY of drawing a red marble?"),
+    ("Using the numbers [3, 5, 7, 9], create an equation that equals 24. Show your work.",
+     "Using the numbers [3, 5, 7, 9], create an equation that equals 24. Show your steps."),
+    ("Compute the number of ordered pairs of integers (x, y) with x^2 + y^2 = 25.",
+     "Find the number of ordered pairs of integers (x, y) with x^2 + y^2 = 25."),
+])
+def test_rewording_is_the_same_question(a, b):
+    assert same_question(a, b)
+    d = find_duplicates([a, b])[1]
+    assert d is not None and d.reason == "near_duplicate", d
 
 
 def test_distinct_countdown_problems_are_never_dropped():
@@ -306,6 +344,21 @@ def test_datatrove_dedup_never_merges_distinct_problems(catalog, shared_data):
     assert not any(f"r{i}" in kept for i in range(900, 940))     # every copy dropped
     cluster = catalog.show(ref)["stats"]["datatrove"]["3-cluster"][0]["stats"]
     assert cluster.get("pairs_other_content", 0) == 0   # the content key kept them apart
+
+
+def test_datatrove_dedup_keeps_a_replaced_question_word_apart(catalog, tmp_path):
+    from curate.curation.dedup_scale import dedup_dataset_scaled, local_runner
+
+    texts = [t for pair in REPLACED_WORD for t in pair]
+    texts.append("In how many ways can 5 people sit in a row?")       # rewording of texts[0]
+    catalog.register("raw", [{"id": f"r{i}", "problem_id": f"p{i}", "prompt": t}
+                             for i, t in enumerate(texts)], kind="problems")
+    ref = dedup_dataset_scaled(catalog, "raw", "d", tasks=2, runner=local_runner(1))
+    kept = catalog.table(ref).column("id").to_pylist()
+    assert kept == [f"r{i}" for i in range(len(texts) - 1)]
+    assert ref.version == dedup_dataset(catalog, "raw", "d-inproc").version
+    cluster = catalog.show(ref)["stats"]["datatrove"]["3-cluster"][0]["stats"]
+    assert cluster.get("pairs_other_question", 0) >= 1     # MinHash proposed, the words refused
 
 
 def test_datatrove_dedup_checks_names_first(catalog):

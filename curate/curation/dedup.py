@@ -14,7 +14,9 @@ The rule (two problems are the same problem only when what they ask agrees):
 - **near**: datasketch MinHash-LSH over character (or word) shingles of the loose text proposes
   pairs whose estimated Jaccard is at or above `threshold`; a proposed pair is a duplicate only
   if its math content (`problem_text.math_content`: the math segments, numbers, number words,
-  operators and question words, in order) is equal as well. Problems that differ in their
+  operators and question words, in order) is equal as well, and no word of one is replaced
+  by a different word in the other (`problem_text.same_question`: `in a row` / `in a
+  circle`, `mean` / `median`; inserted or deleted words are rewording). Problems that differ in their
   numbers or their expressions are never near-duplicates, however alike their wording
   (Countdown instances in one template, `x^9 + 1` divided by `x - 1` vs `x^6 - 3` divided by
   `x + 1`). Prompts with no math content at all fall back to text similarity alone.
@@ -34,7 +36,7 @@ import pyarrow as pa
 
 from curate.curation import dropped as dropped_rows
 from curate.curation import tables
-from curate.curation.problem_text import canonical, forms, loose
+from curate.curation.problem_text import canonical, forms, loose, same_question_loose
 from curate.errors import BadInput
 
 DEFAULTS: dict[str, Any] = {
@@ -144,7 +146,8 @@ def find_duplicates(texts: list[str], *, exact: bool = True, minhash: bool = Tru
                 progress(1000)
             best = None
             for c in sorted(lsh.query(m)):
-                if content_check and fs[c].key != fs[i].key:
+                if content_check and (fs[c].key != fs[i].key
+                                      or not same_question_loose(fs[c].loose, fs[i].loose)):
                     continue
                 sim = kept[c].jaccard(m)
                 if sim >= threshold:

@@ -17,7 +17,9 @@ the catalog):
 2. `MinhashDedupBuckets` as datatrove has it (`num_buckets` tasks): pairs sharing a band.
 3. `ContentCluster` (1 task): exact duplicates (equal canonical form) point at their first
    occurrence; a MinHash pair joins two problems only if their content keys are equal (checked
-   again here); each cluster keeps its first problem. Writes datatrove's `RANK.remove` and
+   again here) and no word of one is replaced by another in the other
+   (`problem_text.same_question`, on the texts of the pairs' documents, read back from the
+   shards); each cluster keeps its first problem. Writes datatrove's `RANK.remove` and
    `RANK.clusters` (document, ordinal of the problem it duplicates).
 4. `MinhashDedupFilter` as datatrove has it (`tasks` tasks): the kept problem documents to
    `kept/`, the dropped ones, each with the ordinal it duplicates, to `dropped/`.
@@ -63,7 +65,7 @@ from datatrove.utils.word_tokenizers import WordTokenizer
 
 from curate.curation import dropped as dropped_rows
 from curate.curation.dedup import check_params, shingles
-from curate.curation.problem_text import forms
+from curate.curation.problem_text import forms, loose, same_question_loose
 from curate.errors import BadInput
 
 _MERSENNE = (1 << 61) - 1
@@ -169,7 +171,9 @@ def read_keys(keys_folder: str | Path, shards: int) -> tuple[np.ndarray, np.ndar
 
 
 class ContentCluster(PipelineStep):
-    """Clusters from datatrove's duplicate pairs, joined only when the math content agrees;
+    """Clusters from datatrove's duplicate pairs, joined only when the math content agrees
+    and (with `docs_folder`, the documents' text) no word of one problem is replaced by
+    another in the other (`problem_text.same_question`);
     exact duplicates (equal canonical form) point at their first occurrence; each cluster keeps
     its first problem. Writes `RANK.remove` and `RANK.clusters` as MinhashDedupFilter reads
     them (`minhash_cluster_id` = ordinal of the problem duplicated)."""
@@ -178,8 +182,10 @@ class ContentCluster(PipelineStep):
     name = "curate content cluster"
 
     def __init__(self, dups_folder: str, keys_folder: str, output_folder: str,
-                 starts: list[int], exact: bool = True, near: bool = True):
+                 starts: list[int], exact: bool = True, near: bool = True,
+                 docs_folder: str | None = None):
         super().__init__()
+        self.docs_folder = docs_folder
         self.dups_folder = dups_folder
         self.keys_folder = keys_folder
         self.output_folder = output_folder
@@ -204,6 +210,7 @@ class ContentCluster(PipelineStep):
                     x = parent[x]
                 return x
 
+            same_content = []
             for path in sorted(Path(self.dups_folder).glob("*.dups")) if self.near else []:
                 with path.open("rb") as f:
                     for f1, d1, f2, d2 in read_tuples_from_file(f, "4I", lines_to_buffer=4096):
@@ -212,10 +219,17 @@ class ContentCluster(PipelineStep):
                         if a == b or keys[a] != keys[b]:
                             self.stat_update("pairs_other_content" if a != b else "pairs_exact")
                             continue
-                        self.stat_update("pairs_joined")
-                        ra, rb = find(a), find(b)
-                        if ra != rb:
-                            parent[max(ra, rb)] = min(ra, rb)
+                        same_content.append((a, b))
+            texts = (_loose_texts(Path(self.docs_folder), {o for ab in same_content for o in ab})
+                     if self.docs_folder and same_content else None)
+            for a, b in same_content:
+                if texts is not None and not same_question_loose(texts[a], texts[b]):
+                    self.stat_update("pairs_other_question")
+                    continue
+                self.stat_update("pairs_joined")
+                ra, rb = find(a), find(b)
+                if ra != rb:
+                    parent[max(ra, rb)] = min(ra, rb)
             match = np.full(n, -1, dtype=np.int64)
             reason = np.zeros(n, dtype=np.int8)
             for o in range(n):
@@ -300,6 +314,11 @@ def _read_dropped_docs(folder: Path) -> tuple[np.ndarray, np.ndarray]:
     meta = t.column("metadata").to_pylist()
     match = np.array([int(m["minhash_cluster_id"]) for m in meta], dtype=np.int64)
     return ords, match
+
+
+def _loose_texts(folder: Path, wanted: set[int]) -> dict[int, str]:
+    """The `problem_text.loose` form of the wanted problem documents, by ordinal."""
+    return {o: loose(t) for o, t in _kept_texts(folder, wanted).items()}
 
 
 def _kept_texts(folder: Path, wanted: set[int]) -> dict[int, str]:
@@ -387,7 +406,8 @@ def dedup_dataset_scaled(catalog, name: str, output: str, *, tasks: int = 4,
         runner([MinhashDedupBuckets(str(root / "sigs"), str(root / "dups"), config=config)],
                num_buckets, str(root / "logs" / "2-buckets"), "buckets")
     runner([ContentCluster(str(root / "dups"), str(root / "keys"), str(root / "remove"), starts,
-                           exact=p["exact"], near=p["minhash"])],
+                           exact=p["exact"], near=p["minhash"],
+                           docs_folder=str(root / "docs") if p["content_check"] else None)],
            1, str(root / "logs" / "3-cluster"), "cluster")
     runner([reader(),
             MinhashDedupFilter(str(root / "remove"), load_cluster_ids=True,

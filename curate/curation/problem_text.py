@@ -19,10 +19,19 @@ names other than the articles `a`/`I`, LaTeX commands, and the words that turn o
 another (`smallest`/`largest`, `sum`/`product`, `even`/`odd`, `not`, ...). Dedup uses it to
 confirm a near-duplicate that MinHash proposes (see `curate.curation.dedup`), decontamination
 to match short benchmark questions whole (see `curate.curation.decontaminate`).
+
+`same_question(a, b)` is the second half of the near-duplicate rule: with the math content
+equal, two wordings ask the same question unless a word of one was *replaced* by a different
+word in the other (`in a row` / `in a circle`, `mean` / `median`, `sine` / `cosine`, `red` /
+`blue`, `ordered` / `unordered`): inserted or deleted words, case, punctuation and spacing are
+rewording; a substitution is rewording only between filler words, words that say how to
+answer (`show your work` / `show your steps`), task verbs (`compute` / `calculate`) or a
+word and its plural.
 """
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import re
 import unicodedata
@@ -257,3 +266,45 @@ def forms(text: str | None) -> Forms:
 def _next_to_operand(seg: str, i: int) -> bool:
     """Is the operator at `seg[i]` next to a number, a bracket or a one-letter name?"""
     return bool(i > 0 and _OPERAND.match(seg, i - 1) or _OPERAND.match(seg, i + 1))
+
+
+# Words whose substitution never changes what a problem asks: articles, fillers, the verbs
+# that set the task and the words of an answer-format instruction (how to answer, not what).
+REWORDING_WORDS = frozenset("""
+the a an this that these those it its is are be please now then so thus here just also
+kindly following given let us we you your our me my
+compute calculate evaluate find determine solve what which
+show explain justify write give put express present state box boxed final answer answers
+result results solution solutions step steps work reasoning reason working method
+""".split())
+
+
+def _substituted(old: list[str], new: list[str]) -> bool:
+    """Does a replaced span swap a content word for a different one?"""
+    a = {w for w in old if w not in REWORDING_WORDS}
+    b = {w for w in new if w not in REWORDING_WORDS}
+    if not a or not b:
+        return False                      # an insertion or deletion around filler words
+    a = {w[:-1] if w.endswith("s") and len(w) > 3 else w for w in a}
+    b = {w[:-1] if w.endswith("s") and len(w) > 3 else w for w in b}
+    return a != b
+
+
+def same_question_loose(a: str, b: str) -> bool:
+    """`same_question` on two `loose` forms."""
+    if a == b:
+        return True
+    wa, wb = a.split(), b.split()
+    ops = difflib.SequenceMatcher(None, wa, wb, autojunk=False).get_opcodes()
+    return not any(tag == "replace" and _substituted(wa[i1:i2], wb[j1:j2])
+                   for tag, i1, i2, j1, j2 in ops)
+
+
+def same_question(a: str | None, b: str | None) -> bool:
+    """Whether two problem texts with equal `math_content` ask the same question: True unless
+    a word of one is replaced by a different word in the other (word-level alignment of the
+    `loose` forms, Python's difflib). Inserted and deleted words are rewording (a planted
+    copy); a substitution is rewording only among `REWORDING_WORDS` or between a word and its
+    plural. `How many ways can 5 people sit in a row?` vs `... in a circle?` -> False;
+    `... sit in a row?` vs `In how many ways can 5 people sit in a row?` -> True."""
+    return same_question_loose(loose(a), loose(b))
