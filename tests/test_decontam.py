@@ -192,6 +192,42 @@ def test_short_items_are_matched_whole_and_only_whole(shared_data):
         assert flags == [True] * len(SHORT_COPIES) + [False] * len(SHORT_DIFFERENT), (n, flags)
 
 
+# A short item asked in other words: the same math, no question word replaced.
+SHORT_REWORDED = [
+    ("Evaluate $\\dbinom{31}{28}$.", "test/counting_and_probability/116.json"),
+    ("What is $\\binom{31}{28}$?", "test/counting_and_probability/116.json"),
+    ("Simplify: $\\sqrt{242}$.", "test/prealgebra/1302.json"),     # a colon broke the text
+    ("What is the units digit of $18^6$?", "test/number_theory/686.json"),
+    ("What is the remainder of 54 (mod 6)?", "test/number_theory/342.json"),
+]
+SHORT_REWORDED_DIFFERENT = [
+    "Find the tens digit of $18^6$.",               # units -> tens
+    "Write $\\frac{3}{20}$ as a percent.",          # decimal -> percent
+    "Evaluate $\\dbinom{31}{27}$.",
+    "What is $\\binom{31}{28} \\bmod 7$?",
+    "Estimate $\\sqrt{242}$.",                      # simplify -> estimate
+]
+
+
+def test_short_items_reworded_are_found(shared_data):
+    prompts = [p for p, _ in SHORT_REWORDED] + SHORT_REWORDED_DIFFERENT
+    t = pa.table({"id": [str(i) for i in range(len(prompts))], "prompt": prompts,
+                  # an answer is no question: the item's math alone there is not a copy
+                  "answer_text": ["ok"] * len(SHORT_REWORDED) + ["$\\sqrt{242}$"] * 5})
+    for n in (8, 12):
+        _kept, rep = decontaminate_table(t, {"benchmarks": ["math500"], "n": n})
+        assert rep["flagged"] == len(SHORT_REWORDED), (n, rep["per_rule"])
+    out, rep = decontaminate_table(t, {"benchmarks": ["math500"], "drop": False,
+                                       "examples": 10})
+    flags = out.column("contaminated_math500").to_pylist()
+    assert flags == [True] * len(SHORT_REWORDED) + [False] * len(SHORT_REWORDED_DIFFERENT)
+    ex = {e["id"]: e for e in rep["examples"]["math500"]}
+    for i, (_p, item) in enumerate(SHORT_REWORDED):
+        e = ex[str(i)]
+        assert (e["rule"], e["form"], e["item_id"], e["field"]) == (
+            "whole_question", "reworded", item, "prompt"), e
+
+
 def test_short_item_echoed_in_the_answer_is_found(shared_data):
     t = pa.table({"id": ["x"], "prompt": ["An innocent prompt."],
                   "answer_text": ["We are asked: Evaluate $\\log_2 64$. So the answer is 6."]})

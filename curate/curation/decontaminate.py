@@ -19,7 +19,13 @@ could never match. Each such item is matched whole instead: a row is flagged whe
 trailing punctuation aside; every digit, operator and command kept) occurs in the canonical
 form of the row's field at word boundaries: the item on its own, inside a longer prompt, or
 echoed in an answer. Candidates come from the item's whole token sequence hashed like an
-n-gram (a k-gram, k < n), so the check costs one pass.
+n-gram (a k-gram, k < n), so the check costs one pass. In the question field (`prompt`) such an item is
+also found reworded: a short text (at most `REWORDED_MAX_TOKENS` x n tokens) with the item's
+math content (`problem_text.math_content`: every formula, number and question word) and no
+word of the item replaced by another (`problem_text.same_question`): `Evaluate
+$\\dbinom{31}{28}$.` and `Simplify: $\\sqrt{242}$.` are MATH-500 items, `Find the tens digit of
+$18^6$.` (the item asks for the units digit) is not. Evidence `form` says which: `text` or
+`reworded`.
 
 Rows get `contaminated_<bench>` flags; by default flagged rows are dropped and kept as
 `OUTPUT-dropped` with the benchmark item each collides with (`drop_match`
@@ -40,14 +46,17 @@ import pyarrow as pa
 from curate.curation import dropped as dropped_rows
 from curate.curation import tables
 from curate.curation.executors.ops import Applied, BatchOp, Finished, split
-from curate.curation.problem_text import canonical, latex_forms
+from curate.curation.problem_text import canonical, forms, latex_forms, same_question_loose
 from curate.errors import BadInput, CurateError
 
 PRESETS = {"8": 8, "12": 12, "s1": 8, "open-r1": 8, "strict": 12}
 DEFAULT_BENCHMARKS = ("math500", "aime24", "aime25", "gpqa-diamond", "livecodebench")
 SHORT_RULE = ("benchmark items with fewer than n tokens share no n-gram with anything: each is "
               "matched whole, its normalised text (case, spacing, LaTeX spacing, delimiters and "
-              "trailing punctuation aside) inside the row's normalised field at word boundaries")
+              "trailing punctuation aside) inside the row's normalised field at word boundaries, "
+              "or reworded as the row's question (the same math content, every number, formula "
+              "and question word, with no word replaced by another)")
+REWORDED_MAX_TOKENS = 3      # x n: a question longer than this is no rewording of a short item
 _TOKEN = re.compile(r"[a-z]+|[0-9]+|[^\x00-\x7f]+")
 _MULT = np.uint64(0x9E3779B97F4A7C15)
 
@@ -248,6 +257,8 @@ class BenchmarkIndex:
     text_item: dict[str, np.ndarray] = field(default_factory=dict)
     text_tokens: dict[str, np.ndarray] = field(default_factory=dict)
     short: dict[str, list[ShortItem]] = field(default_factory=dict)
+    # per benchmark: math-content key of each short item with math content -> [(item, loose)]
+    short_keys: dict[str, dict[bytes, list[tuple[int, str]]]] = field(default_factory=dict)
     item_ids: dict[str, list[str]] = field(default_factory=dict)
     questions: dict[str, list[str]] = field(default_factory=dict)
     missing: dict[str, str] = field(default_factory=dict)
@@ -284,6 +295,7 @@ class BenchmarkIndex:
         self.item_ids[name] = [str(r.get("id", i)) for i, r in enumerate(rows)]
         self.questions[name] = [str(r.get(fields[0]) or "") for r in rows]
         short = []
+        keys: dict[bytes, list[tuple[int, str]]] = {}
         for j, t in enumerate(texts):
             toks = tokens(t)
             if 0 < len(toks) < self.n:
@@ -291,7 +303,11 @@ class BenchmarkIndex:
                 for v in digit_spacings(toks):
                     kh = batch_ngrams([" ".join(v)], len(v))[0]
                     short.append(ShortItem(j // len(fields), len(v), int(kh[0]), text))
+                if any(c.isdigit() or c == "$" for c in text):    # has math to match on
+                    f = forms(t)
+                    keys.setdefault(f.key, []).append((j // len(fields), f.loose))
         self.short[name] = short
+        self.short_keys[name] = keys
 
     def short_items(self, name: str) -> int:
         """How many of the benchmark's items have fewer than n tokens."""
@@ -335,6 +351,7 @@ class Hit:
     item: int
     field: int
     coverage: float = 1.0
+    form: str | None = None   # whole_question: "text" (the item's text) | "reworded"
 
 
 def flag_column(bench: str) -> str:
@@ -369,8 +386,17 @@ def _bitmap(hash_arrays) -> np.ndarray:
 
 def find_hits(texts_per_field: list[list[str | None]], index: BenchmarkIndex,
               chunk: int = 20_000, progress=None,
-              min_coverage: float = 0.5) -> dict[str, dict[int, Hit]]:
+              min_coverage: float = 0.5,
+              question_fields: tuple[int, ...] = (0,)) -> dict[str, dict[int, Hit]]:
     """Per benchmark, {row: Hit} over all fields (memory bounded by the chunk).
+
+    A benchmark item shorter than n is matched whole in any field, and in the
+    `question_fields` (indices into `texts_per_field`; the first, the prompt, by default)
+    also reworded: a text of at most `REWORDED_MAX_TOKENS` x n tokens with the item's math
+    content (`problem_text.math_content`) and no word of the item replaced by another
+    (`problem_text.same_question`): `Evaluate $\\dbinom{31}{28}$.` for `Compute
+    $\\dbinom{31}{28}$.`, but not `Find the tens digit of $18^6$.` for `Find the units digit of
+    $18^6.$`.
 
     A row hits an item by n-grams when the n-grams they share cover at least `min_coverage`
     of the item's tokens (0: any shared n-gram, the open-r1/s1 rule), so a stock phrase
@@ -429,8 +455,36 @@ def find_hits(texts_per_field: list[list[str | None]], index: BenchmarkIndex,
                         if r not in canon:
                             canon[r] = canonical(texts[r])
                         if contains_whole(canon[r], it.text):
-                            hits[b][r] = Hit("whole_question", it.item, fi)
+                            hits[b][r] = Hit("whole_question", it.item, fi, form="text")
+            if fi in question_fields and any(index.short_keys.values()):
+                _reworded_hits(texts, start, row, index, fi, hits)
     return hits
+
+
+QUESTION_FIELDS = ("prompt", "problem", "question")
+
+
+def question_fields(fields: list[str]) -> tuple[int, ...]:
+    """Indices of the fields that hold a question (`QUESTION_FIELDS`; else the first)."""
+    return tuple(i for i, f in enumerate(fields) if f in QUESTION_FIELDS) or (0,)
+
+
+def _reworded_hits(texts: list[str | None], start: int, row: np.ndarray, index: BenchmarkIndex,
+                   fi: int, hits: dict[str, dict[int, Hit]]) -> None:
+    """Short items asked in other words by the chunk's short texts (see `find_hits`)."""
+    per_row = np.bincount(row - start, minlength=0)
+    limit = REWORDED_MAX_TOKENS * index.n
+    for off in np.flatnonzero((per_row > 0) & (per_row <= limit)).tolist():
+        r = start + off
+        f = None
+        for b, keys in index.short_keys.items():
+            if r in hits[b] and hits[b][r].coverage >= 1.0:
+                continue
+            f = f or forms(texts[r])
+            for item, item_loose in keys.get(f.key, ()):
+                if same_question_loose(item_loose, f.loose):
+                    hits[b][r] = Hit("whole_question", item, fi, form="reworded")
+                    break
 
 
 def contamination(texts_per_field: list[list[str | None]],
@@ -507,7 +561,8 @@ def decontaminate_split(table: pa.Table, params: dict, index: BenchmarkIndex | N
     with progress_bar(enabled=progress) as bar:
         task = bar.add_task("decontaminate", total=table.num_rows * len(fields))
         hits = find_hits(texts, index, progress=lambda k: bar.advance(task, k),
-                         min_coverage=p["min_coverage"])
+                         min_coverage=p["min_coverage"],
+                         question_fields=question_fields(fields))
     n_rows = table.num_rows
     report: dict[str, Any] = {
         "n": index.n, "fields": fields, "min_coverage": p["min_coverage"],
@@ -565,8 +620,9 @@ def _evidence(texts, fields, index: BenchmarkIndex, b: str, hit: Hit, r: int,
         matched = matched_ngrams(texts[hit.field][r], own, index.n, limit=3)
     else:
         matched = [canonical(index.questions[b][hit.item])]
+    form = {"form": hit.form} if hit.form else {}
     return {"row": r, "id": row_id, "text": (texts[0][r] or "")[:200], "rule": hit.rule,
-            "coverage": hit.coverage,
+            "coverage": hit.coverage, **form,
             "field": fields[hit.field], "item_id": index.item_ids[b][hit.item],
             "benchmark_text": index.questions[b][hit.item][:300],
             "matched": [f"{fields[hit.field]}: {m}" for m in matched]}
@@ -648,7 +704,8 @@ class DecontaminateOp(BatchOp):
     def apply(self, batch: pa.RecordBatch, row0: int) -> Applied:
         index, fields = self.ensure_index(), self.present
         texts = [batch.column(f).to_pylist() for f in fields]
-        hits = find_hits(texts, index, min_coverage=self.p["min_coverage"])
+        hits = find_hits(texts, index, min_coverage=self.p["min_coverage"],
+                         question_fields=question_fields(fields))
         ids = batch.column("id").to_pylist() if "id" in batch.schema.names \
             else [None] * batch.num_rows
         tallies: dict[str, int] = {}
