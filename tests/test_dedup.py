@@ -387,11 +387,99 @@ def test_cli_dedup_on_the_local_executor(home, catalog):
     out = json.loads(r.output[r.output.index("{\n"):])
     assert out["counts"]["dropped"] == {"exact_duplicate": 2, "near_duplicate": 2}
     assert out["version"] == dedup_dataset(catalog, "raw", "inproc").version
-    r = CliRunner().invoke(app, ["dedup", "raw", "--name", "d", "--executor", "ray"])
-    assert isinstance(r.exception, BadInput) and "only 'local'" in str(r.exception)
+    r = CliRunner().invoke(app, ["dedup", "raw", "--name", "d", "--executor", "slurm"])
+    assert isinstance(r.exception, BadInput) and "needs --partition" in str(r.exception)
     r = CliRunner().invoke(app, ["dedup", "raw", "--name", "d", "--executor", "local",
                                  "--threshold", "0.5"])
     assert isinstance(r.exception, BadInput) and "bands" in str(r.exception)
+
+
+def test_datatrove_dedup_on_a_ray_cluster(catalog):
+    """The MinHash stages on a real local Ray cluster (2 CPUs): the in-process version."""
+    ray = pytest.importorskip("ray")
+    from curate.curation.executors.run import ExecutorSpec
+
+    catalog.register("raw", _dup_rows(), kind="traces")
+    want = dedup_dataset(catalog, "raw", "inproc")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+             object_store_memory=80 * 2**20)
+    try:
+        got = dedup_dataset(catalog, "raw", "on-ray", executor=ExecutorSpec(
+            "ray", tasks=2, workers=2, mem_per_cpu_gb=0.25),
+            num_buckets=5, hashes_per_bucket=3)   # 5 bucket tasks, not 20: a quicker test
+    finally:
+        ray.shutdown()
+    assert got.version == want.version
+    counts = catalog.lineage(got)[0]["counts"]
+    assert counts["dropped"] == {"exact_duplicate": 2, "near_duplicate": 2}
+    wanted = catalog.lineage(want)[0]["counts"]["dropped_version"]
+    assert [(r["id"], r["drop_reason"], r["drop_match"])
+            for r in catalog.table(counts["dropped_version"]).to_pylist()] == \
+        [(r["id"], r["drop_reason"], r["drop_match"]) for r in catalog.table(wanted).to_pylist()]
+
+
+def test_datatrove_dedup_slurm_dry_run_then_local(home, catalog, monkeypatch):
+    """Slurm without a cluster: one sbatch script per MinHash stage, each array as wide as
+    its stage (signature and filter: --tasks, buckets: one per band, cluster: 1), chained
+    by dependency, nothing registered; the same staging folder then finishes locally."""
+    import json
+
+    import dill
+    from typer.testing import CliRunner
+
+    from curate.cli import app
+
+    monkeypatch.setenv("CURATE_HOME", str(home))
+    catalog.register("raw", _dup_rows(), kind="traces")
+    r = CliRunner().invoke(app, ["dedup", "raw", "--name", "d", "--executor", "slurm",
+                                 "--tasks", "3", "--partition", "cpu", "--time", "1:00:00",
+                                 "--sbatch-arg", "account=proj", "--dry-run"])
+    assert r.exit_code == 0, r.output
+    assert "dry run: nothing submitted" in r.output and not catalog.exists("d")
+    scripts = sorted(home.glob("cache/dedup-scale/*/logs/*/launch_script.slurm"))
+    assert [s.parent.name for s in scripts] == ["1-signature", "2-buckets", "3-cluster",
+                                                "4-filter"]
+    for s, width in zip(scripts, (3, 20, 1, 3)):
+        text = s.read_text()
+        for line in ("#SBATCH --partition=cpu", "#SBATCH --time=1:00:00",
+                     f"#SBATCH --array=0-{width - 1}", "#SBATCH --account=proj",
+                     f"export CURATE_HOME={home}"):
+            assert line in text, (line, text)
+        assert json.loads((s.parent / "ranks_to_run.json").read_text()) == list(range(width))
+        with open(s.parent / "executor.pik", "rb") as f:
+            assert dill.load(f).world_size == width
+    r = CliRunner().invoke(app, ["dedup", "raw", "--name", "d", "--executor", "local",
+                                 "--tasks", "3", "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output[r.output.index("{\n"):])["version"] == \
+        dedup_dataset(catalog, "raw", "inproc").version
+    assert not list(home.glob("cache/dedup-scale/*"))
+
+
+def test_recipe_dedup_step_runs_on_the_executor(catalog):
+    """`curate run RECIPE --executor local`: the dedup step too runs datatrove's MinHash
+    stages (their lineage says so), with the in-process rows; a threshold the bands cannot
+    give is refused, not silently replaced."""
+    from curate.curation.executors.run import ExecutorSpec
+    from curate.curation.recipes import run_recipe, validate
+    from curate.errors import CurateError
+
+    catalog.register("raw", _dup_rows(), kind="traces")
+
+    def recipe(suffix, threshold=0.6):
+        return validate({"name": f"r{suffix}", "steps": [
+            {"id": "d", "step": "dedup", "input": "raw", "with": {"threshold": threshold},
+             "output": f"d{suffix}"}]})
+
+    (plain,) = run_recipe(catalog, recipe("a"))
+    (on_ex,) = run_recipe(catalog, recipe("b"), executor=ExecutorSpec("local", tasks=2,
+                                                                       workers=1))
+    assert on_ex.version == plain.version
+    assert catalog.lineage(on_ex)[0]["params"]["engine"] == "datatrove"
+    assert "engine" not in catalog.lineage(plain)[0]["params"]
+    with pytest.raises(CurateError, match="threshold 0.8 is for the in-process dedup"):
+        run_recipe(catalog, recipe("c", 0.8), executor=ExecutorSpec("local", tasks=2))
+    assert not catalog.exists("dc")
 
 
 def test_content_key_goes_into_the_minhash_values():

@@ -87,11 +87,17 @@ def dedup_cmd(
                                     "candidates (default 0.6; with --executor the bands set it)."),
     no_minhash: bool = typer.Option(False, "--exact-only", help="Exact (normalised) duplicates only."),
     no_dropped: bool = typer.Option(False, "--no-dropped", help=NO_DROPPED_HELP),
-    executor: str = typer.Option(None, "--executor", help="local: datatrove's MinHash stages "
-                                 "(signature, buckets, cluster, filter) in worker processes, "
-                                 "memory bounded by the shard (default: in this process)."),
-    tasks: int = typer.Option(None, "--tasks", help="Executor: shards (default 2 per worker)."),
-    workers: int = typer.Option(None, "--workers", help="Executor: processes (default 1)."),
+    executor: str = typer.Option(None, "--executor", help="local | slurm | ray: datatrove's "
+                                 "MinHash stages (signature, buckets, cluster, filter) as "
+                                 "executor tasks, memory bounded by the shard (default: in this "
+                                 "process)."),
+    tasks: int = typer.Option(None, "--tasks", help="Executor: shards (default 2 per worker; "
+                              "8 on Slurm/Ray)."),
+    workers: int = typer.Option(None, "--workers", help="Executor: tasks at once (local "
+                                "default 1)."),
+    partition: str = X.PARTITION, time: str = X.TIME, cpus_per_task: int = X.CPUS,
+    mem_per_cpu_gb: float = X.MEM, gpus_per_task: int = X.GPUS, sbatch_arg: list[str] = X.SBATCH,
+    dry_run: bool = X.DRY_RUN,
     json_out: bool = typer.Option(False, "--json"),
     set_: list[str] = typer.Option(None, "--set", help=SET_HELP),
 ) -> None:
@@ -103,12 +109,16 @@ def dedup_cmd(
     if executor and threshold is not None:
         raise BadInput("--threshold is for the in-process dedup; with --executor the MinHash "
                        "bands (20 x 6, midpoint near 0.6) set it")
+    ex = X.spec_from(executor, tasks, workers, partition, time, cpus_per_task, mem_per_cpu_gb,
+                     gpus_per_task, sbatch_arg, dry_run)
     cat = _cat()
     extra = {} if executor else {"threshold": 0.6 if threshold is None else threshold}
     extra.update(parse_sets(set_))
     ref = dedup_dataset(cat, name, out, field=field, minhash=not no_minhash,
-                        progress=not json_out and not executor, executor=executor, tasks=tasks,
-                        workers=workers, keep_dropped=not no_dropped, **extra)
+                        progress=not json_out and not executor, executor=ex,
+                        keep_dropped=not no_dropped, **extra)
+    if X.dry_run_done(ref):
+        return
     _show(ref, cat.lineage(ref)[0].get("counts", {}), json_out, "dropped")
 
 

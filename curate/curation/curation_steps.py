@@ -102,10 +102,12 @@ def filter_step(catalog, inputs: list[str], params: dict, output: str, executor=
 
 
 @step("dedup")
-def dedup_step(catalog, inputs: list[str], params: dict, output: str):
+def dedup_step(catalog, inputs: list[str], params: dict, output: str, executor=None):
+    """In-process, or datatrove's MinHash stages when the recipe runs on an executor."""
     from curate.curation.dedup import dedup_dataset
 
-    return dedup_dataset(catalog, one_input("dedup", inputs), output, **params)
+    return dedup_dataset(catalog, one_input("dedup", inputs), output, executor=executor,
+                         **params)
 
 
 @step("decontaminate")

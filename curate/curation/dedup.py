@@ -249,9 +249,10 @@ def dedup_dataset(catalog, name: str, output: str, keep_dropped: bool = True,
     dropped problems' rows go to `output-dropped` unless `keep_dropped` is False.
     `progress`: a bar (terminal) or interval lines (log) over the problems compared.
 
-    `executor` "local" (or an object with `.kind`, `.tasks`, `.workers`) runs the datatrove
-    MinHash stages instead (`curate.curation.dedup_scale`, memory bounded by the shard);
-    `tasks` shards (default 2 per worker), `workers` processes (default 1).
+    `executor` "local" | "slurm" | "ray" (or an `ExecutorSpec`) runs the datatrove MinHash
+    stages instead (`curate.curation.dedup_scale`, memory bounded by the shard); `tasks`
+    shards (default 2 per worker), `workers` processes (default 1 locally). A Slurm dry run
+    returns the driver's `DryRun` (the sbatch scripts), registering nothing.
 
     Returns the `DatasetRef` of `output`. Raises BadInput for unknown options or a missing
     `field` column, CurateError when no row is left.
@@ -271,21 +272,27 @@ def dedup_dataset(catalog, name: str, output: str, keep_dropped: bool = True,
 
 
 def _dedup_on_executor(catalog, name, output, keep_dropped, executor, tasks, workers, params):
-    kind = getattr(executor, "kind", executor)
-    tasks = tasks or getattr(executor, "tasks", None)
-    workers = workers or getattr(executor, "workers", None) or 1
-    if kind != "local":
-        raise BadInput(f"dedup --executor {kind!r}: only 'local' runs the MinHash stages from "
-                       "the command line for now; on a cluster call "
-                       "curate.curation.dedup_scale.dedup_dataset_scaled with a stage runner")
+    """The MinHash stages on `executor`: "local" | "slurm" | "ray" or an `ExecutorSpec`
+    (from `--executor` or a recipe run with one). Workers default to 1 locally (the stages
+    are memory-bound, not CPU-bound), tasks to 2 per worker (8 on a cluster)."""
+    from curate.curation.executors.run import ExecutorSpec, executor_spec
+
+    ex = executor if isinstance(executor, ExecutorSpec) else executor_spec(str(executor))
+    workers = int(workers or ex.workers or (1 if ex.kind == "local" else 0)) or None
+    tasks = int(tasks or ex.tasks or (2 * workers if workers else 8))
+    ex = ExecutorSpec(**{**ex.to_dict(), "tasks": tasks, "workers": workers})
+    thr = params.get("threshold")
+    if thr is not None and abs(float(thr) - DEFAULTS["threshold"]) > 1e-9:
+        raise BadInput(f"dedup threshold {thr} is for the in-process dedup; on an executor the "
+                       "MinHash bands (num_buckets x hashes_per_bucket, 20 x 6: midpoint near "
+                       "0.6) set it")
     try:
-        from curate.curation.dedup_scale import dedup_dataset_scaled, local_runner
+        from curate.curation.dedup_scale import dedup_dataset_scaled
     except ModuleNotFoundError as e:
         raise BadInput(f"dedup --executor needs datatrove ({e}): pip install "
                        "'curate-traces[dev]'") from None
 
     unused = {"threshold", "num_perm", "strip_template"} & set(params)
     params = {k: v for k, v in params.items() if k not in unused}
-    return dedup_dataset_scaled(catalog, name, output, tasks=int(tasks or 2 * int(workers)),
-                                runner=local_runner(int(workers)), keep_dropped=keep_dropped,
-                                **params)
+    return dedup_dataset_scaled(catalog, name, output, tasks=tasks, executor=ex,
+                                keep_dropped=keep_dropped, **params)

@@ -345,6 +345,7 @@ def _stage_stats(logging_dir: Path) -> list[dict]:
 
 def dedup_dataset_scaled(catalog, name: str, output: str, *, tasks: int = 4,
                          runner: StageRunner | None = None, workers: int = 1,
+                         executor: Any = None,
                          keep_dropped: bool = True, staging: str | Path | None = None,
                          keep_staging: bool = False, batch_rows: int = 65_536,
                          num_buckets: int = SCALE_DEFAULTS["num_buckets"],
@@ -353,6 +354,12 @@ def dedup_dataset_scaled(catalog, name: str, output: str, *, tasks: int = 4,
     """Deduplicate catalog dataset `name` into `output` through datatrove's MinHash stages
     (see the module docstring); `runner(pipeline, tasks, logging_dir, name)` runs each stage
     (default: `local_runner(workers)`). Same counts, lineage and `OUTPUT-dropped` as `dedup`.
+
+    `executor` (an `ExecutorSpec`: local, slurm or ray) runs the four stages through the
+    executor driver's `launch_stages` instead (Slurm: one job array per stage, chained by
+    dependency; `dry_run` writes the sbatch scripts and returns the driver's `DryRun`, nothing
+    registered; the staging folder, under `$CURATE_HOME/cache/dedup-scale`, must then be on a
+    filesystem the nodes share). A rerun resumes from the stages' completion markers.
 
     params: `field`, `exact`, `minhash`, `shingle`, `unit`, `seed` as for `dedup`
     (`threshold`, `num_perm`, `strip_template` do not apply: the bands set the threshold).
@@ -399,21 +406,31 @@ def dedup_dataset_scaled(catalog, name: str, output: str, *, tasks: int = 4,
         return ParquetReader(str(root / "docs"), glob_pattern="*.parquet", text_key="text",
                              id_key="id")
 
-    runner([reader(), ProblemSignature(str(root / "sigs"), str(root / "keys"), config,
-                                       p["shingle"], p["unit"])],
-           tasks, str(root / "logs" / "1-signature"), "signature")
+    stages = [("1-signature", [reader(), ProblemSignature(
+                  str(root / "sigs"), str(root / "keys"), config, p["shingle"], p["unit"])],
+               tasks)]
     if p["minhash"]:
-        runner([MinhashDedupBuckets(str(root / "sigs"), str(root / "dups"), config=config)],
-               num_buckets, str(root / "logs" / "2-buckets"), "buckets")
-    runner([ContentCluster(str(root / "dups"), str(root / "keys"), str(root / "remove"), starts,
-                           exact=p["exact"], near=p["minhash"],
-                           docs_folder=str(root / "docs") if p["content_check"] else None)],
-           1, str(root / "logs" / "3-cluster"), "cluster")
-    runner([reader(),
-            MinhashDedupFilter(str(root / "remove"), load_cluster_ids=True,
-                               exclusion_writer=ParquetWriter(str(root / "dropped-docs"))),
-            ParquetWriter(str(root / "kept-docs"))],
-           tasks, str(root / "logs" / "4-filter"), "filter")
+        stages.append(("2-buckets", [MinhashDedupBuckets(str(root / "sigs"), str(root / "dups"),
+                                                         config=config)], num_buckets))
+    stages.append(("3-cluster", [ContentCluster(str(root / "dups"), str(root / "keys"),
+                                                str(root / "remove"), starts,
+                                                exact=p["exact"], near=p["minhash"],
+                                                docs_folder=str(root / "docs")
+                                                if p["content_check"] else None)], 1))
+    stages.append(("4-filter", [reader(), MinhashDedupFilter(
+        str(root / "remove"), load_cluster_ids=True,
+        exclusion_writer=ParquetWriter(str(root / "dropped-docs"))),
+        ParquetWriter(str(root / "kept-docs"))], tasks))
+    if executor is not None:
+        from curate.curation.executors.driver import Stage, launch_stages
+
+        dry = launch_stages([Stage(n, pipe, {}, tasks=k) for n, pipe, k in stages], executor,
+                            root, tasks, executor.default_workers(), "curate-dedup")
+        if dry is not None:
+            return dry
+    else:
+        for n, pipe, k in stages:
+            runner(pipe, k, str(root / "logs" / n), n.split("-", 1)[1])
 
     gone, match = _read_dropped_docs(root / "dropped-docs")
     reason_code = np.load(root / "remove" / "reason.npy")

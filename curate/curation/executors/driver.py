@@ -63,6 +63,10 @@ class Stage:
     expected: dict[int, list[Path]]            # rank -> files it must have left
     apply_step: object | None = None          # the step whose stats are the op's tallies
     executor: object | None = field(default=None, repr=False)
+    tasks: int | None = None                  # this stage's task count (default: the run's)
+
+    def n_tasks(self, default: int) -> int:
+        return int(self.tasks or default)
 
 
 def _require_datatrove() -> None:
@@ -224,26 +228,28 @@ def _stderr_to(path: Path):
 def launch_stages(stages: list[Stage], ex: ExecutorSpec, stage_root: Path, tasks: int,
                   workers: int, job_name: str) -> DryRun | None:
     """Run datatrove pipelines one after another (Slurm: as a dependency chain) with
-    `tasks` tasks each, logging under `stage_root/logs/STAGE`; tasks already marked complete
-    (whose expected files are all there) are skipped. Raises CurateError naming the failure
-    (a worker's user error as its own line) when a task did not finish; a Slurm dry run
-    returns the scripts instead. For other curate pipelines too (dedup's MinHash stages)."""
+    `tasks` tasks each (a stage's own `tasks` where it sets one), logging under
+    `stage_root/logs/STAGE`; tasks already marked complete (whose expected files are all
+    there) are skipped. Raises CurateError naming the failure (a worker's user error as its
+    own line) when a task did not finish; a Slurm dry run returns the scripts instead. For
+    other curate pipelines too (dedup's MinHash stages)."""
     for st in stages:
         _heal(stage_root / "logs" / st.name, st.expected)
     if ex.kind == "slurm":
         return _launch_slurm(stages, ex, stage_root, tasks, workers, job_name)
     for st in stages:
         logging_dir = stage_root / "logs" / st.name
-        if _incomplete(logging_dir, tasks):
-            st.executor = _executor(st, ex, logging_dir, tasks, workers)
+        n = st.n_tasks(tasks)
+        if _incomplete(logging_dir, n):
+            st.executor = _executor(st, ex, logging_dir, n, workers)
             with _stderr_to(stage_root / "logs" / "executor.log"):
                 try:
                     st.executor.run()
                 except Exception:
                     pass      # the task's error is in errors/; reported below
-        missing = _incomplete(logging_dir, tasks)
+        missing = _incomplete(logging_dir, n)
         if missing:
-            raise _failure(stage_root, logging_dir, missing, tasks)
+            raise _failure(stage_root, logging_dir, missing, n)
     return None
 
 
@@ -264,7 +270,8 @@ def _executor(st: Stage, ex: ExecutorSpec, logging_dir: Path, tasks: int, worker
     if ex.kind == "local":
         from datatrove.executor import LocalPipelineExecutor
 
-        return LocalPipelineExecutor(st.pipeline, tasks=tasks, workers=min(workers, tasks),
+        return LocalPipelineExecutor(st.pipeline, tasks=tasks,
+                                     workers=max(1, min(workers, tasks)),
                                      logging_dir=str(logging_dir), start_method=start_method())
     if ex.kind == "ray":
         try:
@@ -366,26 +373,28 @@ def _launch_slurm(stages: list[Stage], ex: ExecutorSpec, stage_root: Path, tasks
                   workers: int, job_name: str) -> DryRun | None:
     prev = None
     for st in stages:
-        st.executor = _slurm_executor(st, ex, stage_root / "logs" / st.name, tasks, workers,
-                                      job_name, prev)
+        st.executor = _slurm_executor(st, ex, stage_root / "logs" / st.name,
+                                      st.n_tasks(tasks), workers, job_name, prev)
         prev = st.executor
     if ex.dry_run:
         return DryRun([write_sbatch_script(st.executor) for st in stages], stage_root)
     final = stages[-1]
-    if _incomplete(stage_root / "logs" / final.name, tasks):
+    n_final = final.n_tasks(tasks)
+    if _incomplete(stage_root / "logs" / final.name, n_final):
         final.executor.run()       # submits the dependency chain first
         job_ids = [str(st.executor.job_id) for st in stages
                    if st.executor.job_id not in (None, -1)]
-        while _incomplete(stage_root / "logs" / final.name, tasks):
+        while _incomplete(stage_root / "logs" / final.name, n_final):
             time.sleep(ex.poll_s)
             if job_ids and not _slurm_alive(job_ids):
                 time.sleep(5)       # completion files may land just after the job ends
                 break
     for st in stages:
         logging_dir = stage_root / "logs" / st.name
-        missing = _incomplete(logging_dir, tasks)
+        n = st.n_tasks(tasks)
+        missing = _incomplete(logging_dir, n)
         if missing:
-            raise _failure(stage_root, logging_dir, missing, tasks)
+            raise _failure(stage_root, logging_dir, missing, n)
     return None
 
 
