@@ -277,3 +277,38 @@ def test_killed_while_training_retrains_only_that_arm(catalog, tmp_path, monkeyp
     res = run_experiment(catalog, spec, progress=False)
     assert res["arms"]["cot"]["reused"] and not res["arms"]["nocot"]["reused"]
     assert res["already_scored"] == 3 and res["evaluated"] == 2  # base + cot@2,3; nocot@2,3
+
+
+EXP_BOMB = ("kind: experiment\na: &a [x, x, x, x, x, x, x, x, x, x]\n"
+            + "".join(f"{n}: &{n} [" + ", ".join([f"*{p}"] * 10) + "]\n"
+                      for p, n in zip("abcdefgh", "bcdefghi"))
+            + "arms: *i\n")
+
+
+@pytest.mark.parametrize("text", [
+    EXP_BOMB,                                                     # 10^9 values under arms
+    EXP_BOMB.replace("kind: experiment\n", ""),                   # found by its `arms:` key
+    "kind: experiment\na: &a [*a]\narms: {x: *a}\n",              # an alias inside itself
+])
+def test_experiment_alias_bombs_fail_at_once(tmp_path, text):
+    """An experiment is a recipe `curate run` reads: the same YAML bounds hold (a 0.5 KB
+    alias bomb was a hang, copying the spec expanded it)."""
+    from curate.experiments.spec import load_experiment
+
+    p = tmp_path / "bomb.yaml"
+    p.write_text(text)
+    with pytest.raises(BadInput, match=r"bomb.yaml:\d+: (YAML aliases expand to more than"
+                                       r"|a YAML alias refers to itself)"):
+        load_experiment(p)
+
+
+def test_cli_experiment_alias_bomb_is_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    p = tmp_path / "bomb.yaml"
+    p.write_text(EXP_BOMB)
+    r = subprocess.run([sys.executable, "-m", "curate.cli", "--home", str(tmp_path / "h"), "run",
+                        str(p)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and r.stderr.strip().count("\n") == 0, r.stderr
+    assert "alias" in r.stderr and "Traceback" not in r.stderr

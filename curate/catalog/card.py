@@ -112,11 +112,12 @@ def find_recipe(catalog, specs: set[str]) -> dict[str, Any] | None:
 
 def recipe_overrides(path: Path, ran: dict[str, dict]) -> dict[str, Any]:
     """`params.X` values the recorded steps used that differ from the recipe file's."""
-    import yaml
+    from curate.errors import BadInput
+    from curate.formats import yamlfile
 
     try:
-        recipe = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
+        recipe = yamlfile.load(path)
+    except BadInput:
         return {}
     if not isinstance(recipe, dict):
         return {}

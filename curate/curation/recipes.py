@@ -51,7 +51,7 @@ def apply_overrides(recipe: dict, overrides: dict[str, Any] | list[str] | None) 
     if not overrides:
         return recipe
     items = overrides.items() if isinstance(overrides, dict) else [
-        _split_override(o) for o in overrides]
+        split_override(o) for o in overrides]
     r = copy.deepcopy(recipe)
     for key, value in items:
         parts = key.split(".")
@@ -74,7 +74,8 @@ def apply_overrides(recipe: dict, overrides: dict[str, Any] | list[str] | None) 
     return r
 
 
-def _split_override(o: str) -> tuple[str, Any]:
+def split_override(o: str) -> tuple[str, Any]:
+    """`KEY=VALUE` from `--set` as (key, parsed value); a one-line BadInput otherwise."""
     if "=" not in o:
         raise BadInput(f"--set {o!r}: expected key=value")
     k, v = o.split("=", 1)

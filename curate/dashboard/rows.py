@@ -10,7 +10,6 @@ otherwise the row is shown as dropped by the step, with the step's counts by rea
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 

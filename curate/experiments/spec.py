@@ -47,9 +47,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from curate.curation.recipes import split_override
 from curate.errors import BadInput
+from curate.formats import yamlfile
 
 TOP_KEYS = {"kind", "name", "description", "params", "base", "data", "arms", "eval", "probes",
             "output", "select", "comparison", "profiles", "threads"}
@@ -62,18 +62,10 @@ _REF = re.compile(r"\$\{params\.([A-Za-z0-9_.\-]+)\}")
 def is_experiment(path: str | Path) -> bool:
     """Whether a YAML file is an experiment (`kind: experiment` or an `arms:` key)."""
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
+        data = yamlfile.load(path)
+    except BadInput:
         return False
     return isinstance(data, dict) and (data.get("kind") == "experiment" or "arms" in data)
-
-
-def parse_value(text: str) -> Any:
-    """A `--set` value: YAML scalars and lists (`3`, `0.6`, `[10, 20]`, `null`), else text."""
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
-        return text
 
 
 def apply_overrides(spec: dict, overrides: list[str] | dict[str, Any] | None) -> dict:
@@ -81,7 +73,7 @@ def apply_overrides(spec: dict, overrides: list[str] | dict[str, Any] | None) ->
     if not overrides:
         return spec
     items = overrides.items() if isinstance(overrides, dict) else [
-        o if isinstance(o, tuple) else _split(o) for o in overrides]
+        o if isinstance(o, tuple) else split_override(o) for o in overrides]
     out = copy.deepcopy(spec)
     for key, value in items:
         parts = key.split(".")
@@ -111,7 +103,7 @@ def apply_overrides(spec: dict, overrides: list[str] | dict[str, Any] | None) ->
 def apply_profile(spec: dict, overrides: list[str] | dict[str, Any] | None) -> tuple[dict, list]:
     """Take `profile=NAME` out of the overrides and apply that profile's params and select."""
     items = list(overrides.items()) if isinstance(overrides, dict) else [
-        _split(o) for o in overrides or []]
+        split_override(o) for o in overrides or []]
     names = [v for k, v in items if k == "profile"]
     rest = [(k, v) for k, v in items if k != "profile"]
     out = copy.deepcopy(spec)
@@ -128,15 +120,6 @@ def apply_profile(spec: dict, overrides: list[str] | dict[str, Any] | None) -> t
         if prof.get("select"):
             out["select"] = _names(prof["select"])
     return out, rest
-
-
-def _split(o: str) -> tuple[str, Any]:
-    if "=" not in o:
-        raise BadInput(f"--set {o!r}: expected key=value")
-    k, v = o.split("=", 1)
-    if not k.strip():
-        raise BadInput(f"--set {o!r}: empty key")
-    return k.strip(), parse_value(v)
 
 
 def _names(value: Any) -> list[str]:
@@ -294,10 +277,7 @@ def load_experiment(path: str | Path, overrides: list[str] | dict[str, Any] | No
     p = Path(path)
     if not p.is_file():
         raise BadInput("no such experiment file", file=str(p))
-    try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        raise BadInput(f"invalid YAML: {str(e).splitlines()[0]}", file=str(p)) from None
+    raw = yamlfile.load(p)     # bounded: an alias bomb is a one-line error, not a hang
     if not isinstance(raw, dict):
         raise BadInput("an experiment must be a mapping", file=str(p))
     raw = json.loads(json.dumps(raw, default=str))  # YAML anchors become separate copies
