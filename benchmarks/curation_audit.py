@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import tempfile
 import time
@@ -59,13 +60,16 @@ NOTES = """
   `where m and n are relatively prime positive`): wrong drops, fixed (an item's tokens must be
   half covered; tests/test_decontam.py::test_stock_phrases_are_not_contamination). Now only
   the AIME rows go, every one of them matched to its own AIME item.
-- verify (not a cleaning step; reported to its owner): curate=False where the answer is right
-  on `math500-99` and `math500-420` (a pmatrix of `\\frac` entries against the gold's `-1/3`
-  entries) and `math500-160` (the anchor `our answer is correct` read as the answer `correct`;
-  the response says `the greater of the two integers is 18`). The other curate=False rows are
-  wrong answers. curate=True where the harness says False: the harness is wrong on all six
-  (`9 customers`, `-2 + 7i` read as `7`, `3 + 2\\sqrt{2}, 3 - 2\\sqrt{2}` for
-  `3 \\pm 2\\sqrt{2}`, trailing words glued to the number).
+- import: 210 of the 500 MATH-500 responses carry none of Sky-T1's markers: the thought
+  written QwQ-preview style. 48 end in a `**Final Answer**` section (the answer); 162 have no
+  answer apart from the thought and are unclosed thinking (before, all 210 were imported as
+  the answer, and the nocot variant kept their whole thought: 196 of its 406 rows held
+  `wait` / `hmm` / `let me check`). `verify --unclosed whole-response` (P3) checks them whole.
+- verify (not a cleaning step): the curate=False / harness=True rows of earlier runs
+  (`math500-99`, `-420`: a pmatrix of `\\frac` entries, now verified; `-160`: `our answer is
+  correct`, now no answer) are fixed (tests/data/verifier_adjudicated.jsonl). curate=True where the harness says False:
+  the harness is wrong (`3 + 2\\sqrt{2}, 3 - 2\\sqrt{2}` for `3 \\pm 2\\sqrt{2}`; earlier
+  runs: `9 customers`, `-2 + 7i` read as `7`, trailing words glued to the number).
 - filter `unverifiable` is what `verified_only` is for: no boxed or anchored answer
   (`no_answer`, the harness falls back to the last number), thinking never closed
   (`unclosed_think`), an answer that is not an expression. None is counted as wrong.
@@ -181,8 +185,13 @@ def nocot_check(cat, spec: str) -> dict:
     leaks = [r["id"] for r in rows
              if any(m in (msg.get("content") or "") for msg in r["messages"] or []
                     if msg.get("role") == "assistant" for m in markers)]
+    # a thought written without markers (QwQ-preview style) shows in its words
+    words = re.compile(r"\b(?:wait|hmm|let me (?:think|check|double-check))\b", re.I)
+    unmarked = [r["id"] for r in rows
+                if any(words.search(msg.get("content") or "") for msg in r["messages"] or []
+                       if msg.get("role") == "assistant")]
     return {"dataset": spec, "rows": len(rows), "rows_with_thinking_markers": len(leaks),
-            "examples": leaks[:5]}
+            "rows_with_thinking_words": len(unmarked), "examples": (leaks + unmarked)[:5]}
 
 
 def self_checks(cat, raw: str) -> dict:
@@ -234,7 +243,8 @@ def markdown(res: dict) -> str:
                              f"  answer tail: {r['answer_tail']}")
     n = res["nocot"]
     lines += ["", f"## nocot: {n['rows']} rows, {n['rows_with_thinking_markers']} with a "
-              "thinking marker", "", "## self-checks (each file against its own benchmark)", ""]
+              f"thinking marker, {n.get('rows_with_thinking_words', 0)} with thinking words "
+              "(wait, hmm, let me check)", "", "## self-checks (each file against its own benchmark)", ""]
     lines += [f"- {b}: {c['flagged']} of {c['rows']} flagged ({c['per_rule']})"
               for b, c in res["self_checks"].items()]
     lines += ["", "## Reading the samples (by hand, at the commit that added this note)", "",

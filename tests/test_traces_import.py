@@ -5,6 +5,7 @@ on what comes out (no row keeps its thinking)."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -65,7 +66,12 @@ def test_raw_sky_t1_file_imports_as_traces(shared_data, catalog):
     ref, rejects, counts = import_file(catalog, shared_data / SKY, "sky", kind="traces")
     assert ref.rows == 500 and rejects is None
     assert counts["layout"] == "layout sky-t1 (detected from fields question, code)"
-    assert counts["traces"] == {"think_format": {"inline": 500}, "unclosed_think": 94}
+    # 290 responses carry Sky-T1's markers (94 of them never close the thought); 210 carry
+    # none: the thought written QwQ-preview style, 48 ending in a "**Final Answer**" section,
+    # 162 with no answer apart from the thought (unclosed)
+    assert counts["traces"] == {"think_format": {"inline": 290, "unmarked": 162,
+                                                 "final-answer-heading": 48},
+                                "unclosed_think": 94 + 162}
     rows = _rows(catalog, ref)
     first = rows[0]
     assert first["prompt"].startswith("Convert the point $(0,3)$")
@@ -77,7 +83,10 @@ def test_raw_sky_t1_file_imports_as_traces(shared_data, catalog):
     assert sum(_marked(r["answer_text"]) for r in rows) == 0
     assert sum(_marked(r["reasoning"]) for r in rows) == 0
     unclosed = [r for r in rows if _meta(r)["think_closed"] is False]
-    assert len(unclosed) == 94 and all(r["answer_text"] == "" and r["reasoning"] for r in unclosed)
+    assert len(unclosed) == 256 and all(r["answer_text"] == "" and r["reasoning"] for r in unclosed)
+    heading = [r for r in rows if _meta(r)["think_format"] == "final-answer-heading"]
+    assert all(r["answer_text"].startswith("**Final Answer**") and len(r["answer_text"]) < 400
+               and r["reasoning"] for r in heading)
     # the source's own fields stay (the harness's score is not curate's verdict)
     assert first["score"] == [True] and first["verified"] is None
     # naming the layout gives the same version; no layout is one line at row 1
@@ -93,17 +102,18 @@ def test_raw_sky_t1_file_imports_as_traces(shared_data, catalog):
 def test_cli_reports_the_layout(shared_data, home):
     r = _cli("import", str(shared_data / SKY), "--name", "sky", "--kind", "traces")
     assert r.returncode == 0, r.stderr
-    assert "layout sky-t1 (detected" in r.stdout and "94 traces end inside thinking" in r.stdout
+    assert "layout sky-t1 (detected" in r.stdout and "256 traces end inside thinking" in r.stdout
 
 
 def test_nocot_on_real_sky_t1_holds_no_thinking(shared_data, catalog, tmp_path):
     """Issue 13: the nocot variant of the Sky-T1 traces kept the whole thought in 288 of 500
-    rows. Now every row that has an answer gives it without thinking, and a row whose thinking
-    never closed stops the variant until it is filtered out."""
+    rows (and, unmarked, in 210 more). Now every row that has an answer gives it without
+    thinking, and a row whose thinking never closed stops the variant until it is filtered
+    out."""
     from curate.curation.filters import filter_dataset
 
     import_file(catalog, shared_data / SKY, "sky", kind="traces")
-    with pytest.raises(BadInput, match=r"sky@\w+:26: no visible answer for the nocot variant: "
+    with pytest.raises(BadInput, match=r"sky@\w+:3: no visible answer for the nocot variant: "
                                        r"its thinking never closed"):
         make_variant(catalog, "sky", "nocot", "sky-nocot")
     assert not catalog.exists("sky-nocot")
@@ -111,17 +121,80 @@ def test_nocot_on_real_sky_t1_holds_no_thinking(shared_data, catalog, tmp_path):
                             drop_finish_reasons=[])
     nocot = make_variant(catalog, closed.spec, "nocot", "sky-nocot")
     rows = _rows(catalog, nocot)
-    assert len(rows) == 406
+    assert len(rows) == 244
     assert sum(_marked(r["messages"][-1]["content"]) for r in rows) == 0
     assert sum(_marked(r["answer_text"]) for r in rows) == 0
     assert all(r["reasoning"] is None for r in rows)
+    # no thought left unmarked either: the thinking words of these traces appear in no answer
+    thinking = re.compile(r"\b(?:wait|hmm|let me (?:think|check|double-check))\b", re.I)
+    assert [r["id"] for r in rows if thinking.search(r["answer_text"])] == []
+    assert max(len(r["answer_text"]) for r in rows) < 3000        # solutions, not thoughts
     # the same file converted by hand (whole response in answer_text) gives the same answers
     conv = [json.loads(line) for line in (shared_data / SKY).read_text().splitlines()]
     f = _jsonl(tmp_path / "conv.jsonl", [{"id": str(r["idx"]), "prompt": r["question"],
                                           "answer_text": r["code"][0]} for r in conv])
     hand = {r["id"]: r for r in _rows(catalog, import_file(catalog, f, "conv", kind="traces")[0])}
-    mine = {r["problem_id"]: r for r in _rows(catalog, "sky")}
+    mine = {r["problem_id"]: r for r in _rows(catalog, "sky")
+            if _meta(r)["think_format"] == "inline"}
+    assert len(mine) == 290
     assert all(hand[k]["answer_text"] == mine[k]["answer_text"] for k in mine)
+
+
+@pytest.mark.parametrize("text,want", [
+    ("So I need 2+2. Wait, that is 4.\n\n**Final Answer**\n\n\\[ \\boxed{4} \\]",
+     ("So I need 2+2. Wait, that is 4.", "**Final Answer**\n\n\\[ \\boxed{4} \\]", True,
+      "final-answer-heading")),
+    ("Hmm.\n**Final answer:** 4", ("Hmm.", "**Final answer:** 4", True, "final-answer-heading")),
+    ("think\n__Final Answer__\n$4$", ("think", "__Final Answer__\n$4$", True,
+                                      "final-answer-heading")),
+    ("First **Final Answer**\n3\nwait, no\n**Final Answer**\n4",
+     ("First **Final Answer**\n3\nwait, no", "**Final Answer**\n4", True,
+      "final-answer-heading")),                                   # the last heading
+    ("So the answer is 4. Let me double-check... yes, 4.",
+     ("So the answer is 4. Let me double-check... yes, 4.", "", False, "unmarked")),
+    ("cut off mid-thought **Final Answer**", ("cut off mid-thought **Final Answer**", "", False,
+                                             "unmarked")),        # not a heading: mid-line
+    ("thinking\n**Final Answer**\n", ("thinking\n**Final Answer**", "", False, "unmarked")),
+])
+def test_split_unmarked(text, want):
+    from curate.formats.traces import split_unmarked
+
+    assert split_unmarked(text) == want
+
+
+def test_unmarked_completions_of_thinking_layouts_are_thought(tmp_path, catalog):
+    """A layout whose completions mark their thinking (Sky-T1, OpenThoughts, OpenR1-Math):
+    a completion with no marker is the thought, never the answer; a user's own --map
+    completion=FIELD keeps unmarked text as the answer."""
+    marked = "<|begin_of_thought|>t<|end_of_thought|><|begin_of_solution|>A<|end_of_solution|>"
+    heading = "So 2+2. Wait, 4.\n\n**Final Answer**\n\\[ \\boxed{4} \\]"
+    plain = "So 2+2 is 4, hmm, let me double-check: yes."
+    sky = _jsonl(tmp_path / "sky.jsonl", [{"idx": i, "question": "2+2?", "gt": "4", "code": [c]}
+                                          for i, c in enumerate((marked, heading, plain))])
+    rows = _rows(catalog, import_file(catalog, sky, "sky", kind="traces")[0])
+    got = [(r["reasoning"], r["answer_text"], _meta(r)["think_closed"], _meta(r)["think_format"])
+           for r in rows]
+    assert got == [("t", "A", True, "inline"),
+                   ("So 2+2. Wait, 4.", "**Final Answer**\n\\[ \\boxed{4} \\]", True,
+                    "final-answer-heading"),
+                   (plain, "", False, "unmarked")]
+    conv = _jsonl(tmp_path / "ot.jsonl", [{"conversations": [
+        {"from": "user", "value": "2+2?"}, {"from": "assistant", "value": plain}]}])
+    r = _rows(catalog, import_file(catalog, conv, "ot", kind="traces")[0])[0]
+    assert (r["reasoning"], r["answer_text"]) == (plain, "")
+    r1 = _jsonl(tmp_path / "r1.jsonl", [{"problem": "2+2?", "answer": "4", "uuid": "u",
+                                         "generations": [plain, "t</think>4"],
+                                         "finish_reasons": ["stop", "stop"]}])
+    got = [(r["reasoning"], r["answer_text"]) for r in
+           _rows(catalog, import_file(catalog, r1, "r1", kind="traces")[0])]
+    assert got == [(plain, ""), ("t", "4")]
+    # the user's own mapping of a completion: unmarked text is the answer as written
+    own = _rows(catalog, import_file(catalog, sky, "own", kind="traces",
+                                     mapping="prompt=question,completion=code[0]")[0])
+    assert [(r["reasoning"], r["answer_text"]) for r in own][2] == (None, plain)
+    # and nocot keeps no thought: the unmarked one without an answer stops the variant
+    with pytest.raises(BadInput, match=r"sky@\w+:2: no visible answer for the nocot variant"):
+        make_variant(catalog, "sky", "nocot", "sky-nocot")
 
 
 # -- public layouts (small synthetic rows in each dataset's own field names) --------------------

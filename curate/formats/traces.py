@@ -18,6 +18,14 @@ item whose `role` is `user`; `|` separates alternatives: `[from=user|human]`) an
 `LAYOUTS` are ready mappings for OpenR1-Math (one trace per generation), OpenThoughts, Sky-T1
 (its training conversations and its evaluation outputs) and s1K / s1K-1.1; `detect_layout`
 finds the one a file is in from its first row's fields.
+
+A layout whose completions mark their thinking (`Variant.marks_thinking`: OpenR1-Math,
+OpenThoughts and Sky-T1 conversations, SkyThought outputs) reads a completion with no marker
+at all as thinking, not as the answer (`split_unmarked`): the model wrote its thought without
+the format's markers (QwQ-preview style). A last `**Final Answer**` heading ends the thought
+(the answer is that section, `think_format` `final-answer-heading`); without one the thought
+never closed (reasoning only, answer empty, `think_closed` false), so no such row passes as a
+`nocot` answer.
 """
 
 from __future__ import annotations
@@ -141,6 +149,7 @@ class Variant:
     defaults: dict[str, Any] = field(default_factory=dict)
     drop: tuple[str, ...] = ()        # source fields not kept (a copy of a mapped value)
     note: str = ""
+    marks_thinking: bool = False      # its completions mark thinking: unmarked text is thought
 
 
 @dataclass(frozen=True)
@@ -154,7 +163,7 @@ _CONVERSATIONS = Variant(
     needs=("conversations",),
     fields={"prompt": "conversations[from=user|human].value",
             "completion": "conversations[from=assistant|gpt].value"},
-    note="ShareGPT conversations (system, conversations[{from, value}])")
+    note="ShareGPT conversations (system, conversations[{from, value}])", marks_thinking=True)
 
 LAYOUTS: dict[str, Layout] = {lay.name: lay for lay in (
     Layout("openr1-math", "open-r1/OpenR1-Math-220k: one trace per item of `generations`", (
@@ -162,11 +171,11 @@ LAYOUTS: dict[str, Layout] = {lay.name: lay for lay in (
                 fields={"prompt": "problem", "completion": "generations[*]",
                         "finish_reason": "finish_reasons[*]", "reference": "answer",
                         "problem_id": "uuid", "source": "source"},
-                defaults={"task": "math"}, drop=("messages",)),
+                defaults={"task": "math"}, drop=("messages",), marks_thinking=True),
         Variant(needs=("problem", "messages"),
                 fields={"prompt": "problem", "completion": "messages[role=assistant].content",
                         "reference": "answer", "problem_id": "uuid", "source": "source"},
-                defaults={"task": "math"}),
+                defaults={"task": "math"}, marks_thinking=True),
     )),
     Layout("openthoughts", "open-thoughts/OpenThoughts-114k (default and metadata configs), "
            "OpenThoughts2/3, Bespoke-Stratos", (
@@ -182,7 +191,7 @@ LAYOUTS: dict[str, Layout] = {lay.name: lay for lay in (
                Variant(needs=("question", "code"),
                        fields={"prompt": "question", "completion": "code[*]",
                                "reference": "gt", "problem_id": "idx"},
-                       defaults={"task": "math"}),
+                       defaults={"task": "math"}, marks_thinking=True),
                _CONVERSATIONS,
            )),
     Layout("s1k", "simplescaling/s1K and s1K-1.1 (question, thinking trajectory, attempt)", (
@@ -335,9 +344,31 @@ def _metadata(v: Any) -> dict[str, Any]:
     return {"source_metadata": v} if v not in (None, "") else {}
 
 
-def finish_trace(row: dict[str, Any], name: str) -> tuple[dict[str, Any] | None, tuple[str, str | None] | None]:
+# A QwQ-preview-style "**Final Answer**" heading at the start of a line (bold, maybe a colon).
+_FINAL_ANSWER_HEADING = re.compile(
+    r"(?im)^[ \t]*(?:#+[ \t]*)?(?:\*\*|__)[ \t]*final[ \t]+answer[ \t]*:?[ \t]*(?:\*\*|__)")
+
+
+def split_unmarked(text: str) -> tuple[str, str, bool, str]:
+    """(reasoning, answer, think_closed, think_format) of a completion with no thinking marker
+    from a layout whose completions mark their thinking: the whole text is the thought, up to
+    a last `**Final Answer**` heading that starts the answer (`final-answer-heading`); with no
+    such heading (or nothing after it) the thought never closed (`unmarked`)."""
+    t = (text or "").strip()
+    heads = list(_FINAL_ANSWER_HEADING.finditer(t))
+    if heads:
+        h = heads[-1]
+        if t[h.end():].strip(" \t\n:*_"):
+            return t[:h.start()].strip(), t[h.start():].strip(), True, "final-answer-heading"
+    return t, "", False, "unmarked"
+
+
+def finish_trace(row: dict[str, Any], name: str, marks_thinking: bool = False
+                 ) -> tuple[dict[str, Any] | None, tuple[str, str | None] | None]:
     """A mapped row as a trace: completion split, reasoning and answer cleaned, ids derived,
-    types checked. Returns (trace, None) or (None, (reason, field))."""
+    types checked. `marks_thinking`: the completion comes from a layout whose completions
+    mark their thinking, so one with no marker is thought (`split_unmarked`).
+    Returns (trace, None) or (None, (reason, field))."""
     meta = row.pop("metadata", None)
     meta = _metadata(meta) if not isinstance(meta, dict) else meta
     if "prompt" not in row or row.get("prompt") in (None, ""):
@@ -377,7 +408,10 @@ def finish_trace(row: dict[str, Any], name: str) -> tuple[dict[str, Any] | None,
         return None, ("a trace needs a prompt (map it: --map prompt=FIELD)", "prompt")
     completion = row.pop("completion", None)
     fmt = None
-    if completion is not None:
+    if completion is not None and marks_thinking and not has_think_markers(completion):
+        row["reasoning"], row["answer_text"], meta["think_closed"], fmt = \
+            split_unmarked(completion)
+    elif completion is not None:
         reasoning, answer, closed = split_think(completion)
         row["reasoning"], row["answer_text"] = reasoning, answer
         meta["think_closed"] = closed
@@ -473,6 +507,8 @@ def trace_rows(source, name: str, mapping: dict[str, str] | str | None = None,
                                      if k not in user},
                          defaults=dict(variant.defaults) if variant else {},
                          drop=variant.drop if variant else ())
+    # the layout's own completion field marks thinking; a user's --map completion may not
+    marks = bool(variant and variant.marks_thinking and "completion" not in user)
 
     def rows():
         for lineno, row, err in source:
@@ -484,7 +520,7 @@ def trace_rows(source, name: str, mapping: dict[str, str] | str | None = None,
                 yield lineno, None, got
                 continue
             for r in got:
-                trace, bad = finish_trace(r, name)
+                trace, bad = finish_trace(r, name, marks)
                 yield lineno, trace, bad
 
     return rows(), plan
