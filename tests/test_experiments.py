@@ -30,30 +30,57 @@ def test_shipped_experiments_load_at_paper_scale_and_tiny(name):
     assert all(Path(d["recipe"]).is_file() for d in paper.get("data") or [])
 
 
-def test_data_structure_is_the_papers_schedule():
-    from curate.experiments import load_experiment
-    from curate.training.schedules import global_batch, plan
-
-    spec = load_experiment(REPO / "experiments" / "data-structure.yaml")
-    assert spec["select"] == ["math-cot", "math-nocot", "numina", "countdown-cot"]
-    t = next(a for a in spec["arms"] if a["name"] == "math-cot")["train"]
-    assert t["save_at"] == [10, 20, 40, 80, 160, 320, 480, 640] and t["shuffle"] is False
-    assert plan(20480, global_batch(t["batch_size"], t["grad_accum"], 8), t["epochs"]).steps == 640
-
-
-def test_repeated_exposure_arms_take_640_steps():
-    from curate.experiments import load_experiment
+def _steps(arm: dict, world: int, monkeypatch) -> int:
+    """The steps the arm's options plan with `world` processes (what train_sft plans)."""
+    from curate.experiments.runner import train_options
     from curate.training.mixtures import parse_component
     from curate.training.schedules import global_batch, plan
 
+    monkeypatch.setenv("WORLD_SIZE", str(world))
+    o = train_options(arm, progress=False)
+    rows = parse_component(arm["mixture"]["from"][0]).count
+    return plan(rows, global_batch(o.batch_size, o.grad_accum, world), o.epochs).steps
+
+
+@pytest.mark.parametrize("world", [1, 2, 8])
+def test_data_structure_is_the_papers_schedule(world, monkeypatch):
+    """P3: 20,480 rows, 256 a step, 8 epochs = 640 steps on 1 process or under torchrun."""
+    from curate.experiments import load_experiment
+
+    spec = load_experiment(REPO / "experiments" / "data-structure.yaml")
+    assert spec["select"] == ["math-cot", "math-nocot", "numina", "countdown-cot"]
+    arm = next(a for a in spec["arms"] if a["name"] == "math-cot")
+    t = arm["train"]
+    assert t["save_at"] == [10, 20, 40, 80, 160, 320, 480, 640] and t["shuffle"] is False
+    assert _steps(arm, world, monkeypatch) == 640
+
+
+@pytest.mark.parametrize("world", [1, 8])
+def test_repeated_exposure_arms_take_640_steps(world, monkeypatch):
+    from curate.experiments import load_experiment
+
     spec = load_experiment(REPO / "experiments" / "repeated-exposure.yaml")
-    steps = {}
-    for arm in spec["arms"]:
-        rows = parse_component(arm["mixture"]["from"][0]).count
-        t = arm["train"]
-        steps[arm["name"]] = plan(rows, global_batch(t["batch_size"], t["grad_accum"], 8),
-                                  t["epochs"]).steps
+    steps = {arm["name"]: _steps(arm, world, monkeypatch) for arm in spec["arms"]}
     assert steps == {"S1": 640, "S2": 640, "S3": 640}
+    tiny = load_experiment(REPO / "experiments" / "repeated-exposure.yaml", ["profile=tiny"])
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    assert {a["name"]: _steps(a, 1, monkeypatch) for a in tiny["arms"]} == {
+        "S1": 64, "S2": 64, "S3": 64}
+
+
+def test_global_batch_that_the_processes_cannot_make_is_refused(monkeypatch):
+    from curate.experiments.runner import train_options
+
+    arm = {"name": "a", "method": "sft", "train": {"batch_size": 4, "global_batch": 256}}
+    monkeypatch.setenv("WORLD_SIZE", "3")          # 256 / (4 x 3) is not whole
+    with pytest.raises(BadInput, match="not a multiple of batch_size 4 x 3 process"):
+        train_options(arm, progress=False)
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    assert train_options(arm, progress=False).grad_accum == 64
+    with pytest.raises(BadInput, match="gives 32 rows a step, not global_batch 256"):
+        train_options({**arm, "train": {**arm["train"], "grad_accum": 8}}, progress=False)
+    assert train_options({**arm, "train": {**arm["train"], "grad_accum": 64}},
+                         progress=False).grad_accum == 64
 
 
 def test_overrides_profiles_and_bad_files(tmp_path):

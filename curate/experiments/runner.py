@@ -122,13 +122,39 @@ def arm_data(catalog, spec: dict, arm: dict) -> str:
     return ref.spec
 
 
+def accumulation_for(arm: str, global_batch: Any, per_device: Any,
+                     grad_accum: Any = None) -> int:
+    """Gradient accumulation steps giving `global_batch` rows a step with `per_device` rows
+    per process over the processes training now (`ranks.world_size()`: 1 unless launched by
+    torchrun / accelerate), so a file's schedule (P3: 256 a step, 640 steps) holds however
+    many processes run it. Raises BadInput when the processes cannot make the batch evenly,
+    or when the arm also gives a `grad_accum` that disagrees."""
+    from curate.training.ranks import world_size
+
+    world = world_size()
+    try:
+        gb, per = int(global_batch), int(per_device)
+    except (TypeError, ValueError):
+        raise BadInput(f"arm {arm}: global_batch and batch_size must be whole numbers, got "
+                       f"{global_batch!r} and {per_device!r}") from None
+    if gb < 1 or per < 1 or gb % (per * world):
+        raise BadInput(f"arm {arm}: global_batch {gb} is not a multiple of batch_size {per} x "
+                       f"{world} process(es); change batch_size or the number of processes")
+    accum = gb // (per * world)
+    if grad_accum is not None and int(grad_accum) != accum:
+        raise BadInput(f"arm {arm}: grad_accum {grad_accum} with batch_size {per} on {world} "
+                       f"process(es) gives {per * int(grad_accum) * world} rows a step, not "
+                       f"global_batch {gb}; give one of the two")
+    return accum
+
+
 def train_options(arm: dict, progress: bool):
     """SFTOptions / GRPOOptions from the arm's `train:` mapping (unknown keys refused)."""
     if arm["method"] == "sft":
         from curate.training.sft import SFTOptions as cls
     else:
         from curate.training.grpo import GRPOOptions as cls
-    known = {f.name for f in fields(cls)} - {"overwrite", "progress"}
+    known = {f.name for f in fields(cls)} - {"overwrite", "progress"} | {"global_batch"}
     cfg = dict(arm.get("train") or {})
     unknown = set(cfg) - known
     if unknown:
@@ -136,6 +162,10 @@ def train_options(arm: dict, progress: bool):
                        f"{arm['method']} (known: {', '.join(sorted(known))})")
     if isinstance(cfg.get("save_at"), list):
         cfg["save_at"] = ",".join(str(s) for s in cfg["save_at"])
+    if "global_batch" in cfg:
+        cfg["grad_accum"] = accumulation_for(arm["name"], cfg.pop("global_batch"),
+                                             cfg.get("batch_size", cls.batch_size),
+                                             cfg.get("grad_accum"))
     opts = cls(**cfg, overwrite=True, progress=progress)
     opts.validate()
     return opts

@@ -15,7 +15,10 @@ arms:
   - name: countdown-cot
     method: sft                   # sft (mixture:) or grpo (prompts:)
     mixture: {from: ["countdown-cot-20k:${params.rows}"], variant: cot, seed: 0, shuffle: false}
-    train: {epochs: 8, batch_size: 4, grad_accum: 8, save_at: [10, 20, 40], shuffle: false}
+    train: {epochs: 8, batch_size: 4, global_batch: 256, save_at: [10, 20, 40], shuffle: false}
+                                  # global_batch: rows a step over every process; the
+                                  # accumulation is derived (256 / (4 x processes)), so the
+                                  # schedule is the file's on 1 process or under torchrun
 eval: {suite: p3}                 # + samples, limit, max_new_tokens, temperature, batch_size,
                                   #   teacher ("vllm:{model}": serve each checkpoint)
 probes:                           # each optional; run on each arm's final model vs the base
