@@ -92,6 +92,7 @@ def test_answer_region_after_think_and_skythought():
     r"Answer: \text{73}", "Answer: 73:", "answer: 73,", "The final answer is 73.",
     "**Final Answer**\n73", "The final answer is $73$. I hope it is correct.",
     "Final Answer: $\\displaystyle 73$",
+    "Answer: `73`", "Final Answer: **`73`**", "The answer is ```73```.",   # markdown code
 ])
 def test_formatting_around_an_anchored_answer_is_stripped(pred):
     r = verify_math("73", pred)
@@ -398,6 +399,8 @@ def test_a_second_math_rule_is_one_registry_entry(monkeypatch):
     # the final choice decides, even when it names no option of the question
     ("Answer: B. Final answer: E", None), (r"\boxed{B} then \boxed{E}", None),
     ("The answer is option B.", "B"), ("ANSWER: B", "B"), ("The answer is: **B**", "B"),
+    # a code span is styling too
+    ("Answer: `C`", "C"), ("The answer is `(B)`.", "B"), ("Answer: `A` or `C`", None),
 ])
 def test_extract_choice(text, want):
     assert extract_choice(text, "ABCD") == want

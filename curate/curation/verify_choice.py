@@ -9,9 +9,10 @@ Rules, on the answer region of `curate.formats.answers` (after the closed thinki
    `\\boxed{\\textbf{(C)}}`, `\\boxed{\\text{C}}`, `\\boxed{(C) 42}`), with the boxes that
    only "or" / "and" / a comma separates from it (`\\boxed{A} or \\boxed{C}` is a hedge);
 2. else the right-most answer phrase ("answer is", "Answer:", "final answer:") followed by a
-   letter, styled or not (`**(C)**`, `$C$`, `\\text{C}`). Letters are capitals, matched
-   case-sensitively: the English article in "this answer is a direct consequence" is no
-   option, and a capital followed by more letters is a word ("Answer: All of them");
+   letter, styled or not (`**(C)**`, `$C$`, `\\text{C}`, a code span). Letters are
+   capitals, matched case-sensitively: the English article in "this answer is a direct
+   consequence" is no option, and a capital followed by more letters is a word ("Answer: All
+   of them");
 3. else a region that is only a letter (`C`, `(C)`, `**C.**`), or that ends in `(C)`.
 
 A hedge is not a choice: a box or answer phrase naming several options ("A or C", "A and B",
@@ -31,9 +32,9 @@ from curate.formats.boxed import boxes, final_boxes
 LETTERS = "ABCDEFGHIJ"
 VERIFIER = "mcq-letter/2"
 
-# Styling around a letter: markdown, math, \text-like wrappers, parentheses.
-_OPEN = r"(?:\*\*|__|\*|\$|\\\(|\\(?:text|textbf|mathrm|mathbf|textrm)\s*\{|\{|\(|\[|\s)*"
-_CLOSE = r"(?:\*\*|__|\*|\$|\\\)|\}|\)|\]|\s)*"
+# Styling around a letter: markdown (emphasis, code), math, \text-like wrappers, parentheses.
+_OPEN = r"(?:\*\*|__|\*|`|\$|\\\(|\\(?:text|textbf|mathrm|mathbf|textrm)\s*\{|\{|\(|\[|\s)*"
+_CLOSE = r"(?:\*\*|__|\*|`|\$|\\\)|\}|\)|\]|\s)*"
 _LETTER = rf"{_OPEN}([A-J])(?![A-Za-z0-9]){_CLOSE}"
 _SEP = r"\s*(?:,|/|&|\bor\b|\band\b|\bnor\b|\\text\{\s*(?:or|and|nor)\s*\})\s*"
 _HEDGE = re.compile(rf"(?:(?i:either|both|neither)\s+)?{_LETTER}(?:{_SEP}{_LETTER})+")

@@ -10,7 +10,7 @@ every area reads an answer the same way (issue 13).
   the default rule `no-answer`; under `whole-response` (P3's `math_eval_budget.py`: math-verify
   reads the whole response when no `</think>` was emitted) the whole text is the region.
 - `clean_answer(s)`: strip what surrounds an answer without being it: markdown emphasis
-  (`**73**`, `*73*`, `__73__`), math delimiters (`$...$`, `\\(...\\)`, `\\[...\\]`),
+  (`**73**`, `*73*`, `__73__`) and code spans (`` `73` ``, ```` ```73``` ````), math delimiters (`$...$`, `\\(...\\)`, `\\[...\\]`),
   `\\displaystyle`, and trailing punctuation (`.`, `,`, `:`, `;`; never `!`, a factorial).
 - `anchored_span(region)`: the text after the right-most answer phrase ("final answer is",
   "answer:", "Final Answer: **73**"), up to the end of its sentence; `None` without one.
@@ -73,8 +73,8 @@ def answer_region(text: str | None, closed: bool | None = None,
     return Region(t, "no-think")
 
 
-_EMPHASIS = (("**", "**"), ("__", "__"), ("*", "*"), ("$$", "$$"), ("$", "$"),
-             ("\\(", "\\)"), ("\\[", "\\]"))
+_EMPHASIS = (("**", "**"), ("__", "__"), ("*", "*"), ("```", "```"), ("`", "`"), ("$$", "$$"),
+             ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
 _TRAILING = re.compile(r"(?:(?<!\\)[.,:;]|\s)+$")     # not "!": 5! is a factorial
 
 
