@@ -254,6 +254,25 @@ def test_openthoughts_and_sky_t1_conversations(tmp_path, catalog):
     assert (rm["reasoning"], rm["answer_text"], rm["reference"]) == ("Two and two.", "**4**", "4")
 
 
+def test_a_users_fields_replace_the_layouts(tmp_path, catalog):
+    """--map reasoning=/answer_text= within a detected layout replaces the layout's whole
+    response (it was silently overridden by it); --map completion= replaces the layout's
+    reasoning and answer fields."""
+    sky = _jsonl(tmp_path / "sky.jsonl", [{"question": "Q", "code": ["whole"], "gt": "1",
+                                           "idx": 0, "sol": "S", "thought": "T"}])
+    for spec, want in (("reasoning=thought,answer_text=sol", ("T", "S")),
+                       ("answer_text=sol", (None, "S")),
+                       ("reasoning=code[0]", ("whole", None))):
+        r = _rows(catalog, import_file(catalog, sky, "s", kind="traces", mapping=spec)[0])[0]
+        assert (r["reasoning"], r["answer_text"] or None) == want, spec
+        assert r["prompt"] == "Q" and r["reference"] == "1"         # the layout's other fields
+    ot = _jsonl(tmp_path / "otm.jsonl", [{"problem": "2+2?", "deepseek_reasoning": "R",
+                                          "deepseek_solution": "4", "full": "<think>t</think>A",
+                                          "ground_truth_solution": "4"}])
+    r = _rows(catalog, import_file(catalog, ot, "o", kind="traces", mapping="completion=full")[0])[0]
+    assert (r["reasoning"], r["answer_text"]) == ("t", "A")
+
+
 def test_s1k_layouts(tmp_path, catalog):
     f = _jsonl(tmp_path / "s1k.jsonl", [{
         "solution": "128", "question": "How many ...?", "cot_type": "math",

@@ -501,7 +501,15 @@ def trace_rows(source, name: str, mapping: dict[str, str] | str | None = None,
             plan.detected = True
     if variant is not None:
         plan.variant = ", ".join(variant.needs)
-        plan.mapping = {**variant.fields, **user}
+        fields = dict(variant.fields)
+        # the user's own reasoning / answer fields replace the layout's whole response, and
+        # the user's whole response replaces the layout's reasoning / answer fields
+        if {"reasoning", "answer_text"} & set(user):
+            fields.pop("completion", None)
+        if "completion" in user:
+            fields.pop("reasoning", None)
+            fields.pop("answer_text", None)
+        plan.mapping = {**fields, **user}
     mapper = TraceMapper(plan.mapping, name, plan.layout,
                          transforms={k: f for k, f in (variant.transforms if variant else {}).items()
                                      if k not in user},
