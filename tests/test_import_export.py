@@ -295,3 +295,79 @@ def test_csv_answers_stay_text(tmp_path, catalog):
     f.write_text(f"prompt,answer,level\nq1,007,1\nq2,{2 ** 70},2\n")
     rows = catalog.table(import_file(catalog, f, "x")[0]).to_pylist()
     assert [r["answer"] for r in rows] == ["007", str(2 ** 70)] and rows[0]["level"] == 1
+
+
+# -- issue 14 (tester's pass): what JSON or Unicode cannot hold, and files that are not files --
+
+@pytest.mark.parametrize("row,field,reason", [
+    ('{"prompt": "q", "score": NaN}', "score", "NaN is not a JSON number"),
+    ('{"prompt": "q", "score": -Infinity}', "score", "-Infinity is not a JSON number"),
+    ('{"prompt": "q", "reference": 1e400}', "reference", "1e400 is not a JSON number"),
+    ('{"prompt": "q", "meta": {"x": [1.5, Infinity]}}', "meta.x[]", "Infinity is not"),
+    ('{"prompt": "q\\ud800"}', "prompt", "unpaired surrogate"),
+    ('{"prompt": "q", "m": {"k": ["ok", "\\udfff"]}}', "m.k[]", "unpaired surrogate"),
+    ('{"prompt": "a", "prompt": "b"}', "prompt", "key given twice"),
+    ('{"prompt": "q", "m": {"k": 1, "k": 2}}', "m.k", "key given twice"),
+])
+def test_what_json_cannot_hold_is_one_line(tmp_path, catalog, row, field, reason):
+    """NaN / Infinity / a float literal past float64 (Python reads them; they would be stored
+    as nan or inf, a gold answer as "inf"), unpaired surrogate escapes (not UTF-8: a traceback
+    when hashed or stored) and a key given twice (silently the last): row, field, nothing
+    registered; --skip-bad sets the row aside; generate's prompt reader says the same."""
+    f = _lines(tmp_path / "j.jsonl", [{"prompt": "ok"}, row, {"prompt": "ok2"}])
+    with pytest.raises(BadInput, match=rf"j.jsonl:2: .*{re.escape(reason)}.*'{re.escape(field)}'"):
+        import_file(catalog, f, "x")
+    assert catalog.ls() == []
+    ref, rejects, _ = import_file(catalog, f, "x", skip_bad=True)
+    assert ref.rows == 2 and catalog.get(rejects.spec)[0]["field"] == field
+    from curate.corpora.prompts import load_prompts
+
+    with pytest.raises(BadInput, match=rf"j.jsonl:2: .*{re.escape(reason)}.*'{re.escape(field)}'"):
+        load_prompts(f, catalog)
+    g = tmp_path / "j.json"
+    g.write_text("[" + row + "]")
+    with pytest.raises(BadInput, match=rf"j.json:1: .*{re.escape(reason)}"):
+        import_file(catalog, g, "y")
+
+
+def test_finite_floats_and_paired_surrogates_still_import(tmp_path, catalog):
+    f = _lines(tmp_path / "ok.jsonl", ['{"prompt": "smile \\ud83d\\ude00", "s": 1.7976931348623157e308}',
+                                       '{"prompt": "b", "s": -0.0}'])
+    rows = catalog.table(import_file(catalog, f, "x")[0]).to_pylist()
+    assert rows[0]["prompt"] == "smile \U0001F600" and rows[0]["s"] == 1.7976931348623157e308
+
+
+def test_a_byte_order_mark_opens_a_jsonl_or_json_file(tmp_path, catalog):
+    f = tmp_path / "bom.jsonl"
+    f.write_bytes(b"\xef\xbb\xbf" + b'{"prompt": "a"}\n{"prompt": "b"}\n')
+    assert import_file(catalog, f, "x")[0].rows == 2
+    g = tmp_path / "bom.json"
+    g.write_bytes(b"\xef\xbb\xbf" + b'[{"prompt": "a"}]')
+    assert import_file(catalog, g, "y")[0].rows == 1
+    h = tmp_path / "mid.jsonl"
+    h.write_bytes(b'{"prompt": "a"}\n\xef\xbb\xbf{"prompt": "b"}\n')
+    with pytest.raises(BadInput, match="mid.jsonl:2: malformed JSON .*byte order mark"):
+        import_file(catalog, h, "z")
+
+
+def test_files_that_are_not_files_are_named(tmp_path, catalog):
+    """A FIFO (reading it would block), a device (/dev/zero never ends), a link loop and a
+    broken link are each named for what they are, before anything is read."""
+    import os
+
+    from curate.corpora.prompts import load_prompts
+
+    os.mkfifo(tmp_path / "fifo.jsonl")
+    (tmp_path / "zero.jsonl").symlink_to("/dev/zero")
+    (tmp_path / "loop.jsonl").symlink_to("loop2.jsonl")
+    (tmp_path / "loop2.jsonl").symlink_to("loop.jsonl")
+    (tmp_path / "gone.jsonl").symlink_to("nowhere.jsonl")
+    for name, what in [("fifo.jsonl", "not a regular file (a FIFO)"),
+                       ("zero.jsonl", "not a regular file (a device)"),
+                       ("loop.jsonl", "symbolic link loop"),
+                       ("gone.jsonl", "broken symbolic link (to nowhere.jsonl)")]:
+        with pytest.raises(BadInput, match=re.escape(f"{name}: {what}")):
+            import_file(catalog, tmp_path / name, "x")
+        with pytest.raises(BadInput, match=re.escape(f"{name}: {what}")):
+            load_prompts(str(tmp_path / name), catalog)
+    assert catalog.ls() == []

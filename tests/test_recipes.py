@@ -411,3 +411,60 @@ def test_documented_math_smoke_run_finishes(tmp_path, monkeypatch):
     final = cat.table("math-cot-20k").to_pylist()
     assert len(final) == 4 and all(x["verified"] for x in final)
     assert all(x["messages"][-1]["content"].startswith("<think>") for x in final)
+
+
+# -- issue 14 (tester's pass): every YAML file a person gives goes through the bounded reader --
+
+def _run_cli(path):
+    from typer.testing import CliRunner
+
+    from curate.cli import app
+
+    return CliRunner().invoke(app, ["run", str(path)])
+
+
+@pytest.mark.parametrize("name,content,match", [
+    ("deep.yaml", "x: " + "[" * 20000 + "]" * 20000 + "\nsteps: []\n", "YAML nested too deeply"),
+    ("map.yaml", "x: " + "{a: " * 5000 + "1" + "}" * 5000 + "\n", "YAML nested too deeply"),
+    ("utf.yaml", b"name: x\nsteps: []\n# \xff\n", "not valid UTF-8"),
+    ("nul.yaml", "name: x\nsteps: []\n\x00\n", r"nul.yaml:3: invalid YAML: character U\+0000"),
+    ("bell.yaml", "name: x\x07\nsteps: []\n", r"bell.yaml:1: invalid YAML: character U\+0007"),
+    ("exp.yaml", "kind: experiment\n" + BOMB, r"exp.yaml:\d+: YAML aliases expand"),
+    ("arms.yaml", "a: &a [*a]\narms: [*a]\n", r"arms.yaml:1: a YAML alias refers to itself"),
+])
+def test_recipe_and_experiment_files_are_read_with_bounds(tmp_path, home, name, content, match):
+    """`curate run` first asks whether the file is an experiment: that read, and the
+    experiment loader's, went through plain yaml.safe_load (a traceback for deep nesting,
+    bad UTF-8 or a NUL; an alias bomb expanded by the experiment loader's copy)."""
+    p = tmp_path / name
+    p.write_bytes(content if isinstance(content, bytes) else content.encode())
+    r = _run_cli(p)
+    assert isinstance(r.exception, BadInput), r.exception
+    assert re.search(match, str(r.exception)), str(r.exception)
+
+
+def test_recipe_paths_that_are_not_files(tmp_path, home):
+    """A FIFO would block the reader forever, /dev/zero would fill memory; a link loop is
+    not 'no such file'."""
+    import os
+
+    os.mkfifo(tmp_path / "fifo.yaml")
+    (tmp_path / "zero.yaml").symlink_to("/dev/zero")
+    (tmp_path / "loop.yaml").symlink_to("loop.yaml")
+    (tmp_path / "dir.yaml").mkdir()
+    for name, what in [("fifo.yaml", "not a regular file (a FIFO)"),
+                       ("zero.yaml", "not a regular file (a device)"),
+                       ("loop.yaml", "symbolic link loop"),
+                       ("dir.yaml", "is a directory, not a YAML file")]:
+        r = _run_cli(tmp_path / name)
+        assert isinstance(r.exception, BadInput) and what in str(r.exception), r.exception
+
+
+def test_experiment_set_values_are_bounded():
+    from curate.curation.recipes import parse_value
+
+    bomb = "[&a [x,x,x,x,x,x,x,x,x,x], &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a], " \
+           "&c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b], &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c], " \
+           "&e [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d], [*e,*e,*e,*e,*e,*e,*e,*e,*e,*e]]"
+    assert parse_value(bomb) == bomb          # text, as any value that is not YAML
+    assert parse_value("[10, 20]") == [10, 20]

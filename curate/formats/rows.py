@@ -12,6 +12,11 @@ What a row may hold (checked per row, so `skip_bad` can set one bad row aside):
   some rows and text in others is read as text ("12", "\\frac{1}{2}"), and every other mix
   (text and object, number and list, two different types inside one list or one nested
   field) is an error naming the field's path (`meta.source`, `tags[]`);
+- only what JSON and Unicode allow, kept as written: `NaN`, `Infinity` and a number too large
+  for a float (`1e400`, read as infinity) are errors naming the field (Python's `json` takes
+  them; they would be stored as nan / inf, a gold answer as the text "nan"); a key given twice
+  in one object is an error (JSON parsers keep only the last, silently); text with an unpaired
+  surrogate escape (`"\\ud800"`) is not Unicode and cannot be stored as UTF-8;
 - the answer-like fields (`TEXT_FIELDS`: reference, answer, id, ...) are always text, so the
   gold `12` and the gold `"12"` are the same answer.
 Row numbers are JSONL line numbers, JSON list positions (from 1), Parquet row positions (from
@@ -20,7 +25,10 @@ Row numbers are JSONL line numbers, JSON list positions (from 1), Parquet row po
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,6 +74,61 @@ class ImportResult:
     as_text: list[str] = field(default_factory=list)   # fields of mixed number/text, read as text
 
 
+class _NotJSONNumber(float):
+    """A number JSON cannot hold (NaN, Infinity, a literal beyond float64), kept as written so
+    that the row check can name its field."""
+
+    def __new__(cls, text: str):
+        v = float("nan") if text.lstrip("-+").lower().startswith("nan") else \
+            float("-inf") if text.startswith("-") else float("inf")
+        obj = super().__new__(cls, v)
+        obj.text = text
+        return obj
+
+
+class _TwiceKeyed(dict):
+    """An object that gave a key twice (the last value is kept, as `json` does); `twice`
+    names the key, so the row check can report it."""
+    twice: str = ""
+
+
+def _parse_float(text: str) -> float:
+    v = float(text)
+    return _NotJSONNumber(text) if v in (float("inf"), float("-inf")) else v
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict:
+    d = dict(pairs)
+    if len(d) == len(pairs):
+        return d
+    seen: set[str] = set()
+    twice = next(k for k, _ in pairs if k in seen or seen.add(k))
+    d = _TwiceKeyed(d)
+    d.twice = twice
+    return d
+
+
+_DECODER = json.JSONDecoder(parse_float=_parse_float, parse_constant=_NotJSONNumber,
+                            object_pairs_hook=_pairs)
+
+
+def json_loads(text: str) -> Any:
+    """`json.loads` that marks what JSON cannot faithfully hold (NaN / Infinity / overflowing
+    numbers, keys given twice) for `shape_of` to report with the field's path."""
+    return _DECODER.decode(text)
+
+
+def _not_unicode(text: str) -> bool:
+    """Whether `text` holds an unpaired surrogate (from a `\\udXXX` escape): not storable."""
+    if text.isascii():
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def _type_name(v: Any) -> str:
     return {bool: "bool", int: "int", float: "float", str: "string", list: "list",
             dict: "object"}.get(type(v), type(v).__name__)
@@ -95,8 +158,14 @@ def shape_of(v: Any, path: str = "", depth: int = 0, lists: bool = True) -> Any:
                              path)
         return "int"
     if isinstance(v, float):
+        if type(v) is _NotJSONNumber:
+            raise ShapeError(f"{v.text} is not a JSON number (write null, or a string to keep "
+                             "it)", path)
         return "float"
     if isinstance(v, str):
+        if _not_unicode(v):
+            raise ShapeError("text with an unpaired surrogate escape (\\ud800-\\udfff) is not "
+                             "valid Unicode", path)
         return "string"
     if depth >= MAX_DEPTH and isinstance(v, (list, dict)):
         raise ShapeError(f"nested deeper than {MAX_DEPTH} levels", path)
@@ -114,14 +183,34 @@ def shape_of(v: Any, path: str = "", depth: int = 0, lists: bool = True) -> Any:
                                  f"{_shape_name(s)})", e.path) from None
         return ("list", item)
     if isinstance(v, dict):
+        if type(v) is _TwiceKeyed:
+            raise ShapeError("key given twice in one object (JSON keeps only the last)",
+                             f"{path}.{v.twice}" if path else v.twice)
+        for k in v:
+            if _not_unicode(str(k)):
+                raise ShapeError("a key with an unpaired surrogate escape is not valid Unicode",
+                                 path or None)
         return ("object", {str(k): shape_of(x, f"{path}.{k}" if path else str(k), depth + 1,
                                             lists) for k, x in v.items()})
     return "other"
 
 
+def _row_keys_problem(row: dict[str, Any]) -> tuple[str, str | None] | None:
+    if type(row) is _TwiceKeyed:
+        return "key given twice in one object (JSON keeps only the last)", row.twice
+    for k in row:
+        if _not_unicode(str(k)):
+            return "a field name with an unpaired surrogate escape is not valid Unicode", None
+    return None
+
+
 def value_problem(row: dict[str, Any]) -> tuple[str, str] | None:
-    """(reason, field path) when a value of `row` nests past MAX_DEPTH or holds an integer
-    outside int64 (the checks that do not depend on other rows), else None."""
+    """(reason, field path) when a value of `row` nests past MAX_DEPTH, holds an integer
+    outside int64 or something JSON cannot faithfully hold (NaN, Infinity, a key given twice,
+    an unpaired surrogate): the checks that do not depend on other rows; else None."""
+    bad = _row_keys_problem(row)
+    if bad:
+        return bad
     try:
         for k, v in row.items():
             shape_of(v, str(k), lists=False)
@@ -206,6 +295,9 @@ def _check_row(row: Any, kind: str) -> tuple[str, str | None] | None:
     """None if the row has what its kind needs and known fields have their types."""
     if not isinstance(row, dict):
         return f"expected a JSON object, got {_type_name(row)}", None
+    bad = _row_keys_problem(row)
+    if bad:
+        return bad
     if "prompt" not in row:
         for alias in PROMPT_ALIASES[1:]:
             if isinstance(row.get(alias), str):
@@ -219,6 +311,8 @@ def _check_row(row: Any, kind: str) -> tuple[str, str | None] | None:
         want = KNOWN_TYPES.get(k)
         if v is None or not want:
             continue
+        if type(v) is _NotJSONNumber:
+            return f"{v.text} is not a JSON number (write null, or a string to keep it)", k
         if not (isinstance(v, want) and not (isinstance(v, bool) and bool not in want)):
             return (f"wrong type: {_type_name(v)}, expected "
                     f"{' or '.join(_type_name(t()) for t in want)}"), k
@@ -229,8 +323,10 @@ def _check_row(row: Any, kind: str) -> tuple[str, str | None] | None:
 
 def _loads(text: str) -> tuple[Any, str | None]:
     try:
-        return json.loads(text), None
+        return json_loads(text), None
     except json.JSONDecodeError as e:
+        if text.startswith("\ufeff"):
+            return None, "malformed JSON (a byte order mark inside the file)"
         return None, f"malformed JSON ({e.msg} at column {e.colno})"
     except RecursionError:
         return None, f"JSON nested deeper than {MAX_DEPTH} levels"
@@ -245,6 +341,8 @@ def _jsonl_rows(path: Path, max_row_bytes: int) -> Iterator[tuple[int, Any, str 
             if not raw:
                 break
             lineno += 1
+            if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]      # a UTF-8 byte order mark opens the file (as CSV allows)
             if len(raw) > max_row_bytes and not raw.endswith(b"\n"):
                 # skip the rest of an oversized line without holding it in memory
                 while raw and not raw.endswith(b"\n"):
@@ -264,7 +362,7 @@ def _jsonl_rows(path: Path, max_row_bytes: int) -> Iterator[tuple[int, Any, str 
 
 def _json_rows(path: Path, max_row_bytes: int) -> Iterator[tuple[int, Any, str | None]]:
     try:
-        doc = json.loads(path.read_bytes().decode("utf-8"))
+        doc = json_loads(path.read_bytes().decode("utf-8-sig"))
     except UnicodeDecodeError as e:
         raise BadInput(f"not valid UTF-8 (byte {e.start})", file=str(path)) from None
     except json.JSONDecodeError as e:
@@ -337,23 +435,36 @@ def _csv_header(path: Path, delimiter: str) -> list[str]:
         return next(csv.reader(f, delimiter=delimiter), [])
 
 
-def check_file(path: str | Path) -> Path:
-    """`path` as a readable, non-empty file, else a one-line BadInput saying what it is."""
+def check_file(path: str | Path, empty_ok: bool = False) -> Path:
+    """`path` as a readable regular file (non-empty unless `empty_ok`), else a one-line
+    BadInput saying what it is instead: missing, a directory, a broken symbolic link or a link
+    loop, a FIFO, device or socket (which could block or never end), unreadable, empty."""
     path = Path(path)
-    if path.is_dir():
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise BadInput("symbolic link loop", file=str(path)) from None
+        if e.errno in (errno.ENOENT, errno.ENOTDIR):
+            if os.path.islink(path):
+                raise BadInput(f"broken symbolic link (to {os.readlink(path)})",
+                               file=str(path)) from None
+            raise BadInput("no such file", file=str(path)) from None
+        raise BadInput(f"cannot read ({e.strerror or type(e).__name__})", file=str(path)) from None
+    if stat.S_ISDIR(st.st_mode):
         raise BadInput("is a directory, not a file (for a dataset folder use hf:PATH)",
                        file=str(path))
-    if not path.exists():
-        raise BadInput("no such file", file=str(path))
-    if not path.is_file():
-        raise BadInput("not a regular file", file=str(path))
+    if not stat.S_ISREG(st.st_mode):
+        what = ("a FIFO" if stat.S_ISFIFO(st.st_mode) else "a device" if
+                stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else
+                "a socket" if stat.S_ISSOCK(st.st_mode) else "a special file")
+        raise BadInput(f"not a regular file ({what})", file=str(path))
     try:
-        empty = path.stat().st_size == 0
         with open(path, "rb"):
             pass
     except OSError as e:
         raise BadInput(f"cannot read ({e.strerror or type(e).__name__})", file=str(path)) from None
-    if empty:
+    if st.st_size == 0 and not empty_ok:
         raise BadInput("empty file", file=str(path))
     return path
 
@@ -415,9 +526,12 @@ def _raw(row: Any) -> str:
     if row is None:
         return ""
     try:
-        return json.dumps(row, ensure_ascii=False, default=str)[:1000]
+        text = json.dumps(row, ensure_ascii=False, default=str)
+        if _not_unicode(text):     # an unpaired surrogate: keep it as its escape
+            text = json.dumps(row, default=str)
+        return text[:1000]
     except (RecursionError, ValueError):
-        return repr(row)[:1000]
+        return ascii(row)[:1000]
 
 
 def collect(source: Iterator[tuple[int, Any, str | None]], where: str, kind: str,

@@ -88,7 +88,12 @@ def loads(text: str, source: str = "<yaml>") -> Any:
     and the line."""
     if len(text.encode("utf-8", errors="replace")) > MAX_BYTES:
         raise BadInput(f"YAML document larger than {MAX_BYTES // 1024} KB", file=source)
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)     # the reader refuses control characters (NUL, ...) here
+    except yaml.reader.ReaderError as e:
+        line = text.count("\n", 0, e.position) + 1
+        raise BadInput(f"invalid YAML: character U+{e.character:04X} is not allowed",
+                       file=source, row=line) from None
     try:
         node = loader.get_single_node()
         if node is None:
@@ -105,13 +110,13 @@ def loads(text: str, source: str = "<yaml>") -> Any:
 
 
 def load(path: str | Path) -> Any:
-    """Read and parse a YAML file (see `loads`); a missing, oversized, non-UTF-8 or directory
-    path is a one-line BadInput."""
-    p = Path(path)
-    if p.is_dir():
-        raise BadInput("is a directory, not a YAML file", file=str(p))
-    if not p.is_file():
-        raise BadInput("no such file", file=str(p))
+    """Read and parse a YAML file (see `loads`); a missing, oversized or non-UTF-8 file, a
+    directory, FIFO, device or link loop is a one-line BadInput (`rows.check_file`)."""
+    from curate.formats.rows import check_file
+
+    if Path(path).is_dir():
+        raise BadInput("is a directory, not a YAML file", file=str(path))
+    p = check_file(path, empty_ok=True)
     if p.stat().st_size > MAX_BYTES:
         raise BadInput(f"YAML document larger than {MAX_BYTES // 1024} KB", file=str(p))
     try:
