@@ -145,3 +145,35 @@ def test_check_cli_exit_status_and_json(damaged):
         [("damaged", ref.spec)]
     r = _cli(cat.home, "catalog", "check", "--deep")
     assert r.returncode == 1 and "damaged" in r.stdout and "1 problems" in r.stdout
+
+
+def test_reads_outside_catalog_table_name_the_damage_too(damaged, tmp_path):
+    """Readers that open stored files themselves: the datatrove executors' units (in the driver
+    and in each task: 'task did not finish, run again' before) and the dashboard's row pages
+    (DuckDB over the files: a traceback before) say which file of which version is damaged."""
+    from curate.curation.executors.units import plan_units, read_unit
+    from curate.dashboard import rows as dash_rows
+
+    cat, ref, part = damaged
+    (unit,) = plan_units([part])
+    with pytest.raises(IntegrityError, match=rf"{ref.spec}: file .*part-00000.parquet is damaged"):
+        list(read_unit(unit, None, 100))
+    with pytest.raises(IntegrityError, match=rf"{ref.spec}: file .*part-00000.parquet is damaged"):
+        dash_rows.page_of_rows(cat, "tr", 0, 10)
+    footer = tmp_path / "f"
+    (footer / "tr" / ref.version).mkdir(parents=True)
+    bad = footer / "tr" / ref.version / "part-00000.parquet"
+    bad.write_bytes(part.read_bytes()[:-12] + b"\0" * 12)          # the footer itself rotted
+    with pytest.raises(IntegrityError, match=rf"tr@{ref.version}: file .*part-00000.parquet"):
+        plan_units([bad])
+    r = _cli(cat.home, "verify", "tr", "--name", "v", "--executor", "local", "--workers", "1",
+             "--tasks", "1")
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr[-2000:]
+    last = r.stderr.strip().splitlines()[-1]
+    assert ref.spec in last and "is damaged" in last and "run again" not in last.lower(), last
+    from curate.dashboard import write_dashboard
+
+    out = write_dashboard(cat, tmp_path / "report")
+    page = next(p for p in Path(out).parent.glob("ds-tr-*.html") if "-p" not in p.name)
+    assert "rows are not shown" in page.read_text() and "is damaged" in page.read_text()
+    assert [r["name"] for r in cat.ls()] == ["tr"]

@@ -16,7 +16,7 @@ from typing import Any
 import duckdb
 
 from curate.dashboard.format import loads
-from curate.errors import CurateError
+from curate.errors import CurateError, IntegrityError
 from curate.record import split_think
 
 PROMPT_KEYS = ("prompt", "problem", "question", "input", "instruction")
@@ -35,21 +35,41 @@ def _files(catalog, spec: str) -> list[str]:
 def _columns(files: list[str]) -> list[str]:
     import pyarrow.parquet as pq
 
-    return list(pq.read_schema(files[0]).names) if files else []
+    if not files:
+        return []
+    try:
+        return list(pq.read_schema(files[0]).names)
+    except (OSError, ValueError) as e:      # pyarrow's errors are OSError / ValueError kinds
+        raise _damaged(files[:1], e) from None
 
 
 def _sql_list(files: list[str]) -> str:
     return "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
 
 
-def _fetch(query: str) -> list[dict[str, Any]]:
+def _fetch(query: str, files: list[str] | None = None) -> list[dict[str, Any]]:
+    """Run `query` over stored files; a file that fails to decode (bit rot that kept its size
+    and mtime, so the quick check passed) is an IntegrityError naming the version and file."""
     con = duckdb.connect()
     try:
         cur = con.execute(query)
         cols = [d[0] for d in cur.description]
         return [dict(zip(cols, r)) for r in cur.fetchall()]
+    except duckdb.Error as e:
+        if not files:
+            raise
+        raise _damaged(files, e) from None
     finally:
         con.close()
+
+
+def _damaged(files: list[str], error: Exception) -> IntegrityError:
+    from curate.catalog.catalog import damage_message
+
+    text = str(error)
+    path = Path(next((f for f in files if f in text), files[0]))
+    return IntegrityError(damage_message(f"{path.parent.parent.name}@{path.parent.name}", path,
+                                         error))
 
 
 def page_of_rows(catalog, spec: str, offset: int, limit: int) -> list[dict[str, Any]]:
@@ -58,7 +78,7 @@ def page_of_rows(catalog, spec: str, offset: int, limit: int) -> list[dict[str, 
     if not files:
         return []
     rows = _fetch(f"SELECT * FROM read_parquet({_sql_list(files)}) LIMIT {int(limit)} "
-                  f"OFFSET {int(offset)}")
+                  f"OFFSET {int(offset)}", files)
     return [display_row(r) for r in rows]
 
 
@@ -70,16 +90,16 @@ def dropped_by_step(catalog, child: str, parent: str, limit: int,
     if kept_aside:
         files = _files(catalog, kept_aside)
         src = f"read_parquet({_sql_list(files)})"
-        n = _fetch(f"SELECT count(*) AS n FROM {src}")[0]["n"]
-        rows = _fetch(f"SELECT * FROM {src} LIMIT {int(limit)}")
+        n = _fetch(f"SELECT count(*) AS n FROM {src}", files)[0]["n"]
+        rows = _fetch(f"SELECT * FROM {src} LIMIT {int(limit)}", files)
         return n, [display_row(r, dropped=True) for r in rows]
     pfiles, cfiles = _files(catalog, parent), _files(catalog, child)
     if not pfiles or "id" not in _columns(pfiles) or "id" not in _columns(cfiles):
         return 0, []
     anti = (f"FROM read_parquet({_sql_list(pfiles)}) p WHERE p.id NOT IN "
             f"(SELECT id FROM read_parquet({_sql_list(cfiles)}) WHERE id IS NOT NULL)")
-    n = _fetch(f"SELECT count(*) AS n {anti}")[0]["n"]
-    rows = _fetch(f"SELECT p.* {anti} LIMIT {int(limit)}") if n else []
+    n = _fetch(f"SELECT count(*) AS n {anti}", pfiles + cfiles)[0]["n"]
+    rows = _fetch(f"SELECT p.* {anti} LIMIT {int(limit)}", pfiles + cfiles) if n else []
     return n, [display_row(r, dropped=True) for r in rows]
 
 

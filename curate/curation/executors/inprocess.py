@@ -30,7 +30,13 @@ BATCH_ROWS = 2048
 
 def input_schema(catalog, ref) -> pa.Schema:
     """The version's Arrow schema (from its first file's footer; reads no rows)."""
-    return pq.ParquetFile(catalog.files(ref)[0]).schema_arrow
+    from curate.curation.executors.units import damaged
+
+    f = catalog.files(ref)[0]
+    try:
+        return pq.ParquetFile(f).schema_arrow
+    except (OSError, pa.ArrowException) as e:
+        raise damaged(f, e) from None
 
 
 def no_rows_left(step: str, output: str, n_in: int, dropped_counts: dict[str, int]) -> CurateError:

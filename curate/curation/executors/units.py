@@ -4,6 +4,10 @@ A unit knows its file, row group, slice and the global index of its first row, s
 read it alone and an op can number rows as the whole dataset does. Tasks take contiguous runs
 of units; each unit's output is a file named by the unit's index, so the outputs concatenated
 in unit order are the rows in input order whatever the number of tasks.
+
+A stored file that fails to decode (bit rot that kept size and mtime) is an IntegrityError
+naming the version and file, in the driver and in a task (which reports it as the user's
+error), never "task did not finish, run again".
 """
 
 from __future__ import annotations
@@ -14,6 +18,16 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+
+def damaged(path: str | Path, error: BaseException):
+    """The IntegrityError for a stored file (store/NAME/VERSION/part-*.parquet) that failed
+    to read: re-hashed against its manifest, naming the version and the file."""
+    from curate.catalog.catalog import damage_message
+    from curate.errors import IntegrityError
+
+    p = Path(path)
+    return IntegrityError(damage_message(f"{p.parent.parent.name}@{p.parent.name}", p, error))
 
 
 @dataclass(frozen=True)
@@ -36,7 +50,10 @@ def plan_units(files: list[Path | str], min_units: int = 1) -> list[Unit]:
     groups = []
     row0 = 0
     for f in files:
-        md = pq.ParquetFile(f).metadata
+        try:
+            md = pq.ParquetFile(f).metadata
+        except (OSError, pa.ArrowException) as e:
+            raise damaged(f, e) from None
         for rg in range(md.num_row_groups):
             n = md.row_group(rg).num_rows
             if n:
@@ -66,11 +83,23 @@ def task_units(units: list[Unit], rank: int, world_size: int) -> list[Unit]:
 
 
 def read_unit(unit: Unit, columns: list[str] | None, batch_rows: int) -> Iterator[pa.RecordBatch]:
-    """The unit's rows as batches of at most `batch_rows` rows."""
-    with pq.ParquetFile(unit.file) as pf:
+    """The unit's rows as batches of at most `batch_rows` rows (IntegrityError for a file
+    that fails to decode)."""
+    try:
+        pf = pq.ParquetFile(unit.file)
+    except (OSError, pa.ArrowException) as e:
+        raise damaged(unit.file, e) from None
+    with pf:
         skip, left = unit.start, unit.rows
-        for b in pf.iter_batches(batch_size=batch_rows, row_groups=[unit.row_group],
-                                 columns=columns, use_threads=False):
+        batches = pf.iter_batches(batch_size=batch_rows, row_groups=[unit.row_group],
+                                  columns=columns, use_threads=False)
+        while True:
+            try:
+                b = next(batches, None)
+            except (OSError, pa.ArrowException) as e:
+                raise damaged(unit.file, e) from None
+            if b is None:
+                return
             if skip >= b.num_rows:
                 skip -= b.num_rows
                 continue

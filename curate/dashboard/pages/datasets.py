@@ -11,7 +11,7 @@ from curate.dashboard.charts import bars
 from curate.dashboard.graph import svg
 from curate.dashboard.pages.lineage import catalog_graph, neighbourhood
 from curate.dashboard.site import Card, Page, dataset_href
-from curate.errors import CurateError
+from curate.errors import CurateError, IntegrityError
 
 NAV = ("Datasets", "datasets.html")
 CARD_MAX_ROWS = 200_000  # versions without a stored card get the export card up to this size
@@ -147,6 +147,12 @@ def version_pages(site, r: dict[str, Any]):
                 "started": x["started"], "_href": f"run-{x['id']}.html"}
                for x in data.runs(site) if spec in (x["inputs"] or [])]
     ok = rows.version_files_exist(site.catalog, spec)
+    first_rows, damage = [], None
+    if ok:
+        try:   # bytes rotted with size and mtime kept pass the quick check; reading tells
+            first_rows = rows.page_of_rows(site.catalog, spec, 0, PAGE_ROWS)
+        except IntegrityError as e:
+            ok, damage = False, str(e)
     n_pages = min(MAX_PAGES, max(1, -(-int(r["rows"]) // PAGE_ROWS)))
     links = [(str(i + 1), f"{base}.html" if i == 0 else f"{base}-p{i + 1}.html")
              for i in range(n_pages)]
@@ -155,7 +161,8 @@ def version_pages(site, r: dict[str, Any]):
     reasons = counts.get("dropped") if isinstance(counts.get("dropped"), dict) else {}
     ctx = {"ds": r, "edge": e0, "parents": [e["parent"] for e in edges if e["parent"]],
            "chain": step_chain(site, spec), "children": children, "used_by": used_by,
-           "files_ok": ok, "drops": drops, "page_links": links, "page_size": PAGE_ROWS,
+           "files_ok": ok, "damage": damage, "drops": drops, "page_links": links,
+           "page_size": PAGE_ROWS,
            "reason_bars": bars(sorted(reasons.items(), key=lambda kv: -kv[1])[:12],
                                colour="#dc2626") if reasons else None,
            "stats": {k: v for k, v in (r.get("stats") or {}).items()
@@ -163,7 +170,7 @@ def version_pages(site, r: dict[str, Any]):
     title = f"{r['name']}@{r['version'][:12]}"
     ctx["card_md"], ctx["card_source"] = card_markdown(site, r) if ok else (None, "")
     for i, (_, href) in enumerate(links):
-        page_rows = rows.page_of_rows(site.catalog, spec, i * PAGE_ROWS, PAGE_ROWS) if ok else []
+        page_rows = first_rows if i == 0 else _page_or_nothing(site, spec, i) if ok else []
         graph = svg(catalog_graph(site, only=neighbourhood(site, spec))) if i == 0 else None
         yield Page(href, title, "dataset.html",
                    {**ctx, "rows": page_rows, "page_index": i, "first_row": i * PAGE_ROWS,
@@ -175,6 +182,13 @@ def version_pages(site, r: dict[str, Any]):
             yield Page(href, f"{title}: dropped by {d['step']}", "dropped.html",
                        {**ctx, "drop": d, "rows": d["pages"][j], "page_index": j},
                        section=NAV[0])
+
+
+def _page_or_nothing(site, spec: str, i: int) -> list[dict[str, Any]]:
+    try:
+        return rows.page_of_rows(site.catalog, spec, i * PAGE_ROWS, PAGE_ROWS)
+    except IntegrityError:
+        return []
 
 
 def _drop_sections(site, spec: str, edges, base: str) -> list[dict[str, Any]]:
