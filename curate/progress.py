@@ -68,7 +68,15 @@ def human_time(seconds: float | None) -> str:
 
 
 def _rate(r: float) -> str:
-    return f"{r:,.1f}/s" if r < 100 else f"{r:,.0f}/s"
+    """Items per second, readable at every speed: 1,234/s, 12.3/s, 0.25/s, and for work slower
+    than one item in 10 s the time each takes ('1 per 22s'), never '0.0/s'."""
+    if r >= 100:
+        return f"{r:,.0f}/s"
+    if r >= 1:
+        return f"{r:,.1f}/s"
+    if r >= 0.1:
+        return f"{r:.2f}/s"
+    return f"1 per {human_time(1 / r)}" if r > 0 else "?/s"
 
 
 @dataclass

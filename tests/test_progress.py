@@ -8,6 +8,8 @@ import io
 import re
 import time
 
+import pytest
+
 
 def _log_progress(monkeypatch, interval="0.1"):
     monkeypatch.setenv("CURATE_PROGRESS", "log")
@@ -54,7 +56,7 @@ def test_resumed_work_does_not_inflate_the_rate(monkeypatch):
     t = _Task("generate", total=100, completed=90, base=90)
     t.start -= 10.0
     t.completed = 95
-    assert "0.5/s" in t.line() and "ETA 10s" in t.line()
+    assert "0.50/s" in t.line() and "ETA 10s" in t.line()
 
 
 def test_off_and_track(monkeypatch):
@@ -165,3 +167,17 @@ def test_cli_quiet_by_default_verbose_with_v(tmp_path):
 
     assert "Writing model shards" not in run("train", "tiny-model", str(tmp_path / "a"))
     assert "Writing model shards" in run("train", "tiny-model", str(tmp_path / "b"), "-v")
+
+
+@pytest.mark.parametrize("rate,shown", [(1234.4, "1,234/s"), (12.34, "12.3/s"), (1.0, "1.0/s"),
+                                        (0.25, "0.25/s"), (0.1, "0.10/s"),
+                                        (1 / 22, "1 per 22s"), (1 / 95, "1 per 1m35s"),
+                                        (0.0, "?/s")])
+def test_rate_is_readable_at_every_speed(rate, shown):
+    """A training step every 20 s was '0.0/s' (and 0.05/s looked like nothing moved)."""
+    from curate.progress import _rate, _Task
+
+    assert _rate(rate) == shown
+    t = _Task("train sft", total=20, completed=2)
+    t.start -= 44.0
+    assert "1 per 22s" in t.line(now=t.start + 44.0) and "0.0/s" not in t.line()
