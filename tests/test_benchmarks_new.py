@@ -179,6 +179,25 @@ def test_hexphi_judged_by_transformers_serve(bench_dir, tiny_judge, home):
     assert [d["judge_score"] for d in details] == [5, 5], details
     assert head == extra["asr"] == 1.0 and all(r["correct"] for r in rows)
     assert details[0]["judge"] == f"transformers:{tiny_judge}"
+    assert details[0]["judge_max_tokens"] == judges.JUDGE_MAX_TOKENS == 4096
+
+
+@pytest.mark.parametrize("budget", ["0", "-5"])
+def test_judge_budget_below_one_is_one_line(bench_dir, home, budget):
+    from curate.cli import app
+    from curate.errors import BadInput
+
+    with pytest.raises(BadInput, match="at least 1"):
+        judges.hexphi_verdicts("unused", ["i"], ["a"], int(budget))
+    r = CliRunner().invoke(app, ["eval", "some/model", "--suite", "p3", "--judge", "x",
+                                 "--judge-max-tokens", budget])
+    assert isinstance(r.exception, BadInput)       # main() prints it as one line, exit 2
+    assert "--judge-max-tokens must be at least 1" in str(r.exception)
+    assert judges.scorer_config("hex-phi", {"judge": "openai:http://u:sekret@h/v1",
+                                            "judge_max_tokens": 7}) == \
+        {"judge": judges._safe("openai:http://u:sekret@h/v1"), "judge_max_tokens": 7}
+    assert "sekret" not in str(judges.scorer_config("hex-phi", {"judge": "openai:http://u:sekret@h/v1"}))
+    assert judges.scorer_config("math500", {"judge": "x"}) == {}
 
 
 def _tiny_reward_model(path):

@@ -100,7 +100,9 @@ def test_p1_suite_offline_gives_every_group_and_ti(setup, home, monkeypatch):
 
 def test_p3_suite_offline_gives_every_group_and_ti(setup, home, monkeypatch):
     _env(monkeypatch, setup)
-    scorers = ["--judge", str(setup["judge"]), "--truth-judge", str(setup["judge"]),
+    # an untrained judge never stops on its own: held to a few tokens per verdict
+    scorers = ["--judge", str(setup["judge"]), "--judge-max-tokens", "8",
+               "--truth-judge", str(setup["judge"]),
                "--info-judge", str(setup["judge"]), "--reward-model", str(setup["rm"])]
     runs = {m: _run(["eval", str(setup[m]), "--suite", "p3", *ARGS, *scorers])
             for m in ("base", "ft")}
@@ -111,6 +113,18 @@ def test_p3_suite_offline_gives_every_group_and_ti(setup, home, monkeypatch):
     hx = runs["ft"]["benchmarks"]["hex-phi"]
     assert hx["higher_is_better"] is False and "metric:asr" in hx
     assert runs["ft"]["benchmarks"]["alpacaeval"]["scale"] == "reward"
+    # what scored each judged benchmark is recorded with its figures
+    from curate.catalog import Catalog
+
+    cfgs = {r["benchmark"]: r["config"] for r in Catalog().sql(
+        "SELECT benchmark, config FROM evals WHERE metric = 'accuracy' AND benchmark IN "
+        "('hex-phi', 'truthfulqa', 'alpacaeval', 'math500')")}
+    cfgs = {b: json.loads(c) if isinstance(c, str) else c for b, c in cfgs.items()}
+    assert cfgs["hex-phi"]["scorers"] == {"judge": str(setup["judge"]), "judge_max_tokens": 8}
+    assert cfgs["truthfulqa"]["scorers"] == {"truth_judge": str(setup["judge"]),
+                                            "info_judge": str(setup["judge"])}
+    assert cfgs["alpacaeval"]["scorers"] == {"reward_model": str(setup["rm"])}
+    assert "scorers" not in cfgs["math500"]
     ti = _run(["probe", "ti", "--model", str(setup["ft"]), "--base", str(setup["base"]),
                "--json"])
     assert ti["ti"]["other"] is not None and ti["ti"]["non"] is not None, ti

@@ -41,6 +41,9 @@ def eval_cmd(
                                     "spec); P3: allenai/truthfulqa-truth-judge-llama2-7B."),
     info_judge: str = typer.Option(None, "--info-judge", help="TruthfulQA's informativeness "
                                    "judge; P3: allenai/truthfulqa-info-judge-llama2-7B."),
+    judge_max_tokens: int = typer.Option(None, "--judge-max-tokens", help="Tokens the "
+                                         "HEx-PHI judge may write per verdict (default "
+                                         "4096)."),
     reward_model: str = typer.Option(None, "--reward-model", help="AlpacaEval's reward model "
                                      "(a sequence-classification model folder or hub id); P3: "
                                      "allenai/Llama-3.1-8B-Instruct-RM-RB2."),
@@ -72,6 +75,10 @@ def eval_cmd(
     scorers = {k: v for k, v in (("judge", judge), ("truth_judge", truth_judge),
                                  ("info_judge", info_judge), ("reward_model", reward_model))
                if v}
+    if judge_max_tokens is not None:
+        if judge_max_tokens < 1:
+            raise BadInput(f"--judge-max-tokens must be at least 1, got {judge_max_tokens}")
+        scorers["judge_max_tokens"] = judge_max_tokens
     res = evaluate(Catalog(), target, suite, samples=samples, limit=limit,
                    max_new_tokens=max_new_tokens, temperature=temperature, teacher=teacher,
                    name=name, device=device, dtype=dtype, batch_size=batch_size,

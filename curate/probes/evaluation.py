@@ -204,6 +204,7 @@ def evaluate_model(catalog, spec: str, suite: str, *, samples: int | None = None
                              "suite": suite, "prompt": setting.prompt,
                              "verifier_failures": figs.get("verifier_failures", 0),
                              **_scoring_info(setting, items),
+                             **_scorer_info(setting, scorers or {}),
                              "train_run": train_run, **({"tags": tags} if tags else {})}
                 names = eval_metrics.metric_names(k)
                 values = {m: figs[m] for m in names}
@@ -251,6 +252,22 @@ def _scoring_info(setting: BenchSetting, items) -> dict[str, Any]:
         info["harness"] = harness.version()
         info["harness_tasks"] = sorted({it.meta["spec"] for it in items})
     return info
+
+
+def _scorer_info(setting: BenchSetting, scorers: dict[str, Any]) -> dict[str, Any]:
+    """{"scorers": {...}} for a judged or reward-scored benchmark (the judge, reward model and
+    judge budget that scored it), {} otherwise."""
+    if setting.path:
+        return {}
+    from curate.corpora.benchmarks import get_benchmark
+    from curate.probes.judges import scorer_config
+
+    try:
+        name = get_benchmark(setting.benchmark).name
+    except Exception:  # noqa: BLE001 - not in the registry
+        return {}
+    got = scorer_config(name, scorers)
+    return {"scorers": got} if got else {}
 
 
 def _headline_metric(setting: BenchSetting) -> str:
@@ -401,7 +418,9 @@ def evaluate(catalog, spec: str, suite: str, **kw) -> dict[str, Any]:
 
     `suite`: p3 | p1 | math | local:FILE[,FILE]; keywords: samples, limit, max_new_tokens,
     temperature, teacher, name, device, dtype, batch_size, include_base, scorers ({judge,
-    truth_judge, info_judge, reward_model}: specs for judged / reward-scored benchmarks),
+    truth_judge, info_judge, reward_model}: specs for judged / reward-scored benchmarks;
+    judge_max_tokens: the HEx-PHI judge's budget, default 4096; recorded in the evals rows'
+    config under `scorers`),
     skip (benchmark names), think (strip | raw, for harness tasks). Returns {model,
     suite, run_id, step, benchmarks: {name: {accuracy, pass@1, pass@k, mean_response_tokens,
     truncation_rate, outputs}}} for a model, or {evals: [...], trajectory, plot_path} for a run.
