@@ -136,14 +136,17 @@ def test_training_shows_steps_with_loss_and_no_library_noise(catalog, tmp_path, 
     tiny = build_tiny_model(tmp_path / "tiny")
     generate_countdown(catalog, "cd", 16, numbers=3, seed=0, optimal_only=True, progress=False)
     capfd.readouterr()
-    train_sft(catalog, "cd", str(tiny), tmp_path / "out",
-              SFTOptions(max_steps=3, batch_size=4, max_length=512, logging_steps=1,
-                         progress=True))
+    res = train_sft(catalog, "cd", str(tiny), tmp_path / "out",
+                    SFTOptions(max_steps=3, batch_size=4, max_length=512, logging_steps=1,
+                               learning_rate=0.02, warmup_ratio=0.0, progress=True))
     err = capfd.readouterr()
     text = err.err + err.out
     lines = [ln for ln in text.splitlines() if ln.startswith("[train sft]")]
     assert lines and lines[0] == "[train sft] started: 3 to do"
-    assert re.search(r"\[train sft\] 3/3 \(100\.0%\) .* loss [\d.]+", lines[-1]), lines[-1]
+    last = re.search(r"\[train sft\] 3/3 \(100\.0%\) .* loss ([\d.]+)", lines[-1])
+    assert last, lines[-1]
+    # the last line carries the last step's loss (it showed the step before's)
+    assert last.group(1) == f"{res['final_loss']:.4g}", (lines, res["final_loss"])
     assert "{'loss'" not in text                       # the trainer's printed log dicts
     assert not re.search(r"\b\d/3 \[\d\d:\d\d", text)   # the trainer's tqdm step bar
 

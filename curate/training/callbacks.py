@@ -145,7 +145,9 @@ class ProgressCallback(TrainerCallback):
                                       completed=state.global_step)
 
     def on_step_end(self, args, state, control, **kwargs):
-        if self.bar is not None:
+        # the last step's loss is logged after this hook: the bar completes on_train_end, so
+        # its last line carries the final loss rather than the previous log's
+        if self.bar is not None and not (state.max_steps and state.global_step >= state.max_steps):
             self.bar.update(self.task, completed=state.global_step)
 
     def on_log(self, args, state, control, logs=None, **kwargs):
