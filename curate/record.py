@@ -43,8 +43,12 @@ THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 # Sky-T1 / OpenThoughts / Bespoke-Stratos markers (the solution block is the visible answer)
 THOUGHT_OPEN, THOUGHT_CLOSE = "<|begin_of_thought|>", "<|end_of_thought|>"
 SOLUTION_OPEN, SOLUTION_CLOSE = "<|begin_of_solution|>", "<|end_of_solution|>"
-THINK_MARKERS = (THINK_OPEN, THINK_CLOSE, THOUGHT_OPEN, THOUGHT_CLOSE, SOLUTION_OPEN,
-                 SOLUTION_CLOSE)
+# Every spelling of an inline think block: `<think>` (R1, QwQ, Qwen3), `<thinking>` (Claude-style
+# and Reflection distills), `[THINK]` (Magistral), `<seed:think>` (Seed-OSS), `◁think▷` (Kimi).
+THINK_PAIRS = ((THINK_OPEN, THINK_CLOSE), ("<thinking>", "</thinking>"), ("[THINK]", "[/THINK]"),
+               ("<seed:think>", "</seed:think>"), ("\u25c1think\u25b7", "\u25c1/think\u25b7"))
+THINK_MARKERS = tuple(m for pair in THINK_PAIRS for m in pair) + (
+    THOUGHT_OPEN, THOUGHT_CLOSE, SOLUTION_OPEN, SOLUTION_CLOSE)
 
 
 def stable_json(obj: Any) -> str:
@@ -108,7 +112,8 @@ def has_think_markers(text: str | None) -> bool:
 def split_think(text: str, prefilled: bool = False) -> tuple[str | None, str, bool]:
     """Split a completion into (reasoning, answer, think_closed).
 
-    Two marker styles: an inline `<think>...</think>` block (R1, QwQ, Qwen3), and Sky-T1 /
+    Two marker styles: an inline think block (`<think>...</think>` of R1, QwQ, Qwen3, or another
+    spelling of `THINK_PAIRS`: `<thinking>`, `[THINK]`, `<seed:think>`, `◁think▷`), and Sky-T1 /
     OpenThoughts' `<|begin_of_thought|>...<|end_of_thought|>` followed by
     `<|begin_of_solution|>...<|end_of_solution|>` (the answer is the solution block). A
     completion may start inside the block (templates that prefill the opener): text before a
@@ -119,14 +124,15 @@ def split_think(text: str, prefilled: bool = False) -> tuple[str | None, str, bo
     t = text or ""
     if any(m in t for m in (THOUGHT_OPEN, THOUGHT_CLOSE, SOLUTION_OPEN)):
         return _split_thought(t)
-    open_at = t.find(THINK_OPEN)
-    close_at = t.find(THINK_CLOSE)
+    opener, closer = next(((o, c) for o, c in THINK_PAIRS if o in t or c in t), THINK_PAIRS[0])
+    open_at = t.find(opener)
+    close_at = t.find(closer)
     if close_at == -1:
         if open_at == -1:
             return (t.strip(), "", False) if prefilled and t.strip() else (None, t.strip(), True)
-        return t[open_at + len(THINK_OPEN):].strip(), "", False
-    start = open_at + len(THINK_OPEN) if 0 <= open_at < close_at else 0
-    return t[start:close_at].strip(), t[close_at + len(THINK_CLOSE):].strip(), True
+        return t[open_at + len(opener):].strip(), "", False
+    start = open_at + len(opener) if 0 <= open_at < close_at else 0
+    return t[start:close_at].strip(), t[close_at + len(closer):].strip(), True
 
 
 def _split_thought(t: str) -> tuple[str | None, str, bool]:

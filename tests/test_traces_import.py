@@ -55,6 +55,11 @@ def _marked(text):
     ("<|begin_of_thought|>R<|end_of_thought|><|begin_of_solution|>A cut", ("R", "A cut", True)),
     ("R<|end_of_thought|>\nA", ("R", "A", True)),
     ("<|begin_of_solution|>A<|end_of_solution|>", (None, "A", True)),
+    # other spellings of the think block
+    ("<thinking>R</thinking>A", ("R", "A", True)), ("R</thinking>\nA", ("R", "A", True)),
+    ("[THINK]R[/THINK]A", ("R", "A", True)), ("<seed:think>R cut off", ("R cut off", "", False)),
+    ("\u25c1think\u25b7R\u25c1/think\u25b7A", ("R", "A", True)),
+    ("<thinking>R cut off", ("R cut off", "", False)),
 ])
 def test_split_think_both_marker_styles(text, want):
     assert split_think(text) == want
@@ -422,6 +427,40 @@ def test_cot_refuses_thinking_that_never_closed(catalog):
     catalog.register("closed", [good], kind="traces")
     ref = make_variant(catalog, "closed", "cot", "closed-cot")
     assert _rows(catalog, ref)[0]["messages"][-1]["content"] == "<think>\nr\n</think>\n\nA"
+
+
+@pytest.mark.parametrize("opener,closer", [
+    ("<thinking>", "</thinking>"), ("[THINK]", "[/THINK]"), ("<seed:think>", "</seed:think>"),
+    ("\u25c1think\u25b7", "\u25c1/think\u25b7")])
+def test_other_think_spellings_are_thinking(tmp_path, catalog, opener, closer):
+    """Another spelling of the think block is split on import, stripped by nocot, and a box
+    inside a block that never closed does not verify (it did: the whole text was the answer)."""
+    from curate.curation.filters import think_closed
+    from curate.curation.verify_countdown import extract_countdown_answer
+    from curate.curation.verify_math import verify_math
+
+    f = _jsonl(tmp_path / "t.jsonl", [
+        {"id": "a", "prompt": "2+2?", "reference": "4",
+         "completion": f"{opener}maybe \\boxed{{5}}? no{closer}The answer is \\boxed{{4}}."},
+        {"id": "b", "prompt": "2+2?", "reference": "4",
+         "completion": f"{opener}so \\boxed{{4}} I guess and"}])
+    rows = {r["id"]: r for r in _rows(catalog, import_file(catalog, f, "t", kind="traces")[0])}
+    assert (rows["a"]["reasoning"], rows["a"]["answer_text"]) == ("maybe \\boxed{5}? no",
+                                                                  "The answer is \\boxed{4}.")
+    assert (rows["b"]["answer_text"], _meta(rows["b"])["think_closed"]) == ("", False)
+    whole_a = f"{opener}maybe \\boxed{{5}}? no{closer}The answer is \\boxed{{4}}."
+    assert verify_math("4", whole_a).verified is True
+    assert verify_math("5", whole_a).verified is False
+    r = verify_math("4", f"{opener}so \\boxed{{4}} I guess and")
+    assert (r.verified, r.reason) == (None, "unclosed_think")
+    assert verify_math("4", f"{opener}so \\boxed{{4}}", unclosed="whole-response").verified
+    assert think_closed(None, f"{opener}so") is False
+    assert extract_countdown_answer(f"{opener}\\boxed{{1+2}}{closer}\\boxed{{3+4}}") == "3+4"
+    # an answer_text holding the whole response: nocot strips the block
+    g = _jsonl(tmp_path / "g.jsonl", [{"id": "c", "prompt": "2+2?", "answer_text": whole_a}])
+    ref = import_file(catalog, g, "g", kind="traces")[0]
+    nocot = _rows(catalog, make_variant(catalog, ref.spec, "nocot", "g-nocot"))[0]
+    assert nocot["messages"][-1]["content"] == "The answer is \\boxed{4}."
 
 
 def test_nocot_messages_never_keep_an_inline_think_block():

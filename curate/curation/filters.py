@@ -26,6 +26,7 @@ from curate.curation import dropped as dropped_rows
 from curate.curation import tables
 from curate.curation.executors.ops import Applied, BatchOp, Finished, dropped, split
 from curate.errors import BadInput
+from curate.formats.answers import think_unclosed
 from curate.record import stable_json
 
 DEFAULTS: dict[str, Any] = {
@@ -90,7 +91,7 @@ def has_tail_loop(text: str | None, repeats: int = 4, max_period: int = 400,
 def think_closed(reasoning: str | None, answer_text: str | None) -> bool:
     """False when the thinking never closed (reasoning with no visible answer after it)."""
     ans = answer_text or ""
-    if "<think>" in ans and "</think>" not in ans:
+    if think_unclosed(ans):
         return False
     return not (reasoning and not ans.strip())
 

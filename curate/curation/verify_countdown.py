@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from curate.curation.verify_result import VerifyResult
+from curate.formats.answers import THINK_CLOSERS
 from curate.record import stable_json
 
 VERIFIER = "countdown-ast/1"
@@ -188,7 +189,8 @@ def extract_countdown_answer(text: str | None) -> str | None:
     """The equation a completion gives: the last `\\boxed{}`, else the last <answer> tag."""
     if not text:
         return None
-    after = text.rsplit("</think>", 1)[-1]
+    cut = max((text.rfind(c) + len(c) for c in THINK_CLOSERS if c in text), default=0)
+    after = text[cut:]                 # after the last closed think block, any spelling
     boxed = _last_boxed(after)
     if boxed is not None:
         return normalise_equation(boxed)

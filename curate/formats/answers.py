@@ -21,8 +21,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-THINK_CLOSERS = ("</think>", "<|end_of_thought|>")
-THINK_OPENERS = ("<think>", "<|begin_of_thought|>")
+from curate.record import THINK_PAIRS, THOUGHT_CLOSE, THOUGHT_OPEN
+
+THINK_CLOSERS = tuple(c for _, c in THINK_PAIRS) + (THOUGHT_CLOSE,)
+THINK_OPENERS = tuple(o for o, _ in THINK_PAIRS) + (THOUGHT_OPEN,)
 SOLUTION_RE = re.compile(r"<\|begin_of_solution\|>(.*?)(?:<\|end_of_solution\|>|$)", re.S)
 UNCLOSED_RULES = ("no-answer", "whole-response")
 
