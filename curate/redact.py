@@ -8,7 +8,8 @@
 - `Authorization:` / `Proxy-Authorization:` header values and `Bearer` / `Basic` credentials;
 - token shapes: Hugging Face `hf_...`, OpenAI-style `sk-...`, GitHub `ghp_...`/`github_pat_...`,
   Slack `xox?-...`, AWS access key ids, Groq `gsk_...`;
-- values of secret-named query parameters and fields (`api_key=`, `token=`, `"password": ...`).
+- values of query parameters whose name holds a secret word (`?key=`, `?auth=`, `&sig=`,
+  `X-Amz-Signature=`, `?access_token=`) and of secret-named fields (`"password": ...`).
 
 Error texts, URLs, teacher specs, run configs and errors, lineage parameters, request-cache
 failures and printed errors all pass through it (`scrub_obj` for nested data).
@@ -31,6 +32,10 @@ _registered: set[str] = set()
 _KEY_NAMES = (r"api[_-]?key|apikey|access[_-]?token|auth[_-]?token|refresh[_-]?token|token|"
               r"password|passwd|secret|client[_-]?secret|private[_-]?key|signature|sig|key")
 
+# a query parameter is secret when its name contains one of these (URLs are where keys hide
+# in plain sight: Google's ?key=, Firebase's ?auth=, S3's X-Amz-Signature, Azure's sig=)
+_QUERY_WORDS = r"key|token|auth|secret|passw|sig|credential|session|code"
+
 _PATTERNS: list[tuple[re.Pattern, str]] = [
     # URL user-info: keep the scheme and host, drop user and password
     (re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^/\s@'\"<>]+@"), r"\1" + MASK + "@"),
@@ -48,8 +53,10 @@ _PATTERNS: list[tuple[re.Pattern, str]] = [
     (re.compile(r"\bxox[abprs]-[A-Za-z0-9\-]{10,}"), MASK),
     (re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"), MASK),
     (re.compile(r"\bgsk_[A-Za-z0-9]{20,}"), MASK),
-    # secret-named query parameters: ?api_key=..., &token=...
-    (re.compile(rf"(?i)([?&;](?:{_KEY_NAMES})=)[^&#\s'\"]+"), r"\1" + MASK),
+    # query parameters whose name holds a secret word: ?api_key=, &token=, ?auth=, ?key=,
+    # &X-Amz-Signature=, &X-Amz-Security-Token=, &sig= (SAS), ?access_token=, ?apiKey=
+    (re.compile(rf"(?i)([?&;][^=&#\s'\"<>]*?(?:{_QUERY_WORDS})[^=&#\s'\"<>]*=)[^&#\s'\"<>]+"),
+     r"\1" + MASK),
     # secret-named fields: "api_key": "...", api_key='...', password=...
     (re.compile(rf"(?i)(['\"](?:{_KEY_NAMES})['\"]\s*:\s*['\"])[^'\"]+(['\"])"),
      r"\1" + MASK + r"\2"),

@@ -124,6 +124,12 @@ def test_scrub_kinds():
             "authorization: Basic dXNlcjpwYXNzd29yZDE=": "authorization: ***",
             "https://me:pw123456@host/v1/x": "https://***@host/v1/x",
             "GET /a?api_key=abc123xyz&b=1": "GET /a?api_key=***&b=1",
+            # a query parameter whose name holds a secret word, not only the exact names
+            "http://h/v1?auth=Zq9xLm2Vb7&model=m": "http://h/v1?auth=***&model=m",
+            "https://h/v1?apiKey=abc&key=def": "https://h/v1?apiKey=***&key=***",
+            "s3://b/o?X-Amz-Signature=ab12&X-Amz-Security-Token=t0k&X-Amz-Date=1":
+                "s3://b/o?X-Amz-Signature=***&X-Amz-Security-Token=***&X-Amz-Date=1",
+            "https://acct.blob/c?sv=2020&sig=abc%3D": "https://acct.blob/c?sv=2020&sig=***",
             "token=ghp_abcdefghijklmnopqrstuvwxyz012345": "token=***",
             "hub hf_AbCdEfGhIjKlMnOpQrStUv": "hub ***",
             "got registered-value-123 and env-value-abcdef-42": "got *** and ***",
@@ -141,3 +147,18 @@ def test_scrub_kinds():
             ("http://127.0.0.1:8000/v1", "u", "p@ss")
     finally:
         del os.environ["CURATE_TEST_API_KEY"]
+
+
+@pytest.mark.parametrize("param", ["auth", "key", "access_token", "X-Api-Key"])
+def test_key_in_the_url_query(tmp_path, param):
+    """A key in the teacher URL's query string (?auth= was stored whole in runs.config; only
+    the exact names api_key/token/... were masked) is masked in every output, table and file."""
+    server, url = echo_openai_server.start("ok")
+    home = tmp_path / "home"
+    secret = "qs9Vb7Nc4Rt8Yp3Wk6Lm2"
+    try:
+        r = generate(tmp_path, home, f"openai:{url}?{param}={secret}", "q", env_key=None)
+    finally:
+        server.shutdown()
+    assert r.returncode in (0, 2), r.stderr
+    assert_nowhere([secret], r.stdout, r.stderr, everything_in(home))
