@@ -172,9 +172,11 @@ def test_a_bad_row_in_a_worker_is_one_line_and_nothing_registered(catalog, sprea
     assert not catalog.exists("bad")
 
 
-def _cli(home, *args, **kw):
+def _cli(home, *args, env_path=None, **kw):
     env = {**os.environ, "CURATE_HOME": str(home), "PYTHONPATH": os.environ.get(
         "PYTHONPATH", "") or str(__import__("pathlib").Path(__file__).resolve().parents[1])}
+    if env_path is not None:
+        env["PATH"] = env_path
     return subprocess.Popen([sys.executable, "-m", "curate.cli", *args], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True, **kw)
@@ -264,6 +266,86 @@ def test_slurm_dry_run_writes_the_sbatch_scripts(home, catalog, spread, monkeypa
         "local", tasks=4, workers=2), k_per_problem=1)
     want = filter_dataset(catalog, spread.spec, "want", k_per_problem=1)
     assert ref.version == want.version
+
+
+FAKE_SBATCH = """#!/bin/bash
+# a one-node stand-in for Slurm's sbatch: runs every array task of the script now, in order
+for a in "$@"; do case $a in --export=*) export "${a#--export=ALL,}";; esac; done
+file="${@: -1}"
+last=$(sed -n 's/^#SBATCH --array=0-\\([0-9]*\\).*/\\1/p' "$file")
+id=$((1000 + RANDOM))
+echo "$id $*" >> "$(dirname "$0")/submitted"
+for i in $(seq 0 "${last:-0}"); do
+  SLURM_ARRAY_JOB_ID=$id SLURM_JOB_ID=$id SLURM_ARRAY_TASK_ID=$i SLURM_NODELIST=localhost \\
+    SLURM_NODEID=0 bash "$file" >/dev/null 2>&1
+done
+echo "Submitted batch job $id"
+"""
+FAKE_SRUN = """#!/bin/bash
+while [[ $1 == -* ]]; do case $1 in -n|-N) shift 2;; *) shift;; esac; done
+exec "$@"
+"""
+
+
+def _bin(tmp_path, **tools):
+    d = tmp_path / "bin"
+    d.mkdir(exist_ok=True)
+    for name, text in tools.items():
+        (d / name).write_text(text)
+        (d / name).chmod(0o755)
+    return d
+
+
+def test_slurm_submission_waits_for_the_chain_and_registers(home, catalog, spread, tmp_path,
+                                                            monkeypatch):
+    """The submitting path without a cluster: sbatch runs each array task on this machine
+    (through the real sbatch script, srun line and launch_pickled_pipeline), squeue knows no
+    job; the driver submits the keys -> decide -> apply chain with its dependencies, waits,
+    and registers the in-process version."""
+    from curate.curation.filters import filter_dataset
+
+    b = _bin(tmp_path, sbatch=FAKE_SBATCH, srun=FAKE_SRUN, squeue="#!/bin/bash\nexit 0\n",
+             scontrol="#!/bin/bash\necho localhost\n")   # show hostnames
+    monkeypatch.setenv("PATH", f"{b}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("CURATE_HOME", str(home))
+    fp = {"k_per_problem": 1, "require_closed_think": True}
+    ref = filter_dataset(catalog, spread.spec, "on-slurm", executor=ExecutorSpec(
+        "slurm", tasks=2, partition="cpu", poll_s=0.1), **fp)
+    assert ref.version == filter_dataset(catalog, spread.spec, "want", **fp).version
+    jobs = [j.split() for j in (b / "submitted").read_text().splitlines()]
+    stages = [j for j in jobs if "--export=ALL,RUN_OFFSET=0" in j]   # the others merge stats
+    assert len(stages) == 3 and len(jobs) == 6
+    (keys, *_), (decide, *d_args), (_, *a_args) = stages
+    assert f"--dependency=afterok:{keys}" in d_args          # decide waits for keys,
+    assert f"--dependency=afterok:{decide}" in a_args        # apply for decide
+    assert not list(home.glob("staging/filter-*"))
+
+
+@pytest.mark.parametrize("sbatch,match", [
+    (None, "sbatch not found on this machine"),                       # not a login node
+    ("#!/bin/bash\necho 'sbatch: error: invalid partition specified: cpu' >&2\nexit 1\n",
+     r"sbatch refused the job \(exit 1\)"),
+    ("#!/bin/bash\nexit 0\n", "sbatch's reply has no job id"),            # a site wrapper
+])
+def test_slurm_submission_failures_are_one_line(home, catalog, spread, tmp_path, monkeypatch,
+                                                sbatch, match):
+    from curate.curation.filters import filter_dataset
+    from curate.errors import CurateError
+
+    b = _bin(tmp_path, **({"sbatch": sbatch} if sbatch else {}))
+    monkeypatch.setenv("PATH", str(b))
+    monkeypatch.setenv("CURATE_HOME", str(home))
+    with pytest.raises(CurateError, match=match) as e:
+        filter_dataset(catalog, spread.spec, "x", k_per_problem=1,
+                       executor=ExecutorSpec("slurm", tasks=2, partition="cpu"))
+    assert "\n" not in str(e.value) and not catalog.exists("x")
+
+
+def test_slurm_without_sbatch_on_the_command_line(home, catalog, spread, tmp_path):
+    out, err = _cli(home, "filter", spread.spec, "--name", "x", "--k", "1", "--executor",
+                    "slurm", "--partition", "cpu",
+                    env_path=str(_bin(tmp_path))).communicate(timeout=300)
+    assert "sbatch not found on this machine" in err and "Traceback" not in err
 
 
 def test_executor_cli_options(home, catalog, spread):

@@ -381,7 +381,7 @@ def _launch_slurm(stages: list[Stage], ex: ExecutorSpec, stage_root: Path, tasks
     final = stages[-1]
     n_final = final.n_tasks(tasks)
     if _incomplete(stage_root / "logs" / final.name, n_final):
-        final.executor.run()       # submits the dependency chain first
+        _submit(final.executor, stage_root)   # submits the dependency chain first
         job_ids = [str(st.executor.job_id) for st in stages
                    if st.executor.job_id not in (None, -1)]
         while _incomplete(stage_root / "logs" / final.name, n_final):
@@ -396,6 +396,26 @@ def _launch_slurm(stages: list[Stage], ex: ExecutorSpec, stage_root: Path, tasks
         if missing:
             raise _failure(stage_root, logging_dir, missing, n)
     return None
+
+
+def _submit(executor, stage_root: Path) -> None:
+    """datatrove's sbatch submission, its failures as one line: no sbatch on this machine,
+    sbatch refusing the job (its own message is printed above by sbatch), or an sbatch reply
+    without a job id."""
+    where = f"the sbatch scripts are under {stage_root / 'logs'}"
+    try:
+        executor.run()
+    except FileNotFoundError as e:
+        raise CurateError(f"--executor slurm: {e.filename or 'sbatch'} not found on this machine: "
+                          "run on a Slurm login node (sbatch and squeue on PATH), or add "
+                          "--dry-run to write the sbatch scripts only") from None
+    except subprocess.CalledProcessError as e:
+        raise CurateError(f"--executor slurm: sbatch refused the job (exit {e.returncode}); "
+                          f"{where}. Fix the options (--partition, --time, --sbatch-arg) and "
+                          "run the same command again") from None
+    except (IndexError, ValueError) as e:
+        raise CurateError(f"--executor slurm: sbatch's reply has no job id ({e}); {where}")\
+            from None
 
 
 def _slurm_alive(job_ids: list[str]) -> bool:
