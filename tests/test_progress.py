@@ -114,6 +114,26 @@ def test_verbose_flag_anywhere_and_quiet_env(monkeypatch):
     quiet_third_party(verbose=False)
     assert os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] == "1"
     assert os.environ["TRANSFORMERS_VERBOSITY"] == "error"
+    assert os.environ["HF_HUB_VERBOSITY"] == "error"
+
+
+def test_hub_retry_warnings_are_quiet_by_default():
+    """Offline, huggingface_hub logged 'Retrying in 8s [Retry 4/5]' and the failed HEAD for
+    every benchmark file tried (33 lines in the smoke recipe's decontaminate step): the Hub
+    client sets its own level when imported, so quiet_third_party sets HF_HUB_VERBOSITY."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("from curate.console import quiet_third_party; quiet_third_party(); "
+            "import logging, huggingface_hub.utils._http as h; "
+            "print(h.logger.getEffectiveLevel())")
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_VERBOSITY",)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env, check=True).stdout.split()
+    import logging
+
+    assert out[-1] == str(logging.ERROR)
 
 
 def test_console_tables_round_and_json_decodes(capsys):

@@ -468,3 +468,33 @@ def test_experiment_set_values_are_bounded():
            "&e [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d], [*e,*e,*e,*e,*e,*e,*e,*e,*e,*e]]"
     assert parse_value(bomb) == bomb          # text, as any value that is not YAML
     assert parse_value("[10, 20]") == [10, 20]
+
+
+def test_step_notes_name_benchmarks_a_decontamination_could_not_check(catalog, tmp_path,
+                                                                      monkeypatch):
+    """Offline with skip_missing, the step's summary line looked like a clean check; the
+    recipe log now names what was not checked (kind: any unavailable benchmark, one or
+    several, and none when all were checked)."""
+    from curate.curation.decontaminate import decontaminate_dataset
+    from curate.curation.recipes import step_notes
+
+    monkeypatch.setenv("CURATE_BENCHMARK_DIR", str(tmp_path / "none"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setattr("curate.corpora.benchmarks.REPO", tmp_path)   # no ../shared/data
+    monkeypatch.setattr("datasets.config.HF_DATASETS_CACHE", tmp_path / "hf")  # nor a cache
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path / "hub"))
+    bench = tmp_path / "bench.jsonl"
+    bench.write_text(json.dumps({"id": "b1", "question": "What is the sum of two and three "
+                                 "apples in the basket today?", "answer": "5"}) + "\n")
+    catalog.register("rows", [{"prompt": f"Question {i}: what is {i} plus {i}?",
+                               "answer_text": str(2 * i)} for i in range(4)], kind="traces")
+    clean = decontaminate_dataset(catalog, "rows", "rows-clean", benchmarks=[f"file:{bench}"],
+                                  progress=False)
+    assert step_notes(catalog, clean) == []
+    for names in (["aime25"], ["aime25", "gpqa-diamond"]):
+        ref = decontaminate_dataset(catalog, "rows", "rows-" + str(len(names)),
+                                    benchmarks=[f"file:{bench}", *names], skip_missing=True,
+                                    progress=False)
+        notes = step_notes(catalog, ref)
+        assert len(notes) == 1 and notes[0].startswith(f"not checked against {', '.join(names)} ")

@@ -349,6 +349,23 @@ def run_recipe(catalog, recipe: dict, log: Callable[[str], None] | None = None,
                            metrics={"rows": ref.rows, "seconds": round(time.perf_counter() - t0, 3)})
         log(f"[{n}/{len(steps)}] {st['id']}: {ref.spec} ({ref.rows} rows, "
             f"{time.perf_counter() - t0:.1f}s)")
+        for note in step_notes(catalog, ref):
+            log(f"[{n}/{len(steps)}] {st['id']}: {note}")
         outputs[st["id"]] = ref.spec
         refs.append(ref)
     return refs
+
+
+def step_notes(catalog, ref) -> list[str]:
+    """What a finished step left undone that its one-line summary does not show: benchmarks
+    a decontamination could not check (no local copy and the Hub unreachable, with
+    `skip_missing`), named so an offline run is not mistaken for a clean one."""
+    try:
+        stats = catalog.show(ref).get("stats") or {}
+    except Exception:  # noqa: BLE001 - notes must never fail a finished step
+        return []
+    gone = sorted((stats.get("decontamination") or {}).get("unavailable") or {})
+    if not gone:
+        return []
+    return [f"not checked against {', '.join(gone)} (no local copy and the Hub unreachable; "
+            "see the card, or set $CURATE_BENCHMARK_DIR)"]
