@@ -151,6 +151,23 @@ def test_formulas_after_an_anchor_are_whole(gold, pred, verdict):
     assert verify_math(gold, pred).verified is verdict
 
 
+@pytest.mark.parametrize("pred,verdict", [
+    # an answer for one case with another case named is no single answer
+    ("Final Answer: The final answer is 7 if n is odd, else 8", None),
+    ("The answer is $7$ when n is odd; otherwise $8$.", None),
+    ("The answer is 7 or 8 depending on n.", None),
+    ("Answer: 7 unless n is even, in which case 8. Otherwise it is 7.", None),
+    # ... but a condition alone, or "otherwise" in a reason or a later sentence, is no case
+    ("Answer: 7 if n is odd.", True),
+    ("The answer is 7 because otherwise the sum is 8.", True),
+    ("The answer is 7.\nOtherwise we would get 8.", True),
+    ("The answer is 7 since 8 would be too large, else we overcount.", True),
+])
+def test_an_answer_split_by_cases_is_no_answer(pred, verdict):
+    r = verify_math("7", pred)
+    assert r.verified is verdict, r
+
+
 @pytest.mark.parametrize("gold,pred", [
     ("12", "The answer is 12 dollars."),      # a unit after one number is a unit
     ("12", "The answer is 12 square units."),

@@ -150,8 +150,18 @@ WITHDRAWING = {"wrong", "incorrect", "invalid", "inconsistent", "unclear", "unkn
 VERDICT_WORDS = _CONFIRMING | WITHDRAWING
 
 
+# An answer given for one case with another case named ("7 if n is odd, else 8", "$7$ when n
+# is odd; otherwise $8$", "7 or 8 depending on n"): no single answer.
+_CASES = re.compile(r"(?i:\b(?:if|when|unless)\b.*\b(?:otherwise|else)\b|\bdepend(?:ing|s)\s+on\b)")
+_REASON = re.compile(r"(?i:\b(?:because|since)\b)")
+
+
 def _span_after(rest: str) -> str | None:
     """The answer text that starts `rest` (see `anchored_span`)."""
+    line = rest.lstrip().split("\n", 1)[0]
+    line = line[:m.start()] if (m := _REASON.search(line)) else line   # a reason is no case
+    if _CASES.search(line):
+        return clean_answer(line) or None     # the whole case split: no expression
     env = _ENV.match(rest)
     if env:
         parts, pos = [env.group(1)], env.end()
