@@ -199,6 +199,8 @@ SHORT_REWORDED = [
     ("Simplify: $\\sqrt{242}$.", "test/prealgebra/1302.json"),     # a colon broke the text
     ("What is the units digit of $18^6$?", "test/number_theory/686.json"),
     ("What is the remainder of 54 (mod 6)?", "test/number_theory/342.json"),
+    ("Evaluate $\\dbinom{31}{28}$.\nPlease reason step by step, and put your final answer "
+     "within \\boxed{}.", "test/counting_and_probability/116.json"),      # in a template
 ]
 SHORT_REWORDED_DIFFERENT = [
     "Find the tens digit of $18^6$.",               # units -> tens

@@ -15,8 +15,9 @@ what does not change the problem and keeps everything that does:
 `math_content(text)` is the ordered tuple of a problem's *math atoms*: each math segment of the
 canonical text whole, and from the prose the numbers, number words (`three`, `twice`,
 `fifth`), operator and relation symbols next to a number or a single-letter name, single-letter
-names other than the articles `a`/`I`, LaTeX commands, and the words that turn one question into
-another (`smallest`/`largest`, `sum`/`product`, `even`/`odd`, `not`, ...). Dedup uses it to
+names other than the articles `a`/`I`, LaTeX commands (not the answer-format `\\boxed` of an
+instruction), and the words that turn one question into another (`smallest`/`largest`,
+`sum`/`product`, `even`/`odd`, `not`, ...). Dedup uses it to
 confirm a near-duplicate that MinHash proposes (see `curate.curation.dedup`), decontamination
 to match short benchmark questions whole (see `curate.curation.decontaminate`).
 
@@ -98,6 +99,8 @@ _PROSE_ATOM = re.compile(
     r"|[+\-*/^=<>%!]"                                 # an operator (kept next to an operand)
     r"|(?<![\w\\])[B-HJ-Zb-hj-z](?!\w)"               # a one-letter name (not a / I)
     r"|[a-z]{2,}")                                   # a word (kept if it is content)
+# LaTeX commands that only say how to write the answer, not what is asked.
+_FORMAT_COMMANDS = frozenset({"\\boxed", "\\fbox", "\\framebox"})
 _OPERAND = re.compile(r"[\d()\[\]]|(?<![A-Za-z])[A-Za-z](?![A-Za-z])")
 
 
@@ -228,6 +231,8 @@ def _atoms(parts: list[tuple[bool, str]]) -> tuple[str, ...]:
             if a[0].isalpha() and len(a) > 1 and a not in NUMBER_WORDS and a not in KEY_WORDS:
                 continue
             if len(a) == 1 and a in "+-*/^=<>%!" and not _next_to_operand(seg, m.start()):
+                continue
+            if a in _FORMAT_COMMANDS:       # "put your final answer within \boxed{}"
                 continue
             atoms.append(a)
     return tuple(atoms)
