@@ -177,6 +177,7 @@ def _cli(home, *args, env_path=None, **kw):
         "PYTHONPATH", "") or str(__import__("pathlib").Path(__file__).resolve().parents[1])}
     if env_path is not None:
         env["PATH"] = env_path
+    env.update(kw.pop("env", {}))
     return subprocess.Popen([sys.executable, "-m", "curate.cli", *args], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True, **kw)
@@ -233,6 +234,33 @@ def test_ray_cluster_gives_the_local_executors_version(catalog, spread):
     finally:
         ray.shutdown()
     _same(catalog, local, on_ray)
+
+
+def test_unreachable_ray_address_is_one_line_not_a_hang(home, catalog, spread, tmp_path):
+    """RAY_ADDRESS naming no cluster: ray.init retried for minutes; now one line at once.
+    Neighbours: ray:// form, a malformed address; none registers anything."""
+    import socket
+
+    pytest.importorskip("ray")
+    from curate.curation.executors.driver import check_ray_address
+    from curate.errors import BadInput, CurateError
+
+    with socket.socket() as s:           # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    for addr in (f"127.0.0.1:{port}", f"ray://127.0.0.1:{port}"):
+        with pytest.raises(CurateError, match=f"no Ray cluster answers at RAY_ADDRESS={addr}"):
+            check_ray_address(addr)
+    for addr in ("127.0.0.1", "ray://:10001", "host:notaport"):
+        with pytest.raises(BadInput, match="expected HOST:PORT"):
+            check_ray_address(addr)
+    check_ray_address(None)
+    check_ray_address("auto")
+    env = {**os.environ, "RAY_ADDRESS": f"127.0.0.1:{port}"}
+    out, err = _cli(home, "filter", spread.spec, "--name", "x", "--k", "1", "--executor", "ray",
+                    env=env).communicate(timeout=120)
+    assert "no Ray cluster answers" in err and "Traceback" not in err
+    assert not catalog.exists("x")
 
 
 def test_slurm_dry_run_writes_the_sbatch_scripts(home, catalog, spread, monkeypatch):

@@ -282,14 +282,40 @@ def _executor(st: Stage, ex: ExecutorSpec, logging_dir: Path, tasks: int, worker
         from datatrove.executor.ray import RayPipelineExecutor
 
         if not ray.is_initialized():
-            ray.init(address=os.environ.get("RAY_ADDRESS") or None, log_to_driver=False,
-                     include_dashboard=False)
+            address = os.environ.get("RAY_ADDRESS") or None
+            check_ray_address(address)
+            ray.init(address=address, log_to_driver=False, include_dashboard=False)
         return RayPipelineExecutor(st.pipeline, tasks=tasks,
                                    workers=workers if workers > 0 else -1,
                                    logging_dir=str(logging_dir), cpus_per_task=ex.cpus_per_task,
                                    mem_per_cpu_gb=ex.mem_per_cpu_gb,
                                    gpus_per_task=ex.gpus_per_task)
     raise BadInput(f"unknown executor {ex.kind!r}")
+
+
+def check_ray_address(address: str | None, timeout_s: float = 10.0) -> None:
+    """Raise CurateError at once when `address` (RAY_ADDRESS: HOST:PORT or ray://HOST:PORT)
+    takes no connection: `ray.init` would retry for minutes. None, "auto" and "local" are not
+    checked (a local cluster is started, or the running one found)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    if not address or address in ("auto", "local"):
+        return
+    parts = urlsplit(address if "://" in address else f"ray://{address}")
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        host, port = None, None
+    if not host or not port:
+        raise BadInput(f"RAY_ADDRESS={address!r}: expected HOST:PORT or ray://HOST:PORT")
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            pass
+    except OSError as e:
+        raise CurateError(f"--executor ray: no Ray cluster answers at RAY_ADDRESS={address} "
+                          f"({e.strerror or e}); start it (ray start --head) or unset "
+                          "RAY_ADDRESS to run on a local cluster") from None
 
 
 def _merged_tallies(logging_dir: Path, tasks: int, apply_step) -> Counter:
