@@ -84,6 +84,11 @@ def test_catalog_without_create_refuses_an_empty_folder(tmp_path):
     ["catalog", "ls"], ["catalog", "show", "d"], ["catalog", "lineage", "d"],
     ["catalog", "sql", "SELECT 1"], ["catalog", "check"], ["export", "d", "OUT"], ["report"],
     ["train", "lineage", "ck"],
+    # verbs that write, but only from a dataset already in the catalog (they created an
+    # empty catalog in the mistyped folder, then said the dataset was not found)
+    ["verify", "d", "--name", "v"], ["filter", "d", "--name", "f"], ["dedup", "d", "--name", "u"],
+    ["decontaminate", "d", "--name", "c"], ["variant", "d", "--name", "n", "--nocot"],
+    ["mix", "m", "--from", "d:10"], ["coverage", "d", "--against", "math500"],
 ])
 def test_mistyped_home_read_only_verbs(tmp_path, args):
     args = [str(tmp_path / "out") if a == "OUT" else a for a in args]

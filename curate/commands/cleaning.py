@@ -10,9 +10,11 @@ from curate.commands._common import SET_HELP, console, esc, parse_sets, print_js
 
 
 def _cat():
+    """The workspace's catalog, which must exist: the verb reads a dataset from it, so a
+    mistyped --home says no catalog is there instead of creating an empty one."""
     from curate.catalog import Catalog
 
-    return Catalog()
+    return Catalog(create=False)
 
 
 NO_DROPPED_HELP = "Do not keep the dropped rows (default: kept as NAME-dropped with the reason)."

@@ -36,7 +36,7 @@ def coverage(
         ths = [float(t) for t in parse_names(thresholds)]
     except ValueError:
         raise BadInput(f"--thresholds must be numbers, got {thresholds!r}") from None
-    rep = coverage_report(Catalog(), names, against, embedder, include_traces=traces,
+    rep = coverage_report(Catalog(create=False), names, against, embedder, include_traces=traces,
                           thresholds=ths, index=index, k=k, report_dir=report,
                           use_cache=not no_cache, progress=not json_out, device=device)
     if json_out:

@@ -35,7 +35,7 @@ def variant(
         raise CurateError("choose exactly one of --nocot, --cot, --short-field FIELD")
     ex = X.spec_from(executor, tasks, workers, partition, time, cpus_per_task, mem_per_cpu_gb,
                      gpus_per_task, sbatch_arg, dry_run)
-    ref = make_variant(Catalog(), name, chosen[0], out, short_field=short_field, system=system,
+    ref = make_variant(Catalog(create=False), name, chosen[0], out, short_field=short_field, system=system,
                        executor=ex, progress=not json_out)
     if X.dry_run_done(ref):
         return

@@ -47,7 +47,7 @@ def mix(
     from curate.catalog.catalog import ref_dict
     from curate.training.mixtures import build_mixture
 
-    cat = _cat()
+    cat = _cat(create=False)    # the sources are catalog datasets
     ref = build_mixture(cat, name, sources, variant=variant, seed=seed, shuffle=shuffle)
     parents = cat.show(ref.spec)["parents"]
     if json_out:

@@ -9,9 +9,11 @@ from curate.commands._common import console, print_json, print_rows
 
 
 def _cat():
+    """The workspace's catalog, which must exist: the verb reads a dataset from it, so a
+    mistyped --home says no catalog is there instead of creating an empty one."""
     from curate.catalog import Catalog
 
-    return Catalog()
+    return Catalog(create=False)
 
 
 def verify(
