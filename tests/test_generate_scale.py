@@ -155,6 +155,25 @@ def test_one_generation_task_per_node_on_the_local_executor(catalog, prompts, te
     assert not list((catalog.home / "staging").glob("generate-*"))
 
 
+def test_generation_tasks_on_a_ray_cluster(catalog, prompts, teachers):
+    """The same generation as one task per node on a real local Ray cluster (2 CPUs): each
+    task its own request cache, registered once, the in-process rows."""
+    ray = pytest.importorskip("ray")
+    _, a = teachers("--max-running", "8")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+             object_store_memory=80 * 2**20)
+    try:
+        res = _gen(catalog, "on-ray", prompts, f"openai:{a}", executor=ExecutorSpec(
+            "ray", tasks=2, workers=2, mem_per_cpu_gb=0.25))
+    finally:
+        ray.shutdown()
+    assert res.ref.rows == 60 and res.summary["tasks"] == 2 and res.summary["sent"] == 60
+    caches = sorted((catalog.home / "cache" / "requests").glob("on-ray.task-*-of-00002.jsonl"))
+    assert len(caches) == 2
+    assert _rows(catalog, res.ref) == _rows(catalog, _gen(catalog, "inproc", prompts,
+                                                           f"openai:{a}").ref)
+
+
 def test_concurrency_auto_for_launched_servers_and_vllm_arguments():
     from curate.curation.generate import GenerateConfig, check_concurrency, resolve_concurrency
     from curate.curation.teachers.servers import server_command
