@@ -44,10 +44,10 @@ from benchmarks._util import RESULTS, write_result  # noqa: E402
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "longcot-skythought"
 FILES = {"math500": "skyt1_correct5k_27b_math500.jsonl",
          "aime24": "skyt1_correct5k_32b_ckpt140_aime24.jsonl"}
-# The sky-t1 layout takes `gt` as the reference: the SkyThought harness's post-processed gold,
-# which differs from the MATH answer in 58 of 500 rows and is broken in some (`(+5)(b+2)` for
-# `(a+5)(b+2)`, `1\\sqrt{19}` for `1 \\pm \\sqrt{19}`, empty for `\\text{east}`, `10,80` for
-# `10,\\!080`). `answer` is the dataset's own gold: map it.
+# The reference is the dataset's own gold `answer` (the sky-t1 layout's default now; mapped
+# here explicitly). The SkyThought harness's post-processed `gt` differs from it in 58 of 500
+# rows and is broken in some (`(+5)(b+2)` for `(a+5)(b+2)`, `1\\sqrt{19}` for
+# `1 \\pm \\sqrt{19}`, empty for `\\text{east}`, `10,80` for `10,\\!080`).
 MAPPING = "reference=answer"
 FILTER = {"verified_only": True, "require_closed_think": True, "max_repetition": 0.5,
           "tail_loop": True}

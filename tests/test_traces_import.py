@@ -80,7 +80,13 @@ def test_raw_sky_t1_file_imports_as_traces(shared_data, catalog):
     rows = _rows(catalog, ref)
     first = rows[0]
     assert first["prompt"].startswith("Convert the point $(0,3)$")
-    assert first["reference"] == "(3,\\frac{\\pi}{2})" and first["task"] == "math"
+    # the reference is the dataset's own gold (`answer`), not the harness's `gt`, which lost
+    # characters on some rows; `gt` stays as a column
+    assert first["reference"] == "\\left( 3, \\frac{\\pi}{2} \\right)" and first["task"] == "math"
+    assert first["gt"] == "(3,\\frac{\\pi}{2})"
+    by_id = {r["problem_id"]: r for r in rows}
+    assert (by_id["102"]["reference"], by_id["102"]["gt"]) == ("(a+5)(b+2)", "(+5)(b+2)")
+    assert by_id["97"]["reference"] == "\\text{east}" and by_id["97"]["gt"] == ""
     assert first["problem_id"] == "0" and first["sample_index"] == 0
     assert first["reasoning"].startswith("So I have this problem")
     assert first["answer_text"].startswith("To convert the point (0,3)")
@@ -257,6 +263,18 @@ def test_openthoughts_and_sky_t1_conversations(tmp_path, catalog):
         "source": "amc"}])
     rm = _rows(catalog, import_file(catalog, m, "otm", kind="traces")[0])[0]
     assert (rm["reasoning"], rm["answer_text"], rm["reference"]) == ("Two and two.", "**4**", "4")
+
+
+def test_sky_t1_reference_is_the_gold_else_gt(tmp_path, catalog):
+    f = _jsonl(tmp_path / "sky.jsonl", [
+        {"idx": 0, "question": "Q", "code": ["<think>t</think>A"], "gt": "(+5)(b+2)",
+         "answer": "(a+5)(b+2)"},
+        {"idx": 1, "question": "Q", "code": ["<think>t</think>A"], "gt": "7"},
+        {"idx": 2, "question": "Q", "code": ["<think>t</think>A"], "gt": "8", "answer": ""}])
+    rows = _rows(catalog, import_file(catalog, f, "s", kind="traces")[0])
+    assert [r["reference"] for r in rows] == ["(a+5)(b+2)", "7", "8"]
+    own = _rows(catalog, import_file(catalog, f, "own", kind="traces", mapping="reference=gt")[0])
+    assert [r["reference"] for r in own] == ["(+5)(b+2)", "7", "8"]      # the user's choice
 
 
 def test_a_users_fields_replace_the_layouts(tmp_path, catalog):

@@ -150,6 +150,7 @@ class Variant:
     drop: tuple[str, ...] = ()        # source fields not kept (a copy of a mapped value)
     note: str = ""
     marks_thinking: bool = False      # its completions mark thinking: unmarked text is thought
+    fallbacks: dict[str, str] = field(default_factory=dict)   # target -> path when it is empty
 
 
 @dataclass(frozen=True)
@@ -188,9 +189,12 @@ LAYOUTS: dict[str, Layout] = {lay.name: lay for lay in (
            )),
     Layout("sky-t1", "NovaSky-AI Sky-T1 training data (conversations) and SkyThought "
            "evaluation outputs (question, code[*], gt)", (
+               # `answer` is the dataset's own gold; the harness's `gt` lost characters on
+               # some rows (`(+5)(b+2)`, a pmatrix without its row breaks, empty): a fallback
                Variant(needs=("question", "code"),
                        fields={"prompt": "question", "completion": "code[*]",
-                               "reference": "gt", "problem_id": "idx"},
+                               "reference": "answer", "problem_id": "idx"},
+                       fallbacks={"reference": "gt"},
                        defaults={"task": "math"}, marks_thinking=True),
                _CONVERSATIONS,
            )),
@@ -273,9 +277,11 @@ class TraceMapper:
     transforms: dict[str, Transform] = field(default_factory=dict)
     defaults: dict[str, Any] = field(default_factory=dict)
     drop: tuple[str, ...] = ()
+    fallbacks: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.paths = {k: parse_path(v) for k, v in self.mapping.items()}
+        self.fallback_paths = {k: parse_path(v) for k, v in self.fallbacks.items()}
         stars = [k for k, p in self.paths.items() if "*" in p]
         self.star_key = stars[0] if stars else None
         self.consumed = {str(p[0]) for p in self.paths.values() if isinstance(p[0], str)}
@@ -306,6 +312,11 @@ class TraceMapper:
             if v is _MISSING:
                 continue
             got[k] = self.transforms[k](v) if k in self.transforms else v
+        for k, p in self.fallback_paths.items():
+            if got.get(k) in (None, ""):
+                v = get_path(row, p, star)
+                if v is not _MISSING and v not in (None, ""):
+                    got[k] = self.transforms[k](v) if k in self.transforms else v
         for k, v in self.defaults.items():
             got.setdefault(k, v)
         if star is not None:
@@ -514,7 +525,9 @@ def trace_rows(source, name: str, mapping: dict[str, str] | str | None = None,
                          transforms={k: f for k, f in (variant.transforms if variant else {}).items()
                                      if k not in user},
                          defaults=dict(variant.defaults) if variant else {},
-                         drop=variant.drop if variant else ())
+                         drop=variant.drop if variant else (),
+                         fallbacks={k: f for k, f in (variant.fallbacks if variant else {}).items()
+                                    if k not in user})
     # the layout's own completion field marks thinking; a user's --map completion may not
     marks = bool(variant and variant.marks_thinking and "completion" not in user)
 
