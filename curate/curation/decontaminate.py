@@ -461,12 +461,13 @@ def find_hits(texts_per_field: list[list[str | None]], index: BenchmarkIndex,
     return hits
 
 
-QUESTION_FIELDS = ("prompt", "problem", "question")
+QUESTION_FIELDS = ("prompt", "problem", "question", "input", "instruction")
 
 
 def question_fields(fields: list[str]) -> tuple[int, ...]:
-    """Indices of the fields that hold a question (`QUESTION_FIELDS`; else the first)."""
-    return tuple(i for i, f in enumerate(fields) if f in QUESTION_FIELDS) or (0,)
+    """Indices of the fields that hold a question (`QUESTION_FIELDS`): the reworded match
+    applies there only (an answer restating a formula is no question)."""
+    return tuple(i for i, f in enumerate(fields) if f in QUESTION_FIELDS)
 
 
 def _reworded_hits(texts: list[str | None], start: int, row: np.ndarray, index: BenchmarkIndex,
