@@ -331,3 +331,38 @@ def test_min_coverage_is_checked():
     for bad in (1.5, -0.1, "most"):
         with pytest.raises(BadInput, match="min_coverage"):
             check_params({"min_coverage": bad})
+
+
+# -- issue 14 (tester's pass): a user's benchmark file is read like any other input file ------
+
+def test_bad_benchmark_files_are_one_line(tmp_path):
+    """file:PATH went through its own reader: bad UTF-8, deep nesting, an unpaired surrogate,
+    a broken Parquet file were tracebacks; a directory, FIFO or link loop was 'not found'."""
+    import os
+    import re
+
+    from curate.corpora.benchmarks import load_benchmark
+    from curate.errors import BadInput
+
+    cases = {
+        "utf.jsonl": (b'{"question": "a"}\n{"question": "b\xff"}\n', r"utf.jsonl:2: not valid UTF-8"),
+        "deep.jsonl": (b'{"question": "a", "x": ' + b"[" * 5000 + b"]" * 5000 + b"}\n",
+                       r"deep.jsonl:1: JSON nested deeper"),
+        "sur.jsonl": (b'{"question": "a\\ud800"}\n', r"sur.jsonl:1: .*unpaired surrogate.*'question'"),
+        "nan.json": (b'[{"question": "a", "answer": NaN}]', r"nan.json:1: NaN is not a JSON number"),
+        "bad.parquet": (b"PAR1 not parquet PAR1", r"bad.parquet: unreadable Parquet"),
+        "utf.csv": (b"question,answer\nq1,1\nq\xff2,2\n", r"utf.csv:3: not valid UTF-8"),
+    }
+    for name, (data, match) in cases.items():
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(BadInput, match=match):
+            load_benchmark(f"file:{tmp_path / name}")
+    (tmp_path / "dir.jsonl").mkdir()
+    os.mkfifo(tmp_path / "fifo.jsonl")
+    (tmp_path / "loop.jsonl").symlink_to("loop.jsonl")
+    for name, what in [("dir.jsonl", "is a directory"), ("fifo.jsonl", "a FIFO"),
+                       ("loop.jsonl", "symbolic link loop")]:
+        with pytest.raises(BadInput, match=re.escape(what)):
+            load_benchmark(f"file:{tmp_path / name}")
+    (tmp_path / "ok.csv").write_bytes(b"\xef\xbb\xbfquestion,answer\nwhat is 1+1?,2\n")
+    assert [r["answer"] for r in load_benchmark(f"file:{tmp_path / 'ok.csv'}")] == ["2"]

@@ -18,7 +18,6 @@ revision is pinned where one could be confirmed; `revision=None` means unpinned 
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -307,41 +306,59 @@ def _file_spec(spec: str) -> tuple[Path, str | None]:
         head, tail = rest.rsplit(":", 1)
         if Path(head).exists():
             p, fld = Path(head), tail
-    if not p.exists():
+    if not p.exists() and not p.is_symlink():
         raise NotFound(f"benchmark file not found: {p}")
+    from curate.formats.rows import check_file
+
+    check_file(p)           # a directory, FIFO, device or link loop is named as such
     return p, fld
 
 
 def _read_local(path: Path, reader: str = "rows") -> list[dict[str, Any]]:
+    """Rows of a local benchmark file (a registry copy or a user's file:PATH) through the shared
+    readers (`curate.formats.rows`): a file that is not a readable regular file, a malformed
+    line, JSON nested too deep, an integer past int64, NaN, an unpaired surrogate or bad UTF-8
+    is one BadInput line naming the file and row; CSV values stay text."""
+    from curate.formats.rows import check_file, file_rows, value_problem
+
+    check_file(path)
     suffix = path.suffix.lower()
     if reader == "hexphi-csv" and suffix == ".csv":
         return _read_hexphi(path)
-    if suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        return pq.read_table(path).to_pylist()
     if suffix == ".csv":
         import csv
+        import io
 
-        with open(path, newline="", encoding="utf-8") as f:
-            return list(csv.DictReader(f))
-    text = path.read_text(encoding="utf-8")
-    if suffix == ".json":
+        data = path.read_bytes()
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise BadInput(f"invalid JSON: {e.msg}", file=str(path)) from None
-        if isinstance(data, dict):
-            data = next((v for v in data.values() if isinstance(v, list)), [data])
-        return list(data)
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as e:
+            raise BadInput(f"not valid UTF-8 (byte {e.start})", file=str(path),
+                           row=data.count(b"\n", 0, e.start) + 1) from None
+        rd = csv.DictReader(io.StringIO(text, newline=""))
+        try:
+            return list(rd)
+        except csv.Error as e:
+            raise BadInput(f"bad CSV ({e})", file=str(path), row=rd.line_num) from None
+    if suffix not in (".json", ".parquet", ".jsonl", ".ndjson"):
+        suffix = ".jsonl"             # a registry copy of JSON lines under another name
     rows = []
-    for i, line in enumerate(text.splitlines(), 1):
-        if line.strip():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as e:
-                raise BadInput(f"invalid JSON: {e.msg}", file=str(path), row=i) from None
+    source = file_rows(path) if suffix == path.suffix.lower() else _jsonl_file_rows(path)
+    for i, row, err in source:
+        if err is None and not isinstance(row, dict):
+            err = "expected a JSON object"
+        bad = value_problem(row) if err is None else None
+        if err is not None or bad is not None:
+            err, fld = (err, None) if err is not None else bad
+            raise BadInput(err, file=str(path), row=i, field=fld)
+        rows.append(row)
     return rows
+
+
+def _jsonl_file_rows(path: Path):
+    from curate.formats.rows import MAX_ROW_BYTES, jsonl_rows
+
+    return jsonl_rows(path, MAX_ROW_BYTES)
 
 
 def _read_hexphi(path: Path) -> list[dict[str, Any]]:

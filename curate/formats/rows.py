@@ -360,6 +360,9 @@ def _jsonl_rows(path: Path, max_row_bytes: int) -> Iterator[tuple[int, Any, str 
             yield lineno, value, err
 
 
+jsonl_rows = _jsonl_rows     # public: a JSON-lines file under another suffix
+
+
 def _json_rows(path: Path, max_row_bytes: int) -> Iterator[tuple[int, Any, str | None]]:
     try:
         doc = json_loads(path.read_bytes().decode("utf-8-sig"))
