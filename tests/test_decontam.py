@@ -366,3 +366,21 @@ def test_bad_benchmark_files_are_one_line(tmp_path):
             load_benchmark(f"file:{tmp_path / name}")
     (tmp_path / "ok.csv").write_bytes(b"\xef\xbb\xbfquestion,answer\nwhat is 1+1?,2\n")
     assert [r["answer"] for r in load_benchmark(f"file:{tmp_path / 'ok.csv'}")] == ["2"]
+
+
+def test_probe_text_files_are_read_like_other_inputs(tmp_path):
+    """The probes' texts reader was a third reader of its own (bad UTF-8 and deep nesting were
+    tracebacks); it is the shared one now."""
+    import re
+
+    from curate.errors import BadInput
+    from curate.probes.texts import load_texts
+
+    for name, data, match in [
+        ("utf.jsonl", b'{"prompt": "a", "response": "b"}\n{"prompt": "\xff"}\n', "utf.jsonl:2: not valid UTF-8"),
+        ("deep.jsonl", b'{"prompt": ' + b"[" * 5000 + b"]" * 5000 + b"}\n", "deep.jsonl:1: JSON nested deeper"),
+        ("nan.json", b'[{"prompt": "a", "score": NaN}]', "nan.json:1: NaN is not a JSON number"),
+    ]:
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(BadInput, match=re.escape(match)):
+            load_texts(str(tmp_path / name))

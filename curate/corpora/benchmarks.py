@@ -319,7 +319,7 @@ def _read_local(path: Path, reader: str = "rows") -> list[dict[str, Any]]:
     readers (`curate.formats.rows`): a file that is not a readable regular file, a malformed
     line, JSON nested too deep, an integer past int64, NaN, an unpaired surrogate or bad UTF-8
     is one BadInput line naming the file and row; CSV values stay text."""
-    from curate.formats.rows import check_file, file_rows, value_problem
+    from curate.formats.rows import check_file, read_objects
 
     check_file(path)
     suffix = path.suffix.lower()
@@ -340,25 +340,7 @@ def _read_local(path: Path, reader: str = "rows") -> list[dict[str, Any]]:
             return list(rd)
         except csv.Error as e:
             raise BadInput(f"bad CSV ({e})", file=str(path), row=rd.line_num) from None
-    if suffix not in (".json", ".parquet", ".jsonl", ".ndjson"):
-        suffix = ".jsonl"             # a registry copy of JSON lines under another name
-    rows = []
-    source = file_rows(path) if suffix == path.suffix.lower() else _jsonl_file_rows(path)
-    for i, row, err in source:
-        if err is None and not isinstance(row, dict):
-            err = "expected a JSON object"
-        bad = value_problem(row) if err is None else None
-        if err is not None or bad is not None:
-            err, fld = (err, None) if err is not None else bad
-            raise BadInput(err, file=str(path), row=i, field=fld)
-        rows.append(row)
-    return rows
-
-
-def _jsonl_file_rows(path: Path):
-    from curate.formats.rows import MAX_ROW_BYTES, jsonl_rows
-
-    return jsonl_rows(path, MAX_ROW_BYTES)
+    return read_objects(path, as_jsonl=suffix not in (".json", ".parquet", ".jsonl", ".ndjson"))
 
 
 def _read_hexphi(path: Path) -> list[dict[str, Any]]:

@@ -360,9 +360,6 @@ def _jsonl_rows(path: Path, max_row_bytes: int) -> Iterator[tuple[int, Any, str 
             yield lineno, value, err
 
 
-jsonl_rows = _jsonl_rows     # public: a JSON-lines file under another suffix
-
-
 def _json_rows(path: Path, max_row_bytes: int) -> Iterator[tuple[int, Any, str | None]]:
     try:
         doc = json_loads(path.read_bytes().decode("utf-8-sig"))
@@ -491,6 +488,25 @@ def file_rows(path: str | Path, max_row_bytes: int = MAX_ROW_BYTES
         return _csv_rows(path, "\t" if suffix == ".tsv" else ",")
     raise BadInput(f"unsupported file type {suffix!r} (jsonl, json, parquet, csv)",
                    file=str(path))
+
+
+def read_objects(path: str | Path, as_jsonl: bool = False) -> list[dict[str, Any]]:
+    """Every row of a JSONL/JSON/Parquet/CSV file as a dict, for readers that need no kind
+    (benchmark copies, probe texts, prompts): the first malformed line, non-object row, or
+    value `value_problem` refuses is a BadInput naming file, row and field. `as_jsonl` reads
+    a file of JSON lines whatever its suffix."""
+    path = check_file(path)
+    rows = []
+    source = _jsonl_rows(path, MAX_ROW_BYTES) if as_jsonl else file_rows(path)
+    for i, row, err in source:
+        if err is None and not isinstance(row, dict):
+            err = f"expected a JSON object, got {_type_name(row)}"
+        bad = value_problem(row) if err is None else None
+        if err is not None or bad is not None:
+            err, fld = (err, None) if err is not None else bad
+            raise BadInput(err, file=str(path), row=i, field=fld)
+        rows.append(row)
+    return rows
 
 
 def read_rows(path: str | Path, kind: str = "problems", skip_bad: bool = False,

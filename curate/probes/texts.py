@@ -17,7 +17,6 @@ A ``task`` (or ``benchmark``) field groups rows per task; otherwise the source's
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,34 +35,13 @@ class ProbeText:
 
 
 def _read_file(path: Path) -> list[dict[str, Any]]:
-    suffix = path.suffix.lower()
-    if suffix == ".parquet":
-        import pyarrow.parquet as pq
+    """Rows of a texts file through the shared readers (`curate.formats.rows.read_objects`):
+    bad UTF-8, deep nesting, NaN or a broken Parquet file is one line naming file and row."""
+    from curate.formats.rows import read_objects
 
-        try:
-            return pq.read_table(path).to_pylist()
-        except Exception as e:  # pyarrow raises several types for a corrupt file
-            raise BadInput(f"cannot read Parquet: {e}", file=str(path)) from None
-    if suffix == ".json":
-        try:
-            data = json.loads(path.read_text())
-        except json.JSONDecodeError as e:
-            raise BadInput(f"invalid JSON: {e.msg}", file=str(path)) from None
-        if not isinstance(data, list):
-            raise BadInput("a JSON file of texts must hold a list of objects", file=str(path))
-        return data
-    if suffix in (".jsonl", ".ndjson"):
-        rows = []
-        with path.open() as f:
-            for i, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as e:
-                    raise BadInput(f"invalid JSON: {e.msg}", file=str(path), row=i) from None
-        return rows
-    raise BadInput("texts must be .jsonl, .json or .parquet", file=str(path))
+    if path.suffix.lower() not in (".jsonl", ".ndjson", ".json", ".parquet"):
+        raise BadInput("texts must be .jsonl, .json or .parquet", file=str(path))
+    return read_objects(path)
 
 
 # Columns the released PCA probe joins (two spaces) per benchmark (analyse_PCA_Shift.py).
