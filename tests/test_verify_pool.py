@@ -150,3 +150,34 @@ def test_memory_cap_is_relative_to_what_the_worker_already_maps():
     with VerifierPool(workers=1, timeout=5.0, memory_limit_mb=256) as p:
         assert p.verify_many(PAIRS[:1])[0].verified is True
     del ballast
+
+
+def test_workers_leave_when_curate_is_killed(tmp_path):
+    """kill -9 of a process running verification left its forked workers asleep forever
+    (each holds a copy of the parent's end of its own pipe, so recv never sees EOF), keeping
+    the writer's staging lock and the store files open."""
+    import subprocess
+    import sys
+
+    code = ("from curate.curation.verify_pool import VerifierPool\n"
+            "p = VerifierPool(workers=2, timeout=5)\n"
+            "p.verify_many([('2', '\\\\boxed{2}'), ('3', '\\\\boxed{3}')])\n"
+            "print(*[w[0].pid for w in p.workers], flush=True)\n"
+            "import time; time.sleep(600)\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    pids = [int(x) for x in proc.stdout.readline().split()]
+    assert len(pids) == 2 and all(_alive(p) for p in pids)
+    proc.kill()
+    proc.wait()
+    deadline = time.time() + 15
+    while time.time() < deadline and any(_alive(p) for p in pids):
+        time.sleep(0.1)
+    assert not any(_alive(p) for p in pids)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False

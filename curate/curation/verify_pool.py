@@ -91,8 +91,29 @@ def _run_one(kind: str, gold: Any, pred: Any, options: dict) -> VerifyResult:
     raise ValueError(f"unknown verification kind {kind!r}")
 
 
+def _exit_with_parent(interval: float = 0.5) -> None:
+    """Leave when the parent dies, SIGKILL included: a forked worker holds a copy of the
+    parent's end of its own pipe (and of the writer's staging lock), so `recv` never sees EOF
+    and the worker would sleep forever as an orphan, keeping the lock. Polls getppid (the
+    parent-death signal fires when the forking *thread* exits, too early for a pool made in
+    a thread)."""
+    import threading
+    import time
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="curate-parent-watch", daemon=True).start()
+
+
 def _worker(conn, memory_limit_mb: int | None) -> None:
-    """Worker loop: receive (kind, options, [(gold, pred), ...]); send one result per item."""
+    """Worker loop: receive (kind, options, [(gold, pred), ...]); send one result per item.
+    Exits when the parent process dies (`_exit_with_parent`)."""
+    _exit_with_parent()
     if memory_limit_mb:
         try:
             import resource
