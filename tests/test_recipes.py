@@ -200,6 +200,9 @@ def test_cli_alias_bomb_is_one_line(tmp_path, home):
     ("steps: [{step: verify, output: '" + "a" * 120 + "'}]", "-failures"),
     ("steps: [{step: verify, output: o, input: '${steps.later.output}'}, "
      "{id: later, step: verify, output: p}]", "not run before"),
+    # a misspelt step name was found only when its turn came, after earlier steps had run
+    ("steps: [{step: verify, output: o}, {id: t, step: smaple, output: p}]",
+     "step t: unknown step 'smaple'; known steps:"),
 ])
 def test_wrong_types_name_the_field_before_any_step_runs(tmp_path, catalog, recipe, match):
     p = tmp_path / "r.yaml"

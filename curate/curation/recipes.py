@@ -192,15 +192,20 @@ def check_params(where: str, with_: dict[str, Any]) -> None:
 
 
 def preflight(recipe: dict) -> None:
-    """Everything that can be checked before the first step runs: parameter references, the
-    types of shared parameters, and every dataset name the steps will write (and their
-    `-rejects` / `-failures` / `-dropped` companions)."""
+    """Everything that can be checked before the first step runs: step names, parameter
+    references, the types of shared parameters, and every dataset name the steps will write
+    (and their `-rejects` / `-failures` / `-dropped` companions)."""
     from curate.catalog.catalog import check_names
+    from curate.curation.steps import list_steps
 
     params = recipe.get("params", {})
     outputs: dict[str, str] = {}
+    known = list_steps()
     for st in recipe["steps"]:
         where = f"recipe {recipe['name']}, step {st['id']}"
+        if st["step"] not in known:
+            raise BadInput(f"{where}: unknown step {st['step']!r}; known steps: "
+                           f"{', '.join(known)}")
         check_params(where, substitute(st.get("with") or {}, params, outputs, where))
         substitute(st.get("inputs", st.get("input")), params, outputs, where)
         output = substitute(st["output"], params, outputs, where)
