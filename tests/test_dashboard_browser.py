@@ -18,6 +18,20 @@ from test_dashboard import parse, raw_json
 from curate.dashboard.screenshot import find_chromium
 
 SHOTS = ("index", "lineage", "datasets", "runs", "evals", "probes")
+# run by Chromium after layout (1400 px wide): every table, figure, chart or text block must
+# end inside its card; the overview's evals table ran past its card's right edge
+SPILL_CHECK = """<script>
+(function () {
+  var bad = [];
+  document.querySelectorAll("table, figure, svg.chart, pre, img").forEach(function (el) {
+    var box = el.parentElement && el.parentElement.closest(".box, .card-md, .graph, .rows .row");
+    if (!box) return;
+    var r = el.getBoundingClientRect(), b = box.getBoundingClientRect();
+    if (r.right > b.right + 1) bad.push(el.tagName.toLowerCase() + " +" + Math.round(r.right - b.right) + "px");
+  });
+  document.body.setAttribute("data-spill", bad.slice(0, 3).join("; "));
+})();
+</script>"""
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +60,15 @@ def test_every_page_renders_in_chromium(dashboard):
     names = {p.name for p in pages}
     assert {f"{s}.html" for s in SHOTS} <= names and f"run-{made['run']}.html" in names
     for page in pages:
-        dom = dump_dom(page)                      # raises on a page error
+        probe = page.with_name(f"_layout-{page.name}")     # the page plus a layout check
+        probe.write_text(page.read_text().replace("</body>", SPILL_CHECK + "</body>"))
+        try:
+            dom = dump_dom(probe)                 # raises on a page error
+        finally:
+            probe.unlink()
+        spill = re.search(r'data-spill="([^"]*)"', dom)
+        assert spill and spill.group(1) == "", f"{page.name}: content wider than its card: " \
+            f"{spill and spill.group(1)}"
         parsed = parse(dom)
         bad = [c for c in parsed.cells if raw_json(c)]
         assert not bad, f"{page.name}: raw JSON in table cells: {bad[:2]}"

@@ -55,15 +55,18 @@ def screenshot(page: str | Path, png: str | Path, exe: str | None = None, width:
     return png
 
 
-def dump_dom(page: str | Path, exe: str | None = None, timeout: float = 90) -> str:
-    """The DOM of `page` after Chromium has rendered it (`--dump-dom`): what a reader sees,
-    for checks on the rendered tables; raises if Chromium fails or the page logs errors."""
+def dump_dom(page: str | Path, exe: str | None = None, timeout: float = 90,
+             width: int = 1400, height: int = 1000) -> str:
+    """The DOM of `page` after Chromium has rendered it (`--dump-dom`) in a `width` x `height`
+    window: what a reader sees, for checks on the rendered tables (and on layout, by a script
+    the page runs); raises if Chromium fails or the page logs errors."""
     exe = exe or find_chromium()
     if exe is None:
         raise CurateError("chromium not found (Debian: apt-get install -y chromium)")
     page = Path(page).resolve()
     with tempfile.TemporaryDirectory(prefix="curate-chromium-") as profile:
-        cmd = [exe, *FLAGS, f"--user-data-dir={profile}", "--dump-dom", page.as_uri()]
+        cmd = [exe, *FLAGS, f"--user-data-dir={profile}", f"--window-size={width},{height}",
+               "--dump-dom", page.as_uri()]
         try:
             p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired:
