@@ -179,6 +179,21 @@ def test_whole_answers_with_units_or_trailing_clauses(gold, pred):
     assert verify_math(gold, pred).verified is True
 
 
+@pytest.mark.parametrize("gold,pred,verdict", [
+    # a plain unit abbreviation with a power, or a rate, after the value (c*m^2 before)
+    ("6", "Final answer: 6 cm^2", True), ("6", r"\boxed{6 cm^2}", True),
+    ("6", "Answer: $6 cm^{2}$", True), ("6", "Final answer: 6 cm\u00b2", True),
+    ("6", "Answer: 6 ft^3", True), ("60", r"\boxed{60 km/h}", True),
+    (r"36\pi", r"\boxed{36\pi cm^2}", True), ("6", "Answer: 6 units^2", True),
+    (r"6\text{ cm}^2", r"\boxed{6 cm^2}", True),
+    # ... but variables stay variables: a product of names, a lone letter with a power
+    ("6", r"\boxed{6 xy^2}", False), ("6", "Final answer: 6 m^2", False),
+    ("6", r"\boxed{6 ab^2}", False), ("7", r"\boxed{6 cm^2}", False),
+])
+def test_plain_units_with_a_power_or_a_rate(gold, pred, verdict):
+    assert verify_math(gold, pred).verified is verdict
+
+
 def test_last_number_fallback_only_takes_a_number_standing_alone():
     assert last_number("costs $1,234.50 total.") == "1234.50"
     assert last_number("so the total is 3x.") is None

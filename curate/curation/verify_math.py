@@ -94,7 +94,8 @@ _SHORT_WORDS = {"is", "the", "of", "to", "so", "we", "get", "it", "be", "as", "a
                 "was", "gives", "got", "his", "her", "per", "out", "too", "use", "may", "do"}
 _WORD = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{2,}")
 _UNIT_TAIL = re.compile(
-    r"^(?P<head>.*?[\d})A-Za-zπ])\s+(?P<unit>[A-Za-z]{2,}(?:\s+[A-Za-z]{2,}){0,2})$")
+    r"^(?P<head>.*?[\d})A-Za-zπ])\s+(?P<unit>[A-Za-z]{2,}(?:\s+[A-Za-z]{2,}){0,2})"
+    r"(?:\^\{?[23]\}?)?$")                                  # "12 square units^2" too
 _ENV_NAME = re.compile(r"\\(?:begin|end)\{[A-Za-z*]+\}")
 # A unit after a value: "5.4 \text{ cents}", "864 \mbox{ inches}^2" (math-verify drops it).
 _TRAILING_UNIT = re.compile(r"(?<=\S)\s*\\(?:text|mbox|mathrm)\{[^{}]*\}(?:\^\{?\d\}?)?\s*$")
@@ -231,6 +232,17 @@ _UNICODE_MATH = {"∞": "\\infty ", "−": "-", "×": "\\times ", "·": "\\cdot 
 # the whole \text{} as a word).
 _NUMBER_IN_TEXT = re.compile(r"\\text\{\s*(-?\d[\d,]*(?:\.\d+)?)\s*([^{}]*)\}")
 _SPACES = re.compile(r"(?<!\\)\\(?:[,;: ]|quad|qquad)|~")    # not the `\\` of a matrix row
+# Unit abbreviations written plainly after a value, with a power or as a rate ("6 cm^2",
+# "6 ft^3", "60 km/h", "9.8 m/s^2"): math-verify drops a unit only at the very end, or in a
+# `\text{}` with its power, so "cm^2" was read as c*m^2. Abbreviations of two letters or more
+# only (plus the single letters of a rate whose other part is one): `m^2` alone may be a variable.
+_UNIT_ABBREVIATIONS = frozenset("""
+mm cm dm km in ft yd mi ml mL cc kg mg lb lbs oz sec secs min mins hr hrs mph kph kmph ha
+unit units sq cu inch inches foot feet yard yards mile miles meter meters metre metres
+m s g h L
+""".split())
+_PLAIN_UNIT = re.compile(
+    r"(?<=[\w})])\s+(?P<unit>[A-Za-z]+(?:\s*/\s*[A-Za-z]+)*)\s*(?P<power>\^\{?[23]\}?)?\s*$")
 
 
 def normalise(s: str) -> str:
@@ -239,7 +251,8 @@ def normalise(s: str) -> str:
     Escaped dollars `\\$36` -> 36; thousands written with thin spaces `10\\,080` / `10\\!080`
     -> 10080 (`10{,}080` and `10,080` math-verify reads itself); other thin spaces -> a space;
     degree signs `°` / `\\degree` -> `^\\circ` (math-verify drops it); `\\mbox` -> `\\text`;
-    ordinals `12^{\\mathrm{th}}` / `12th` -> 12; `\\text{73 cm}` -> `73 \\text{ cm}`;
+    ordinals `12^{\\mathrm{th}}` / `12th` -> 12; `\\text{73 cm}` -> `73 \\text{ cm}`; a plain unit
+    with a power or a rate `6 cm^2`, `60 km/h` -> `6 \\text{ cm}^2`, `60 \\text{ km/h}`;
     Unicode math `3√13`, `∞`, `x²`, `×`, `−` -> LaTeX.
     Units in a trailing `\\text{ cm}`, `\\%`, `\\dfrac`, `\\left`/`\\right` and `\\!` are
     math-verify's own normalisation (`NormalizationConfig(units=True, basic_latex=True)`).
@@ -255,7 +268,19 @@ def normalise(s: str) -> str:
                                                     if m.group(2).strip() else ""), t)
     t = _SPACES.sub(" ", t)
     t = re.sub(r"(?<!\\)\$", "", t)          # math delimiters inside an answer
-    return t.replace("\n", " ").strip()
+    t = _PLAIN_UNIT.sub(_unit_as_text, t.replace("\n", " ").strip())
+    return t.strip()
+
+
+def _unit_as_text(m: re.Match) -> str:
+    """A plain unit with a power or a rate as math-verify's `\\text{ unit}^n` (which it drops);
+    anything else (a product of variables, `6 xy^2`; a lone `m^2`) as it was."""
+    parts = [p.strip() for p in m.group("unit").split("/")]
+    if not all(p in _UNIT_ABBREVIATIONS for p in parts) or not any(len(p) > 1 for p in parts):
+        return m.group(0)
+    if m.group("power") is None and len(parts) == 1:
+        return m.group(0)                     # "6 cm": math-verify's own unit list has it
+    return f" \\text{{ {m.group('unit')}}}{m.group('power') or ''}"
 
 
 def _percent_free(s: str) -> str | None:
