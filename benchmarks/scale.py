@@ -53,11 +53,14 @@ DECON = ["--benchmarks", "math500,aime24"]
 
 
 class Sampler:
-    """Peak RSS and PSS summed over a process and all its descendants."""
+    """Peak RSS, PSS and anonymous RSS summed over a process and all its descendants.
+
+    Anonymous RSS (`RssAnon`: heap and Arrow buffers) is the memory a run holds; RSS also
+    counts pages of files the run maps, which the kernel drops under pressure."""
 
     def __init__(self, pid: int, every: float = 0.25):
         self.pid, self.every = pid, every
-        self.peak_rss = self.peak_pss = 0
+        self.peak_rss = self.peak_pss = self.peak_anon = 0
         self._stop = threading.Event()
         self._t = threading.Thread(target=self._run, daemon=True)
         self._t.start()
@@ -69,22 +72,37 @@ class Sampler:
                 procs = [root] + root.children(recursive=True)
             except psutil.Error:
                 procs = []
-            rss = pss = 0
+            rss = pss = anon = 0
             for p in procs:
                 try:
                     m = p.memory_full_info()
                     rss += m.rss
                     pss += getattr(m, "pss", m.rss)
+                    anon += _rss_anon(p.pid)
                 except psutil.Error:
                     pass
             self.peak_rss, self.peak_pss = max(self.peak_rss, rss), max(self.peak_pss, pss)
+            self.peak_anon = max(self.peak_anon, anon)
             self._stop.wait(self.every)
 
     def stop(self) -> dict:
         self._stop.set()
         self._t.join()
         return {"peak_tree_rss_mb": round(self.peak_rss / 2**20, 1),
-                "peak_tree_pss_mb": round(self.peak_pss / 2**20, 1)}
+                "peak_tree_pss_mb": round(self.peak_pss / 2**20, 1),
+                "peak_tree_anon_mb": round(self.peak_anon / 2**20, 1)}
+
+
+def _rss_anon(pid: int) -> int:
+    """Bytes of anonymous resident memory of a process (Linux /proc; 0 where unreadable)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("RssAnon:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return 0
 
 
 def env(home: Path) -> dict:

@@ -475,10 +475,14 @@ class Catalog:
                      columns: list[str] | None = None):
         """Stream a version as Arrow record batches of at most `batch_size` rows (for data
         larger than memory). Raises NotFound / IntegrityError as `table` does.
-        Example: ``sum(b.num_rows for b in cat.iter_batches("raw", 50_000, ["id"]))``."""
+        Example: ``sum(b.num_rows for b in cat.iter_batches("raw", 50_000, ["id"]))``.
+
+        Files are read, not memory-mapped: a mapped file's pages stay in the process's RSS
+        as it is read through (1 GB per GB read), which is what a Slurm job's memory
+        accounting sees and kills for; read buffers are freed batch by batch."""
         ref = self.resolve(spec)
         for f in self.files(ref):
-            pf = self._read(ref, f, lambda f=f: pq.ParquetFile(f, memory_map=True))
+            pf = self._read(ref, f, lambda f=f: store.open_stream(f))
             batches = pf.iter_batches(batch_size=batch_size, columns=columns)
             while True:
                 batch = self._read(ref, f, lambda b=batches: next(b, None))

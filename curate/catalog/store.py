@@ -56,6 +56,18 @@ class WrittenVersion:
     stats: dict[str, Any]
 
 
+
+STREAM_BUFFER = 1 << 20     # bytes a streamed read buffers per column
+
+
+def open_stream(path: str | Path) -> pq.ParquetFile:
+    """A Parquet file opened for streaming reads: column chunks are read through a 1 MiB
+    buffer page by page (not whole row groups pre-buffered, not memory-mapped), so reading a
+    version batch by batch holds about one batch, whatever the file's row-group sizes
+    (a mapped file's pages stay in the RSS that cluster schedulers account)."""
+    return pq.ParquetFile(path, memory_map=False, buffer_size=STREAM_BUFFER, pre_buffer=False)
+
+
 def hash_file(path: Path) -> str:
     """xxh3-128 of the file: a content address fast enough (~10 GB/s) to not slow writes."""
     h = xxhash.xxh3_128()
@@ -320,7 +332,7 @@ def stage_adopted(folder: Path, files: list[Path], read_rows: int = 65_536) -> W
     rows = nbytes = 0
     manifest: dict[str, Any] = {"files": [], "format": "parquet"}
     for dst in parts:
-        with pq.ParquetFile(dst) as pf:
+        with open_stream(dst) as pf:
             for batch in pf.iter_batches(batch_size=read_rows):
                 content.update(batch)
                 stats.add(batch)

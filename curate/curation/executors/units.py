@@ -19,6 +19,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from curate.catalog.store import open_stream
+
 
 def damaged(path: str | Path, error: BaseException):
     """The IntegrityError for a stored file (store/NAME/VERSION/part-*.parquet) that failed
@@ -86,7 +88,7 @@ def read_unit(unit: Unit, columns: list[str] | None, batch_rows: int) -> Iterato
     """The unit's rows as batches of at most `batch_rows` rows (IntegrityError for a file
     that fails to decode)."""
     try:
-        pf = pq.ParquetFile(unit.file)
+        pf = open_stream(unit.file)
     except (OSError, pa.ArrowException) as e:
         raise damaged(unit.file, e) from None
     with pf:
