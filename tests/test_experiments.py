@@ -339,3 +339,41 @@ def test_cli_experiment_alias_bomb_is_one_line(tmp_path):
                         str(p)], capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and r.stderr.strip().count("\n") == 0, r.stderr
     assert "alias" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_executor_options_run_the_data_recipes_on_datatrove(catalog, tmp_path, home):
+    """`curate run EXP --executor local`: the experiment's data recipes run their dataset
+    steps on the executor (the options were silently dropped); a Slurm dry run is refused in
+    one line, since the arms need the data."""
+    import subprocess
+    import sys
+
+    from curate.curation.executors.run import ExecutorSpec
+    from curate.experiments.runner import run_data
+    from curate.record import empty_trace
+
+    catalog.register("raw", [empty_trace(id=f"{p}-{s}", problem_id=p, prompt=t)
+                             for p, t in [("a", "Find the sum of all primes below 100."),
+                                          ("b", "  find the sum of all  primes below 100. "),
+                                          ("c", "How many sides has a hexagon?")]
+                             for s in range(2)], kind="traces")
+    recipe = tmp_path / "data.yaml"
+    recipe.write_text(yaml.safe_dump({"name": "d", "steps": [
+        {"id": "dedup", "step": "dedup", "input": "raw", "output": "deduped"}]}))
+    spec = {"data": [{"recipe": str(recipe)}]}
+    arms = [{"name": "x", "method": "sft", "mixture": {"from": ["deduped:4"]}}]
+    (out,) = run_data(catalog, spec, arms, lambda s: None,
+                      ExecutorSpec("local", tasks=2, workers=1))
+    lin = catalog.lineage(out)[0]
+    assert lin["params"]["engine"] == "datatrove" and lin["counts"]["dropped"] == {
+        "exact_duplicate": 2}
+    with pytest.raises(BadInput, match="cannot run on a Slurm dry run"):
+        run_data(catalog, spec, arms, lambda s: None,
+                 ExecutorSpec("slurm", partition="cpu", dry_run=True))
+    exp = _tiny_experiment(tmp_path)
+    r = subprocess.run([sys.executable, "-m", "curate.cli", "run", str(exp), "--executor",
+                        "slurm", "--partition", "cpu", "--dry-run"], capture_output=True,
+                       text=True, timeout=300, env={**__import__("os").environ,
+                                                    "CURATE_HOME": str(home)})
+    assert r.returncode == 2 and "--dry-run writes one recipe step" in r.stderr
+    assert "Traceback" not in r.stderr

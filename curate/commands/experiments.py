@@ -7,14 +7,16 @@ from curate.commands._common import err_console, esc, print_json, print_rows
 
 
 def run_experiment_file(path: str, overrides: list[str], force: bool, json_out: bool,
-                        report: str | None = None) -> None:
-    """Load, run (or resume) and summarise an experiment; then write its comparison page."""
+                        report: str | None = None, executor=None) -> None:
+    """Load, run (or resume) and summarise an experiment; then write its comparison page.
+    `executor` (an ExecutorSpec or None) runs the data recipes' dataset steps."""
     from curate.catalog import Catalog
     from curate.experiments import load_experiment, run_experiment
 
     spec = load_experiment(path, overrides)
     cat = Catalog()
-    res = run_experiment(cat, spec, log=lambda s: err_console.print(s, markup=False), force=force)
+    res = run_experiment(cat, spec, log=lambda s: err_console.print(s, markup=False), force=force,
+                         executor=executor)
     page = None
     if report != "":
         from curate.dashboard import write_dashboard

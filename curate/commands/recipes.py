@@ -23,21 +23,26 @@ def run(
     An experiment file (`kind: experiment`, see experiments/) runs its arms, evals and probes
     the same way and writes its comparison page.
 
-    With --executor local|slurm|ray, the steps that process datasets (verify, filter,
-    decontaminate, variant, generate) run as datatrove pipelines; the outputs are the same."""
+    With --executor local|slurm|ray, the steps that process datasets (verify, filter, dedup,
+    decontaminate, variant, generate) run as datatrove pipelines; the outputs are the same.
+    For an experiment, the executor runs those steps of its data recipes."""
+    from curate.errors import BadInput
     from curate.experiments.spec import is_experiment
 
+    ex = X.spec_from(executor, tasks, workers, partition, time, cpus_per_task, mem_per_cpu_gb,
+                     gpus_per_task, sbatch_arg, dry_run)
     if is_experiment(recipe):
         from curate.commands.experiments import run_experiment_file
 
-        return run_experiment_file(recipe, set_ or [], force, json_out)
+        if dry_run:
+            raise BadInput("--dry-run writes one recipe step's sbatch scripts: give it to "
+                           "`curate run RECIPE` for a data recipe of the experiment")
+        return run_experiment_file(recipe, set_ or [], force, json_out, executor=ex)
     from curate.catalog import Catalog
     from curate.catalog.catalog import ref_dict
     from curate.curation.recipes import load_recipe, run_recipe
 
     r = load_recipe(recipe, set_ or [])
-    ex = X.spec_from(executor, tasks, workers, partition, time, cpus_per_task, mem_per_cpu_gb,
-                     gpus_per_task, sbatch_arg, dry_run)
     refs = run_recipe(Catalog(), r, log=lambda s: err_console.print(s, markup=False), force=force, executor=ex)
     if refs and X.dry_run_done(refs[-1]):
         return

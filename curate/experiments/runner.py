@@ -86,8 +86,12 @@ def _mixture_cfg(arm: dict) -> dict:
     return arm.get("mixture") or {}
 
 
-def run_data(catalog, spec: dict, arms: list[dict], log) -> list[str]:
-    """Run the data recipes whose outputs the arms use (each step resumes); their outputs."""
+def run_data(catalog, spec: dict, arms: list[dict], log, executor=None) -> list[str]:
+    """Run the data recipes whose outputs the arms use (each step resumes); their outputs.
+    `executor` (an ExecutorSpec) runs their dataset steps on datatrove (not a Slurm dry run:
+    the arms need the data)."""
+    if executor is not None and executor.dry_run:
+        raise BadInput("an experiment cannot run on a Slurm dry run: its arms need the data")
     from curate.curation.recipes import load_recipe, run_recipe
 
     wanted = datasets_used(arms)
@@ -99,7 +103,7 @@ def run_data(catalog, spec: dict, arms: list[dict], log) -> list[str]:
         if plain and not plain & wanted and len(plain) == len(outputs):
             continue
         log(f"data: recipe {recipe['name']}")
-        refs = run_recipe(catalog, recipe, log=lambda s: log(f"  {s}"))
+        refs = run_recipe(catalog, recipe, log=lambda s: log(f"  {s}"), executor=executor)
         done += [r.spec for r in refs]
     return done
 
@@ -345,15 +349,18 @@ def probe_final(catalog, probe: str, cfg: dict, final: dict, base: str, tags: di
 
 # -- the whole experiment ----------------------------------------------------------------------
 def run_experiment(catalog, spec: dict, log: Callable[[str], None] | None = None,
-                   force: bool = False, progress: bool = True) -> dict[str, Any]:
+                   force: bool = False, progress: bool = True,
+                   executor=None) -> dict[str, Any]:
     """Run (or resume) an experiment loaded by `load_experiment`.
 
     Returns {experiment, run_id, data, arms {name: {data, train_run, reused, checkpoints
     [{id, step, path}], probes [ids]}}, evaluated, already_scored, eval_key, seconds}: the
     models scored now vs found scored, the arms trained now vs reused. `force` retrains every
-    arm. Raises `BadInput` for an unknown training, eval or probe option (before any work on
-    that arm), `NotFound` for a missing dataset or model, and `CurateError` naming the
-    experiment for any other failure (the run is recorded as failed; run it again to resume).
+    arm. `executor` (an `ExecutorSpec`, from `curate run EXP --executor ...`) runs the data
+    recipes' dataset steps on datatrove. Raises `BadInput` for an unknown training, eval or
+    probe option (before any work on that arm), `NotFound` for a missing dataset or model,
+    and `CurateError` naming the experiment for any other failure (the run is recorded as
+    failed; run it again to resume).
 
     Example:
         >>> spec = load_experiment("experiments/data-structure.yaml", ["profile=tiny"])
@@ -373,7 +380,8 @@ def run_experiment(catalog, spec: dict, log: Callable[[str], None] | None = None
                                "already_scored": 0}
     threads = _set_threads(spec.get("threads"))
     try:
-        return _run(catalog, spec, arms, root, config, summary, log, force, progress, t0)
+        return _run(catalog, spec, arms, root, config, summary, log, force, progress, t0,
+                    executor)
     finally:
         _set_threads(threads)
 
@@ -389,9 +397,9 @@ def _set_threads(n: int | None) -> int | None:
     return before
 
 
-def _run(catalog, spec, arms, root, config, summary, log, force, progress, t0):
+def _run(catalog, spec, arms, root, config, summary, log, force, progress, t0, executor=None):
     name = spec["name"]
-    summary["data"] = run_data(catalog, spec, arms, log)
+    summary["data"] = run_data(catalog, spec, arms, log, executor)
     data = {arm["name"]: arm_data(catalog, spec, arm) for arm in arms}
     run_id = catalog.start_run("experiment", config=config, inputs=list(data.values()),
                                name=name)
