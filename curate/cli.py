@@ -3,6 +3,7 @@ and only parses arguments, calls a library function and prints the result."""
 
 from __future__ import annotations
 
+import errno
 import importlib
 import os
 import sys
@@ -78,6 +79,12 @@ def _lift_verbose(argv: list[str]) -> list[str]:
     return argv
 
 
+# errors the system gives for where curate was asked to read or write, not for a bug
+ENVIRONMENT_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT,
+                      errno.ENOTDIR, errno.EISDIR, errno.ENAMETOOLONG, errno.ELOOP,
+                      errno.EMFILE, errno.ENFILE}
+
+
 def main() -> None:
     """Entry point: user errors become one line on stderr and exit code 2."""
     sys.argv[1:] = _lift_verbose(sys.argv[1:])
@@ -89,11 +96,22 @@ def main() -> None:
     except KeyboardInterrupt:
         typer.secho("interrupted", err=True)
         sys.exit(130)
+    except OSError as e:
+        if e.errno not in ENVIRONMENT_ERRNOS:
+            _bug()
+        # the machine said no (permission, read-only, disk full, not a folder): one line
+        where = f"{e.filename}: " if e.filename else ""
+        typer.secho(f"error: {scrub(where + (e.strerror or str(e)))}", err=True, fg="red")
+        sys.exit(2)
     except Exception:  # a bug: the traceback is for us, without any secret in it
-        import traceback
+        _bug()
 
-        sys.stderr.write(scrub(traceback.format_exc()))
-        sys.exit(1)
+
+def _bug() -> None:
+    import traceback
+
+    sys.stderr.write(scrub(traceback.format_exc()))
+    sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -97,3 +97,73 @@ def test_mistyped_home_read_only_verbs(tmp_path, args):
     assert "no catalog at" in r.stderr and "Traceback" not in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "typo").exists() and not (tmp_path / "out").exists()
+
+
+# -- issue 14 (tester's pass): where curate is told to write -------------------------------
+
+def test_a_home_that_cannot_be_a_folder_is_one_line(tmp_path):
+    """--home naming a file, a path under a file, or a place that cannot be created was a
+    FileExistsError / NotADirectoryError / FileNotFoundError traceback on the first write."""
+    (tmp_path / "afile").write_text("x")
+    (tmp_path / "p.jsonl").write_text('{"prompt": "q"}\n')
+    for home, why in [(tmp_path / "afile", "File exists"),
+                      (tmp_path / "afile" / "sub", "Not a directory"),
+                      (Path("/proc/curate-nope"), "No such file or directory")]:
+        r = cli(["--home", str(home), "import", str(tmp_path / "p.jsonl"), "--name", "p"],
+                cwd=tmp_path)
+        assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr[-2000:]
+        assert r.stderr.strip() == f"error: {home}: cannot use as the workspace folder ({why}); " \
+                                   "check --home or CURATE_HOME"
+
+
+def test_export_never_lands_in_or_replaces_the_workspace(tmp_path):
+    """`export X $CURATE_HOME --overwrite` deleted the catalog and the store and put the export
+    in their place; '.' with --overwrite deletes the folder curate runs in; a folder in the
+    store became an orphan version folder; an uncreatable folder was a traceback."""
+    home = tmp_path / "ws"
+    (tmp_path / "p.jsonl").write_text('{"prompt": "q"}\n')
+    assert cli(["--home", str(home), "import", str(tmp_path / "p.jsonl"), "--name", "p"],
+               cwd=tmp_path).returncode == 0
+    (tmp_path / "afile").write_text("x")
+    run_in = tmp_path / "here"
+    run_in.mkdir()
+    for out, extra, msg in [
+        (home, ["--overwrite"], "holds the workspace"),
+        (tmp_path, ["--overwrite"], "holds the workspace"),
+        (home / "store" / "x", [], "is inside the workspace's store"),
+        (Path("."), ["--overwrite"], "is the folder curate runs in"),
+        (tmp_path / "afile", ["--overwrite"], "is a file, not a folder"),
+        (tmp_path / "afile" / "sub", [], "cannot create the export folder here"),
+        (Path("/proc/curate-nope"), [], "cannot create the export folder here"),
+    ]:
+        r = cli(["--home", str(home), "export", "p", str(out), *extra], cwd=run_in)
+        assert r.returncode == 2 and "Traceback" not in r.stderr, (out, r.stderr[-2000:])
+        assert msg in r.stderr and len(r.stderr.strip().splitlines()) == 1, (out, r.stderr)
+    assert (home / "catalog.duckdb").is_file() and not (home / "store" / "x").exists()
+    assert (tmp_path / "p.jsonl").is_file() and (tmp_path / "afile").read_text() == "x"
+    r = cli(["--home", str(home), "export", "p", str(tmp_path / "out")], cwd=run_in)
+    assert r.returncode == 0, r.stderr
+
+
+def test_the_machine_saying_no_is_one_line(tmp_path, monkeypatch, capsys):
+    """Permission denied, a read-only file system or a full disk anywhere in a verb is the
+    user's environment, not a bug: one line naming the path, exit 2 (tested by raising each
+    from the importer; root cannot be refused a chmod 000 file)."""
+    import errno
+
+    from curate import cli as cli_mod
+    from curate.catalog import importing
+
+    (tmp_path / "p.jsonl").write_text('{"prompt": "q"}\n')
+    for code, text in [(errno.EACCES, "Permission denied"), (errno.EROFS, "Read-only file system"),
+                       (errno.ENOSPC, "No space left on device")]:
+        def boom(*a, code=code, text=text, **k):
+            raise OSError(code, text, str(tmp_path / "ws" / "store"))
+
+        monkeypatch.setattr(importing, "import_file", boom)
+        monkeypatch.setattr(sys, "argv", ["curate", "--home", str(tmp_path / "ws"), "import",
+                                          str(tmp_path / "p.jsonl"), "--name", "p"])
+        with pytest.raises(SystemExit) as e:
+            cli_mod.main()
+        err = capsys.readouterr().err
+        assert e.value.code == 2 and err.strip() == f"error: {tmp_path / 'ws' / 'store'}: {text}"

@@ -136,7 +136,12 @@ class Catalog:
         Raises CurateError when the database cannot be opened.
         Example: ``with cat.connect(read_only=True) as con: con.execute("select 1")``.
         """
-        self.home.mkdir(parents=True, exist_ok=True)
+        try:
+            self.home.mkdir(parents=True, exist_ok=True)
+        except OSError as e:      # a file, under a file, read-only, no permission
+            raise CurateError(f"{self.home}: cannot use as the workspace folder "
+                              f"({e.strerror or type(e).__name__}); check --home or "
+                              "CURATE_HOME") from None
         with file_lock(self._lock_path):
             if read_only and not self.db_path.exists():
                 read_only = False  # create it first

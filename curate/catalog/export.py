@@ -169,9 +169,28 @@ def load_configs(catalog, spec: str, configs: dict[str, str] | None = None,
 def check_target(out_dir: str | os.PathLike, overwrite: bool = False) -> Path:
     """The export folder, refused when it holds something and `overwrite` is off."""
     out = Path(out_dir)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
+    if out.exists() and not out.is_dir():
+        raise CurateError(f"{out}: is a file, not a folder")
+    if out.exists() and any(out.iterdir()) and not overwrite:
         raise CurateError(f"{out}: folder exists and is not empty (use --overwrite)")
     return out
+
+
+def check_not_workspace(catalog, out: Path, overwrite: bool) -> None:
+    """Refuse an export folder that would land in the store, or whose replacement
+    (`--overwrite`) would delete the workspace or the folder curate runs in."""
+    o = out.resolve()
+    home, store_root, cwd = (Path(catalog.home).resolve(), Path(catalog.store_root).resolve(),
+                             Path.cwd().resolve())
+    if o == home or o in home.parents:
+        raise CurateError(f"{out}: holds the workspace ({home}); exporting there would replace "
+                          "it: export somewhere else")
+    if o == store_root or store_root in o.parents:
+        raise CurateError(f"{out}: is inside the workspace's store ({store_root}); export "
+                          "somewhere else (the store holds only versions)")
+    if overwrite and (o == cwd or o in cwd.parents):
+        raise CurateError(f"{out}: is the folder curate runs in (or holds it); --overwrite "
+                          "would delete it: export to a folder of its own")
 
 
 def write_export(catalog, cfgs: list[ConfigData], out_dir: str | os.PathLike,
@@ -184,12 +203,17 @@ def write_export(catalog, cfgs: list[ConfigData], out_dir: str | os.PathLike,
     them (llamafactory adds `dataset_info.json`); `tokenizer`: what the card counts lengths
     with (default the teacher's, when available locally; "none" for words)."""
     out = check_target(out_dir, overwrite)
+    check_not_workspace(catalog, out, overwrite)
     cfgs = format_configs(cfgs, fmt)
     spec = cfgs[0].spec
     prov = provenance(catalog, spec, [c.spec for c in cfgs])
-    out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp.mkdir()
+    except OSError as e:
+        raise CurateError(f"{out}: cannot create the export folder here "
+                          f"({e.strerror or type(e).__name__})") from None
     total = sum(c.rows for c in cfgs)
     try:
         with progress_bar() if progress else contextlib.nullcontext() as bar:
