@@ -449,6 +449,16 @@ def test_extract_choice(text, want):
     ("B", "none", None, "no_answer"),
     ("7", "Answer: B", None, "gold_not_a_letter"),
     ("A", "<think>\\boxed{A}", None, "unclosed_think"),
+    # the pronoun "I" and the article "A" are no options either (ten options: A..J)
+    ("I", "Answer: I think it is B.", None, "no_answer"),
+    ("I", "Final answer: I would pick B", None, "no_answer"),
+    ("I", "Answer: I'd say B", None, "no_answer"),
+    ("A", "Answer: A careful reading gives C.", None, "no_answer"),
+    ("B", "The answer is: I believe (B).", True, "ok"),
+    # ... while the letters themselves still are
+    ("I", "Answer: I", True, "ok"), ("I", "Answer: I, because the rest fail.", True, "ok"),
+    ("A", "Answer: A is correct.", True, "ok"), ("A", "Answer: **A** careful", True, "ok"),
+    ("I", "The answer is I.", True, "ok"), ("A", "Answer: A or C", None, "several_choices"),
 ])
 def test_verify_choice(gold, text, verdict, reason):
     r = verify_choice(gold, text)

@@ -46,6 +46,23 @@ _ANSWER_PHRASE = re.compile(
     r"\s*(?:\*\*|__)?\s*(?:(?i:therefore|thus)\s+)?(?:(?i:option|choice)\s+)?")
 
 
+# After the English words "A" and "I" a lowercase word makes them an article or a pronoun
+# ("Answer: I think it is B", "Answer: A careful reading gives C"), unless the word is one that
+# follows an option ("A is correct", "I, because ...", "A or C").
+_OPTION_FOLLOWERS = {"is", "was", "seems", "appears", "fits", "matches", "holds", "because",
+                     "since", "as", "and", "or", "nor", "with", "which", "but", "so", "then",
+                     "here", "again", "too", "also", "only", "instead", "indeed"}
+_WORD_AFTER = re.compile(r"(?:'|\s+([a-z][a-z']*))")
+
+
+def _english_word(text: str, one: re.Match) -> bool:
+    """Is the unstyled `A` / `I` that `one` matched the article or the pronoun?"""
+    if one.group(1) not in "AI" or text[one.start():one.start(1)].strip():
+        return False
+    after = _WORD_AFTER.match(text, one.end(1))
+    return bool(after) and (after.group(1) is None or after.group(1) not in _OPTION_FOLLOWERS)
+
+
 def _letters_at_start(text: str, letters: str) -> tuple[str | None, bool, int]:
     """(letter, hedge, end) for the choice `text` starts with; (None, False, 0) without one.
     A letter outside `letters` ("E" of four options) is returned as "" (a choice, invalid)."""
@@ -53,6 +70,8 @@ def _letters_at_start(text: str, letters: str) -> tuple[str | None, bool, int]:
     if hedge and len({g for g in hedge.groups() if g}) > 1:
         return None, True, hedge.end()
     one = _ONE.match(text)
+    if one and _english_word(text, one):
+        return None, False, 0
     if one:
         return (one.group(1) if one.group(1) in letters else ""), False, one.end()
     return None, False, 0
