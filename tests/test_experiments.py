@@ -77,6 +77,13 @@ def test_global_batch_that_the_processes_cannot_make_is_refused(monkeypatch):
         train_options(arm, progress=False)
     monkeypatch.setenv("WORLD_SIZE", "1")
     assert train_options(arm, progress=False).grad_accum == 64
+    import torch
+
+    # one process seeing 8 GPUs (transformers' DataParallel): 256 / (4 x 8)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 8)
+    assert train_options(arm, progress=False).grad_accum == 8
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(BadInput, match="gives 32 rows a step, not global_batch 256"):
         train_options({**arm, "train": {**arm["train"], "grad_accum": 8}}, progress=False)
     assert train_options({**arm, "train": {**arm["train"], "grad_accum": 64}},
@@ -377,3 +384,17 @@ def test_executor_options_run_the_data_recipes_on_datatrove(catalog, tmp_path, h
                                                     "CURATE_HOME": str(home)})
     assert r.returncode == 2 and "--dry-run writes one recipe step" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_an_experiment_under_torchrun_is_refused_before_any_work(catalog, tmp_path, monkeypatch):
+    """Every rank would run the data recipes and record each evaluation again: refused in one
+    line, nothing recorded."""
+    from curate.experiments import load_experiment, run_experiment
+
+    spec = load_experiment(_tiny_experiment(tmp_path))
+    for var, n in (("WORLD_SIZE", "2"), ("WORLD_SIZE", "8")):
+        monkeypatch.setenv(var, n)
+        with pytest.raises(BadInput, match=f"run it in one process.*{n} processes here"):
+            run_experiment(catalog, spec, progress=False)
+    assert catalog.sql("SELECT count(*) AS n FROM runs")[0]["n"] == 0
+    assert not catalog.ls()

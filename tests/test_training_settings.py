@@ -68,6 +68,28 @@ def test_planner_counts_every_process(monkeypatch, catalog, cd, tiny, tmp_path):
         prepare_sft(catalog, "cd", str(tiny), tmp_path / "o", _opts(epochs=2, save_at="6,13"))
 
 
+def test_planner_counts_the_gpus_of_one_process(monkeypatch, catalog, cd, tiny, tmp_path):
+    """One process seeing several GPUs: transformers' Trainer takes per-device batch x GPUs a
+    micro-step (nn.DataParallel), so the plan counts them (it counted 1: 8 GPUs gave a global
+    batch 8 times the one planned); under torchrun the processes count, not the GPUs."""
+    import torch
+
+    from curate.training import ranks
+    from curate.training.sft import prepare_sft
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 3)
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    assert ranks.replicas() == 3
+    prep = prepare_sft(catalog, "cd", str(tiny), tmp_path / "o", _opts(epochs=1))
+    assert prep["plan"]["world_size"] == 3 and prep["plan"]["steps"] == 4   # 24 / (2 x 3)
+    monkeypatch.setenv("WORLD_SIZE", "2")                 # torchrun: a GPU per process
+    assert ranks.replicas() == 2
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.delenv("WORLD_SIZE")
+    assert ranks.replicas() == 1
+
+
 def test_rank_gate_writes_nothing_off_rank_zero(monkeypatch, catalog):
     from types import SimpleNamespace
 

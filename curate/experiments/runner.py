@@ -129,13 +129,13 @@ def arm_data(catalog, spec: dict, arm: dict) -> str:
 def accumulation_for(arm: str, global_batch: Any, per_device: Any,
                      grad_accum: Any = None) -> int:
     """Gradient accumulation steps giving `global_batch` rows a step with `per_device` rows
-    per process over the processes training now (`ranks.world_size()`: 1 unless launched by
-    torchrun / accelerate), so a file's schedule (P3: 256 a step, 640 steps) holds however
-    many processes run it. Raises BadInput when the processes cannot make the batch evenly,
+    per model copy over the copies training now (`ranks.replicas()`: the processes under
+    torchrun / accelerate, else the GPUs one process's DataParallel uses, else 1), so a file's
+    schedule (P3: 256 a step, 640 steps) holds however it is run. Raises BadInput when the processes cannot make the batch evenly,
     or when the arm also gives a `grad_accum` that disagrees."""
-    from curate.training.ranks import world_size
+    from curate.training.ranks import replicas
 
-    world = world_size()
+    world = replicas()
     try:
         gb, per = int(global_batch), int(per_device)
     except (TypeError, ValueError):
@@ -143,11 +143,11 @@ def accumulation_for(arm: str, global_batch: Any, per_device: Any,
                        f"{global_batch!r} and {per_device!r}") from None
     if gb < 1 or per < 1 or gb % (per * world):
         raise BadInput(f"arm {arm}: global_batch {gb} is not a multiple of batch_size {per} x "
-                       f"{world} process(es); change batch_size or the number of processes")
+                       f"{world} process(es) or GPUs; change batch_size or their number")
     accum = gb // (per * world)
     if grad_accum is not None and int(grad_accum) != accum:
         raise BadInput(f"arm {arm}: grad_accum {grad_accum} with batch_size {per} on {world} "
-                       f"process(es) gives {per * int(grad_accum) * world} rows a step, not "
+                       f"process(es) or GPUs gives {per * int(grad_accum) * world} rows a step, not "
                        f"global_batch {gb}; give one of the two")
     return accum
 
@@ -368,6 +368,14 @@ def run_experiment(catalog, spec: dict, log: Callable[[str], None] | None = None
         >>> res["arms"]["countdown-cot"]["checkpoints"][-1]["step"]
         29
     """
+    from curate.training.ranks import world_size
+
+    if world_size() > 1:
+        raise BadInput(f"experiment {spec['name']}: run it in one process, not under torchrun / "
+                       f"accelerate launch ({world_size()} processes here: every one would run "
+                       "the data recipes and record each evaluation again); an arm's "
+                       "global_batch keeps the file's schedule on one process. To train an arm "
+                       "on several GPUs: torchrun ... -m curate.cli train sft, then curate eval")
     log = log or (lambda s: None)
     t0 = time.perf_counter()
     name = spec["name"]

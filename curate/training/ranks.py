@@ -22,6 +22,20 @@ def world_size() -> int:
     return max(1, int(os.environ.get("WORLD_SIZE", "1") or 1))
 
 
+def replicas() -> int:
+    """Model copies a step's batch is spread over: the processes under torchrun /
+    accelerate launch, or, in one process, the visible CUDA devices (transformers' Trainer then
+    wraps the model in nn.DataParallel and takes per-device batch x GPUs a micro-step)."""
+    world = world_size()
+    if world > 1:
+        return world
+    try:
+        import torch
+    except ImportError:
+        return 1
+    return max(1, torch.cuda.device_count()) if torch.cuda.is_available() else 1
+
+
 class SilentWriter:
     """Stands in for the catalog's write methods on ranks other than 0: writes nothing."""
 

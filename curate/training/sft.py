@@ -336,7 +336,7 @@ def prepare_sft(catalog, mixture: str, model: str, output: str | Path, opts: SFT
         report["dropped"] = report["rows"] - len(keep)
     else:
         report["truncated"] = over if opts.overflow in ("truncate", "auto") else 0
-    world = ranks.world_size()
+    world = ranks.replicas()    # processes, or GPUs under one process's DataParallel
     batch = schedules.global_batch(opts.batch_size, opts.grad_accum, world)
     sched = schedules.plan(len(convs) * opts.exposures, batch, opts.epochs, opts.exposures,
                            max_steps=opts.max_steps) if not opts.packing else None
