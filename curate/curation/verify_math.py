@@ -58,7 +58,7 @@ from curate.formats.answers import (  # noqa: F401  (re-exported: the verifier's
 from curate.formats.boxed import final_boxes, last_boxed
 
 # Bump when extraction or normalisation changes: cached verdicts (verify_pool) depend on it.
-EXTRACTION_VERSION = "curate-extract/8"
+EXTRACTION_VERSION = "curate-extract/9"
 MAX_ANSWER_CHARS = 2000   # longer "answers" are not answers; they only feed pathological parses
 MAX_BARE_CHARS = 200      # a whole text longer than this is not "itself a short expression"
 
