@@ -30,7 +30,7 @@ from curate.formats.answers import answer_region, clean_answer
 from curate.formats.boxed import boxes, final_boxes
 
 LETTERS = "ABCDEFGHIJ"
-VERIFIER = "mcq-letter/2"
+VERIFIER = "mcq-letter/3"
 
 # Styling around a letter: markdown (emphasis, code), math, \text-like wrappers, parentheses.
 _OPEN = r"(?:\*\*|__|\*|`|\$|\\\(|\\(?:text|textbf|mathrm|mathbf|textrm)\s*\{|\{|\(|\[|\s)*"
