@@ -310,4 +310,38 @@ def test_offline_without_local_copy_is_one_line(tmp_path, monkeypatch):
         with pytest.raises(NoLocalData) as e:
             eval_items.load_items(BenchSetting(name, kind="x"))
         assert "\n" not in str(e.value) and name in str(e.value)
+        assert "offline, put a copy at $CURATE_BENCHMARK_DIR/" in str(e.value)
     assert os.environ["HF_HUB_OFFLINE"] == "1"
+
+
+def test_a_copy_put_where_the_message_says_is_found(tmp_path, monkeypatch):
+    """Every registry entry names where its local copy goes (the offline error and
+    --list-benchmarks --json `local_layout`); files put exactly there are the copy the loader
+    uses (one file, one file per config, the Hub's own files, a file pattern)."""
+    from curate.corpora import benchmarks as B
+
+    monkeypatch.setenv("CURATE_BENCHMARK_DIR", str(tmp_path))
+    monkeypatch.delenv("CURATE_SHARED_DATA", raising=False)
+    monkeypatch.setattr(B, "REPO", tmp_path / "repo")           # no ../shared/data
+    for name in B.list_benchmarks():
+        b = B.REGISTRY[name]
+        layout = B.expected_local(b)
+        assert layout and B.has_local_copy(b) is None, name
+        if b.subsets:
+            folder = layout.split("/<config>")[0]
+            paths = [f"{folder}/{c}.jsonl" for c in b.subsets]
+        elif b.data_files:
+            folder, files = layout.split("/", 1)
+            paths = [f"{folder}/{f.replace('*', '1')}" for f in files.split(" + ")]
+        else:
+            paths = [layout.split(" (or ")[0]]
+        for rel in paths:
+            (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / rel).write_text("")
+        got = B.has_local_copy(b)
+        assert got is not None and got.startswith(str(tmp_path)), (name, layout, got)
+        for rel in paths:
+            (tmp_path / rel).unlink()
+    rows = {r["name"]: r for r in B.benchmark_table()}
+    assert rows["livecodebench-v2"]["local_layout"] == "livecodebench-v2/test.jsonl + test2.jsonl"
+    assert rows["halueval-p3"]["local_layout"].startswith("halueval/<config>.jsonl for qa_samples")

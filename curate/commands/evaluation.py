@@ -127,6 +127,9 @@ def _list_benchmarks(json_out: bool) -> None:
                  + ("" if r["higher_is_better"] else " (lower is better)"),
                  "scorer": r["scorer"], "local": "yes" if r["local"] else "no"} for r in rows],
                title="benchmarks (local copies under $CURATE_BENCHMARK_DIR)")
+    console.print("A local copy goes under $CURATE_BENCHMARK_DIR in the source's own format "
+                  "(`--list-benchmarks --json` gives each one's `local_layout`, e.g. "
+                  "aime25/aime25_test.jsonl).", markup=False)
 
 
 def register(app: typer.Typer) -> None:

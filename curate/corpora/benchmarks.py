@@ -363,11 +363,28 @@ def _read_hexphi(path: Path) -> list[dict[str, Any]]:
             for i, r in enumerate(rows)]
 
 
+def expected_local(b: Benchmark) -> str:
+    """Where a local copy of `b` goes, relative to $CURATE_BENCHMARK_DIR, in the source's own
+    format: "aime25/aime25_test.jsonl", "acpbench/<config>.jsonl for acp_app_mcq, ...",
+    "livecodebench-v2/test.jsonl + test2.jsonl"; "" for a file: benchmark."""
+    folder = b.local_dir or b.name
+    if b.subsets:
+        return f"{folder}/<config>.jsonl for {', '.join(b.subsets)}"
+    if b.data_files:
+        return f"{folder}/" + " + ".join(b.data_files)
+    if b.derived_from:
+        return f"{b.local[0]} (or a copy of {b.derived_from}: it is cut from it)" \
+            if b.local else f"a copy of {b.derived_from}"
+    return b.local[0] if b.local and not b.name.startswith("file:") else ""
+
+
 def _hub_error(b: Benchmark, e: Exception) -> CurateError:
     first = str(e).splitlines()[0] if str(e) else type(e).__name__
+    where = expected_local(b)
+    put = f"; offline, put a copy at $CURATE_BENCHMARK_DIR/{where}" if where else ""
     return CurateError(
         f"benchmark {b.name!r}: no local copy (looked in {', '.join(map(str, local_roots()))})"
-        f" and loading {b.hub_id} from the Hub failed: {first}")
+        f" and loading {b.hub_id} from the Hub failed: {first}{put}")
 
 
 def _load_hub(b: Benchmark) -> list[dict[str, Any]]:
@@ -501,7 +518,8 @@ def _harness_label(b: Benchmark) -> str:
 
 def benchmark_table() -> list[dict[str, Any]]:
     """One row per benchmark for `curate eval --list-benchmarks`: source, revision, metric,
-    direction, group, scorer and whether a local copy is present."""
+    direction, group, scorer, whether a local copy is present (`local`: its path or None) and
+    where one goes (`local_layout`, relative to $CURATE_BENCHMARK_DIR)."""
     out = []
     for name in list_benchmarks():
         b = REGISTRY[name]
@@ -520,5 +538,6 @@ def benchmark_table() -> list[dict[str, Any]]:
         out.append({"name": name, "group": b.group, "source": src, "split": b.split,
                     "revision": b.revision or "unpinned", "metric": b.metric,
                     "higher_is_better": b.higher_is_better, "scale": b.scale,
-                    "scorer": scorer, "local": has_local_copy(b)})
+                    "scorer": scorer, "local": has_local_copy(b),
+                    "local_layout": expected_local(b)})
     return out

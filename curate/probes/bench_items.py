@@ -57,9 +57,11 @@ def harness_items(setting: BenchSetting, limit: int | None) -> list[EvalItem]:
     for subset, spec in harness_specs(setting, b):
         data = local.get(subset) or local.get("") or tmp_data
         if data is None and _offline():
-            raise NoLocalData(f"benchmark {b.name!r} has no local copy under "
-                              f"$CURATE_BENCHMARK_DIR ({b.name}/{subset or '...'}) and the hub "
-                              "is offline (HF_HUB_OFFLINE=1)")
+            from curate.corpora.benchmarks import expected_local
+
+            raise NoLocalData(f"benchmark {b.name!r} has no local copy and the hub is offline "
+                              "(HF_HUB_OFFLINE=1); offline, put a copy at "
+                              f"$CURATE_BENCHMARK_DIR/{expected_local(b)}")
         task = harness.load_task(spec, Path(data) if data else None, b.revision)
         harness.check_output_type(task, spec)
         for doc_id, doc in harness.docs(task, limit):
