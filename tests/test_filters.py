@@ -186,3 +186,15 @@ def test_filter_no_dropped_and_name_checked_first(catalog):
     with pytest.raises(BadInput, match="c{125}-dropped.*pass --no-dropped"):
         filter_dataset(catalog, "raw", "c" * 125, verified_only=True)
     assert len(catalog.ls()) == before
+
+
+@pytest.mark.parametrize("params", [{"max_repetition": float("nan")}, {"max_repetition": 2},
+                                    {"pass_rate_min": -0.1}, {"pass_rate_max": float("inf")},
+                                    {"max_repetition": "half"}])
+def test_shares_outside_zero_one_are_refused(params):
+    """A NaN share compared False everywhere: every row was kept, silently."""
+    from curate.curation.filters import check_params
+    from curate.errors import BadInput
+
+    with pytest.raises(BadInput, match="must be a number in \\[0, 1\\]"):
+        check_params(params)

@@ -117,3 +117,28 @@ def test_generate_bad_name_sends_no_request(tmp_path, home, counting_server, nam
 def test_countdown_bad_name_fails_before_generating(home):
     r = _cli("generate", "--task", "countdown", "--name", "../x", "-n", "3")
     assert r.returncode == 2 and "dataset name" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("cfg,n,match", [
+    ({"temperature": float("nan")}, None, "--temperature must be >= 0, got nan"),
+    ({"temperature": -0.5}, None, "--temperature must be >= 0"),
+    ({"top_p": 0.0}, None, r"--top-p must be \(0, 1\]"),
+    ({"top_p": 1.5}, None, r"--top-p must be \(0, 1\]"),
+    ({"min_p": float("inf")}, None, r"--min-p must be \[0, 1\]"),
+    ({"timeout": -1.0}, None, "--timeout must be > 0"),
+    ({}, -5, "-n must be at least 1"),          # was a traceback
+])
+def test_generate_bad_sampling_sends_no_request(tmp_path, home, counting_server, cfg, n, match):
+    """Sampling a server would reject or misread (NaN is not JSON) is one line, before any
+    request; -n -5 was a traceback."""
+    from curate.catalog import Catalog
+    from curate.curation.generate import GenerateConfig, generate_traces
+    from curate.errors import CurateError
+
+    url, hits = counting_server
+    p = tmp_path / "p.jsonl"
+    p.write_text(json.dumps({"prompt": "What is 1+1?", "reference": "2"}) + "\n")
+    with pytest.raises(CurateError, match=match):
+        generate_traces(Catalog(home), "g", str(p), f"openai:{url}", GenerateConfig(**cfg), n=n,
+                        progress=False)
+    assert hits == [] and Catalog(home).ls() == []

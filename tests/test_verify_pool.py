@@ -181,3 +181,12 @@ def _alive(pid: int) -> bool:
             return f.read().split()[2] != "Z"
     except FileNotFoundError:
         return False
+
+
+@pytest.mark.parametrize("timeout", [-1, 0, float("nan"), float("inf")])
+def test_a_timeout_that_is_no_time_is_refused(timeout):
+    """verify --timeout -1 waited forever (killed at 90 s); NaN and 0 are no budget either."""
+    from curate.errors import BadInput
+
+    with pytest.raises(BadInput, match="--timeout must be a number of seconds > 0"):
+        VerifierPool(workers=1, timeout=timeout)

@@ -58,6 +58,16 @@ def check_params(params: dict) -> dict[str, Any]:
         raise BadInput(f"strategy {p['strategy']!r} is not one of {', '.join(STRATEGIES)}")
     if p["k_per_problem"] is not None and int(p["k_per_problem"]) < 1:
         raise BadInput("k_per_problem must be >= 1")
+    import math
+
+    for k in ("max_repetition", "pass_rate_min", "pass_rate_max"):   # shares in [0, 1]
+        if p[k] is not None:
+            try:
+                v = float(p[k])
+            except (TypeError, ValueError):
+                raise BadInput(f"{k} must be a number in [0, 1], got {p[k]!r}") from None
+            if not (math.isfinite(v) and 0 <= v <= 1):    # NaN compared False: kept all rows
+                raise BadInput(f"{k} must be a number in [0, 1], got {p[k]}")
     for a, b in (("min_tokens", "max_tokens"), ("pass_rate_min", "pass_rate_max")):
         if p[a] is not None and p[b] is not None and float(p[a]) > float(p[b]):
             raise BadInput(f"{a} ({p[a]}) is above {b} ({p[b]})")

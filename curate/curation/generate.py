@@ -450,6 +450,23 @@ def run_async(coro):
         return runner.run(coro)
 
 
+def check_sampling(cfg: GenerateConfig) -> None:
+    """Sampling settings a server would reject or misread (NaN is not JSON; a negative
+    temperature or a top_p outside (0, 1] is no distribution), refused before any request."""
+    import math
+
+    for k, lo, hi, lo_open in (("temperature", 0.0, None, False), ("top_p", 0.0, 1.0, True),
+                               ("min_p", 0.0, 1.0, False), ("timeout", 0.0, None, True)):
+        v = getattr(cfg, k, None)
+        if v is None:
+            continue
+        bad = not math.isfinite(v) or v < lo or (lo_open and v == lo) or (hi is not None and v > hi)
+        if bad:
+            rng = f"{'(' if lo_open else '['}{lo:g}, {hi:g}]" if hi is not None else \
+                f"{'> ' if lo_open else '>= '}{lo:g}"
+            raise CurateError(f"--{k.replace('_', '-')} must be {rng}, got {v}")
+
+
 def generate_traces(catalog, name: str, prompts: str | PromptSet, teacher: str | TeacherSpec,
                     cfg: GenerateConfig | None = None, *, task: str = "math",
                     n: int | None = None, prompt_field: str | None = None,
@@ -481,6 +498,9 @@ def generate_traces(catalog, name: str, prompts: str | PromptSet, teacher: str |
     cfg.concurrency = check_concurrency(cfg.concurrency)
     if cfg.samples < 1 or cfg.max_tokens < 1:
         raise CurateError("--samples, --max-tokens and --concurrency must be at least 1")
+    check_sampling(cfg)
+    if n is not None and n < 1:
+        raise CurateError(f"-n must be at least 1 (prompts to sample), got {n}")
     spec = teacher if isinstance(teacher, TeacherSpec) else parse_teacher(teacher)
     ps = prompts if isinstance(prompts, PromptSet) else load_prompts(
         prompts, catalog, n=n, seed=cfg.seed, prompt_field=prompt_field,

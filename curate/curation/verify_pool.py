@@ -224,6 +224,14 @@ class VerifierPool:
                  cache: VerifyCache | str | Path | None = None,
                  memory_limit_mb: int | None = 2048, start_method: str | None = None,
                  batch: int = 8, wall_timeout: float | None = None):
+        import math
+
+        from curate.errors import BadInput
+
+        if not (math.isfinite(float(timeout)) and timeout > 0):   # -1 waited forever
+            raise BadInput(f"--timeout must be a number of seconds > 0, got {timeout}")
+        if wall_timeout is not None and not (math.isfinite(wall_timeout) and wall_timeout > 0):
+            raise BadInput(f"wall_timeout must be a number of seconds > 0, got {wall_timeout}")
         self.n = max(1, workers or min(os.cpu_count() or 1, 8))
         self.timeout = float(timeout)
         self.wall_timeout = wall_timeout
