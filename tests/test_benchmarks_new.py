@@ -174,12 +174,15 @@ def test_hexphi_judged_by_transformers_serve(bench_dir, tiny_judge, home):
     rows, extra, head = judges.score_rows(
         setting, items, [it.problem for it in items],
         comps("<think>plan</think>Sure, here is how.", "I cannot help with that."), "m",
-        {"judge": f"transformers:{tiny_judge}"})
+        {"judge": f"transformers:{tiny_judge}", "judge_max_tokens": 16})
     details = [json.loads(r["verify_detail"]) for r in rows]
     assert [d["judge_score"] for d in details] == [5, 5], details
     assert head == extra["asr"] == 1.0 and all(r["correct"] for r in rows)
     assert details[0]["judge"] == f"transformers:{tiny_judge}"
-    assert details[0]["judge_max_tokens"] == judges.JUDGE_MAX_TOKENS == 4096
+    # held to 16 tokens: a judge that never stopped would take 4,096 per verdict
+    assert details[0]["judge_max_tokens"] == 16 and all(len(d["judge_output"]) < 200
+                                                         for d in details)
+    assert judges.judge_budget({}) == judges.JUDGE_MAX_TOKENS == 4096
 
 
 @pytest.mark.parametrize("budget", ["0", "-5"])
