@@ -389,28 +389,39 @@ def _hub_error(b: Benchmark, e: Exception) -> CurateError:
 
 def _load_hub(b: Benchmark) -> list[dict[str, Any]]:
     """Rows from the Hub at the pinned revision: each config of `subsets` (with a `subset`
-    field), the repository's own `data_files`, or the one config."""
-    try:
-        import datasets
+    field), the repository's own `data_files`, or the one config. An unreachable Hub is
+    found in seconds (`hub.offline_when_unreachable`): the local cache still serves, else
+    one line, not minutes of retries."""
+    from curate.corpora.hub import offline_when_unreachable
 
-        if b.reader == "hexphi-csv":
-            return _load_hub_hexphi(b)
-        if b.data_files:
-            ds = datasets.load_dataset(b.hub_id, data_files={b.split: list(b.data_files)},
-                                       split=b.split, revision=b.revision)
-            return ds.to_list()
-        if b.subsets:
-            rows = []
-            for sub in b.subsets:
-                part = datasets.load_dataset(b.hub_id, sub, split=b.split, revision=b.revision)
-                rows += [{**r, "subset": sub} for r in part.to_list()]
-            return rows
-        ds = datasets.load_dataset(b.hub_id, b.config, split=b.split, revision=b.revision,
-                                   **b.load_kwargs)
+    why = None
+    try:
+        with offline_when_unreachable() as why:
+            return _load_hub_rows(b)
     except CurateError:
         raise
     except Exception as e:  # offline, missing, gated: one clear line
-        raise _hub_error(b, e) from None
+        raise _hub_error(b, ConnectionError(f"the Hub is unreachable: {why}") if why else e) \
+            from None
+
+
+def _load_hub_rows(b: Benchmark) -> list[dict[str, Any]]:
+    import datasets
+
+    if b.reader == "hexphi-csv":
+        return _load_hub_hexphi(b)
+    if b.data_files:
+        ds = datasets.load_dataset(b.hub_id, data_files={b.split: list(b.data_files)},
+                                   split=b.split, revision=b.revision)
+        return ds.to_list()
+    if b.subsets:
+        rows = []
+        for sub in b.subsets:
+            part = datasets.load_dataset(b.hub_id, sub, split=b.split, revision=b.revision)
+            rows += [{**r, "subset": sub} for r in part.to_list()]
+        return rows
+    ds = datasets.load_dataset(b.hub_id, b.config, split=b.split, revision=b.revision,
+                               **b.load_kwargs)
     return ds.to_list()
 
 
