@@ -50,13 +50,33 @@ def test_registry_and_list_benchmarks(bench_dir, home):
     assert r.exit_code == 0, r.output
     table = {x["name"]: x for x in json.loads(r.stdout)}
     assert table["math500"]["revision"] == "6e4ed1a2a79af7d8630a6b768ec859cb5af4d3be"
-    assert table["aime25"]["revision"] == "unpinned"
+    assert table["aime25"]["revision"] == "6f71d77b0b89b9dabe07ab466c51df33f514df7f"
+    assert table["coqa"]["revision"] == "unpinned"
     assert table["livecodebench-v2"]["local"] and table["headqa"]["local"]
     assert table["hex-phi"]["higher_is_better"] is False and table["hex-phi"]["metric"] == "asr"
     assert table["headqa"]["scorer"] == "lm-eval headqa_en"
     assert table["aime25"]["group"] == "math" and table["coqa"]["group"] == "non"
     r = CliRunner().invoke(app, ["eval", "--list-benchmarks"])
     assert r.exit_code == 0 and "hex-phi" in r.stdout and "unpinned" in r.stdout
+
+
+def test_registry_revisions_are_commit_shas_one_per_repo():
+    """A pinned revision is a full 40-hex commit (never a branch or a short sha), and every
+    entry loading the same Hub repository pins the same commit (livecodebench v2 and v4_v5,
+    ACPBench mcq and bool, HaluEval's two variants, MMLU-Pro and its 1k subset)."""
+    import re
+
+    from curate.corpora.benchmarks import REGISTRY
+
+    by_repo: dict[str, set] = {}
+    for b in REGISTRY.values():
+        assert b.revision is None or re.fullmatch(r"[0-9a-f]{40}", b.revision), b.name
+        if b.hub_id:
+            by_repo.setdefault(b.hub_id, set()).add(b.revision)
+    assert {k: v for k, v in by_repo.items() if len(v) > 1} == {}
+    assert by_repo["livecodebench/code_generation_lite"] == {
+        "0fe84c3912ea0c4d4a78037083943e8f0c4dd505"}
+    assert by_repo["HuggingFaceH4/aime_2024"] == {"2fe88a2f1091d5048c0f36abc874fb997b3dd99a"}
 
 
 def test_mmlu_pro_1k_subset_rule(tmp_path, monkeypatch):

@@ -137,15 +137,25 @@ REGISTRY: dict[str, Benchmark] = {b.name: b for b in [
               revision="6e4ed1a2a79af7d8630a6b768ec859cb5af4d3be"),
     Benchmark("aime24", "HuggingFaceH4/aime_2024", None, "train", "problem", "answer", "math",
               "math", local=("aime24/aime24_test.jsonl", "aime24.jsonl"),
-              aliases=("aime-2024", "aime_2024", "AIME24", "AIME-2024")),
+              aliases=("aime-2024", "aime_2024", "AIME24", "AIME-2024"),
+              # ai-dynamo/aiperf src/aiperf/accuracy/worker.py (NVIDIA, 2025-2026) pins
+              # HuggingFaceH4/aime_2024 here, beside MATH-500 at the sha above
+              revision="2fe88a2f1091d5048c0f36abc874fb997b3dd99a"),
     Benchmark("aime25", "yentinglin/aime_2025", None, "train", "problem", "answer", "math",
               "math", local=("aime25/aime25_test.jsonl", "aime25.jsonl"),
-              aliases=("aime-2025", "aime_2025", "AIME25", "AIME-2025")),
+              aliases=("aime-2025", "aime_2025", "AIME25", "AIME-2025"),
+              # ai-dynamo/aiperf src/aiperf/accuracy/worker.py pins yentinglin/aime_2025 here
+              # (data/train-00000-of-00001-243207c6c994e1bd.parquet, 30 rows)
+              revision="6f71d77b0b89b9dabe07ab466c51df33f514df7f"),
     Benchmark("olympiadbench", "Hothan/OlympiadBench", "OE_TO_maths_en_COMP", "train",
               "question", "final_answer", "harness", "math",
               local=("olympiadbench/test.jsonl", "olympiadbench.jsonl"),
               aliases=("olympiad", "OlympiadBench", "olympiad-bench"),
               harness=(("", "curate:olympiad.yaml"),), metric="exact_match",
+              # pinned by public eval code for config OE_TO_maths_en_COMP (file
+              # OlympiadBench/OE_TO_maths_en_COMP/OE_TO_maths_en_COMP.parquet); a suite
+              # "assembled on 2026-09-03" cites the same revision
+              revision="91184b52131e7fc9455fef848035173aea8cc01a",
               note="675 open-ended English text-only competition problems; P1's lm-eval task "
                    "`olympiad` (fork only, not in lm-eval 0.4.13): hendrycks is_equiv on the "
                    "last \\boxed{}"),
@@ -153,12 +163,18 @@ REGISTRY: dict[str, Benchmark] = {b.name: b for b in [
     Benchmark("gpqa-diamond", "Idavidrein/gpqa", "gpqa_diamond", "train", "Question",
               "Correct Answer", "mcq", "other",
               local=("gpqa-diamond/gpqa_diamond.jsonl", "gpqa-diamond.jsonl"),
-              aliases=("gpqa", "gpqa_diamond", "GPQA-Diamond", "GPQA-D")),
+              aliases=("gpqa", "gpqa_diamond", "GPQA-Diamond", "GPQA-D"),
+              # ai-dynamo/aiperf src/aiperf/accuracy/worker.py; public eval code "pinned
+              # 2026-07-07" (gpqa_diamond.csv, 198 rows) names the same sha
+              revision="633f5ee89ab8ad4522a9f850766b73f62147ffdd"),
     Benchmark("livecodebench-v2", "livecodebench/code_generation_lite", None, "test",
               "question_content", None, "code", "other",
               local=("livecodebench-v2.jsonl",), data_files=("test.jsonl", "test2.jsonl"),
               aliases=("lcb-v2", "lcb_v2", "livecodebench_v2", "LiveCodeBench-v2",
                        "release_v2"),
+              # ai-dynamo/aiperf src/aiperf/accuracy/worker.py; public eval code downloads
+              # test.jsonl, test2..test6.jsonl at this sha (HF tree checked 2026-09-24)
+              revision="0fe84c3912ea0c4d4a78037083943e8f0c4dd505",
               metric="pass@1",
               note="release_v2 = the Hub files test.jsonl + test2.jsonl (511 problems); "
                    "scored by running the code in curate's sandbox on the public and "
@@ -168,6 +184,9 @@ REGISTRY: dict[str, Benchmark] = {b.name: b for b in [
               local=("livecodebench/livecodebench.jsonl", "livecodebench.jsonl"),
               data_files=("test4.jsonl", "test5.jsonl"),
               aliases=("lcb", "LiveCodeBench", "lcb-v4-v5"), metric="pass@1",
+              # ai-dynamo/aiperf src/aiperf/accuracy/worker.py; public eval code downloads
+              # test.jsonl, test2..test6.jsonl at this sha (HF tree checked 2026-09-24)
+              revision="0fe84c3912ea0c4d4a78037083943e8f0c4dd505",
               note="version v4_v5 (the Hub files test4.jsonl + test5.jsonl)"),
     Benchmark("mmlu-pro", "TIGER-Lab/MMLU-Pro", None, "test", "question", "answer", "harness",
               "other", local=("mmlu-pro/mmlu_pro.jsonl", "mmlu-pro.jsonl", "mmlu-pro/test.parquet",
@@ -193,6 +212,9 @@ REGISTRY: dict[str, Benchmark] = {b.name: b for b in [
     Benchmark("acpbench", "ibm-research/acp_bench", None, "test", "question", "answer",
               "harness", "other", subsets=tuple(f"acp_{t}_mcq" for t in _ACP),
               aliases=("acp_bench", "ACPBench", "acp", "acp_mcq_cot_2shot"),
+              # public eval code (a 2026-10-03 report and an acpbench task README) pin
+              # ibm-research/acp_bench here
+              revision="05e5883d9afbcfa3bdc8f270cb345ef0b9526d4a",
               harness=tuple((f"acp_{t}_mcq", f"lm_eval:acpbench/mcq_cot_2shot/{_ACP_YAML[t]}.yaml")
                             for t in _ACP), metric="exact_match",
               note="P1 ran lm-eval's acp_mcq_cot_2shot (7 tasks, 2-shot CoT); the figure is "
@@ -200,6 +222,9 @@ REGISTRY: dict[str, Benchmark] = {b.name: b for b in [
     Benchmark("acpbench-bool", "ibm-research/acp_bench", None, "test", "question", "answer",
               "harness", "other", subsets=tuple(f"acp_{t}_bool" for t in _ACP),
               aliases=("acp_bool_cot_2shot", "acpbench_bool"), local_dir="acpbench",
+              # public eval code (a 2026-10-03 report and an acpbench task README) pin
+              # ibm-research/acp_bench here
+              revision="05e5883d9afbcfa3bdc8f270cb345ef0b9526d4a",
               harness=tuple((f"acp_{t}_bool",
                              f"lm_eval:acpbench/boolq_cot_2shot/{_ACP_YAML[t]}.yaml")
                             for t in _ACP), metric="exact_match",
@@ -218,10 +243,16 @@ REGISTRY: dict[str, Benchmark] = {b.name: b for b in [
     Benchmark("ifeval", "google/IFEval", None, "train", "prompt", None, "harness", "non",
               local=("ifeval/train.jsonl", "ifeval.jsonl", "ifeval/ifeval_input_data.jsonl"),
               aliases=("IFEval", "if-eval"),
+              # pinned for google/IFEval (train, 541 rows) by several public eval suites'
+              # dataset locks (DATASET_PINS, IFEVAL_REVISION, a custom ifeval_pinned.yaml)
+              revision="966cd89545d6b6acfd7638bc708b98261ca58e84",
               harness=(("", "lm_eval:ifeval/ifeval.yaml"),), metric="prompt_level_strict_acc",
               note="prompt_level_strict_acc (the other three IFEval accuracies recorded too)"),
     Benchmark("halueval", "pminervini/HaluEval", None, "data", "question", None, "harness",
               "non", subsets=_HALU, aliases=("HaluEval", "halu_eval", "halu-eval"),
+              # public eval code: DATASET_REVISION "pinned 2026-08-13, main branch HEAD";
+              # qa_samples/dialogue_samples/summarization_samples each with split "data"
+              revision="12a856119f03975a94509091e8cada3e6be6ead7",
               harness=tuple((h, f"curate:halueval_{h.split('_')[0]}.yaml") for h in _HALU),
               metric="acc",
               note="P1/P3's lm-eval task `halueval` (fork only, not in lm-eval 0.4.13): "
@@ -229,6 +260,9 @@ REGISTRY: dict[str, Benchmark] = {b.name: b for b in [
     Benchmark("halueval-p3", "pminervini/HaluEval", None, "data", "question", None,
               "harness", "non", subsets=_HALU, aliases=("halueval_p3", "HaluEval-P3"),
               local_dir="halueval",
+              # public eval code: DATASET_REVISION "pinned 2026-08-13, main branch HEAD";
+              # qa_samples/dialogue_samples/summarization_samples each with split "data"
+              revision="12a856119f03975a94509091e8cada3e6be6ead7",
               harness=tuple((h, f"curate:halueval_p3_{h.split('_')[0]}.yaml") for h in _HALU),
               metric="acc",
               note="P3's variant of the halueval task: shorter instructions, the last Yes/No "
@@ -243,6 +277,9 @@ REGISTRY: dict[str, Benchmark] = {b.name: b for b in [
               local=("truthfulqa/generation/validation.jsonl", "truthfulqa/validation.jsonl",
                      "truthfulqa.jsonl"),
               aliases=("truthful_qa", "TruthfulQA", "truthfulqa_gen"), metric="helpful",
+              # truthfulqa/truthful_qa pinned here by public eval code for the generation and
+              # multiple_choice configs (an OLMES freeze script's audited lock among them)
+              revision="741b8276f2d1982aa3d5b832d3ee81ed3b896490",
               note="P3's truthfulqa_gen: the answer to '\\n\\nQ: {question}' judged by a truth "
                    "judge and an informativeness judge (allenai/truthfulqa-truth-judge-llama2-7B, "
                    "-info-judge-; 'Q:...A:...True:' / 'Helpful:' prompts); helpful (P3's "
@@ -253,6 +290,9 @@ REGISTRY: dict[str, Benchmark] = {b.name: b for b in [
                      "alpacaeval.json", "alpacaeval.jsonl"),
               aliases=("alpaca_eval", "AlpacaEval", "alpacaeval2", "alpaca-eval"),
               metric="reward", scale="reward",
+              # tatsu-lab/alpaca_eval pinned here by public eval code (alpaca_eval.json, 805
+              # instructions; an OLMES freeze script's audited lock among them)
+              revision="2edc6fad8be6b14ea7230aabfd08188da6b8b814",
               note="AlpacaEval 2.0's 805 instructions; P3 scores the answer (after the last "
                    "</think>) with the reward model allenai/Llama-3.1-8B-Instruct-RM-RB2 (mean "
                    "raw reward; not a 0-1 score, so TI leaves it out)"),
@@ -260,6 +300,10 @@ REGISTRY: dict[str, Benchmark] = {b.name: b for b in [
               "judge", "non", data_files=_HEXPHI, reader="hexphi-csv",
               local=("hex-phi.csv", "hex-phi/hex-phi.csv"),
               aliases=("hexphi", "HEx-PHI", "hex_phi"), metric="asr", higher_is_better=False,
+              # a public HF cache path datasets--LLM-Tuning-Safety--HEx-PHI/snapshots/<this>
+              # holds category_1.csv, category_3.csv; a 2026-09 eval README pins it and notes
+              # the authors removed category 2 (300 prompts remain)
+              revision="83128b46334b80cc567bd7a2caf7af11c5b0bab7",
               note="harmful instructions in 11 categories of 30 (the Hub's category_N.csv, "
                    "one per line; or P3's HarmBench-style hex-phi.csv with a Behavior column); "
                    "attack success rate = share of answers the judge scores 5 of 5 (P3: GPT-4.1 "
