@@ -284,8 +284,10 @@ REGISTRY: dict[str, Benchmark] = {b.name: b for b in [
                    "judge and an informativeness judge (allenai/truthfulqa-truth-judge-llama2-7B, "
                    "-info-judge-; 'Q:...A:...True:' / 'Helpful:' prompts); helpful (P3's "
                    "table) and truthful both recorded"),
-    Benchmark("alpacaeval", "tatsu-lab/alpaca_eval", "alpaca_eval", "eval", "instruction",
+    Benchmark("alpacaeval", "tatsu-lab/alpaca_eval", None, "eval", "instruction",
               None, "reward", "non",
+              # the repository's own file, not its loading script (`datasets` 4+ runs none)
+              data_files=("alpaca_eval.json",),
               local=("alpacaeval/alpaca_eval.json", "alpaca_eval/alpaca_eval.json",
                      "alpacaeval.json", "alpacaeval.jsonl"),
               aliases=("alpaca_eval", "AlpacaEval", "alpacaeval2", "alpaca-eval"),
