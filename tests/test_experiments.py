@@ -291,6 +291,8 @@ def test_comparison_page_in_a_browser(tiny_run, tmp_path):
 
 
 def test_killed_while_training_retrains_only_that_arm(catalog, tmp_path, monkeypatch):
+    """Killed before the second arm's training starts: the first arm is reused, the second
+    trained (from the start: it had no checkpoint)."""
     from curate.experiments import load_experiment, run_experiment
     from curate.training import sft
 
@@ -310,6 +312,62 @@ def test_killed_while_training_retrains_only_that_arm(catalog, tmp_path, monkeyp
     monkeypatch.setattr(sft, "train_sft", real)
     res = run_experiment(catalog, spec, progress=False)
     assert res["arms"]["cot"]["reused"] and not res["arms"]["nocot"]["reused"]
+    assert res["arms"]["nocot"]["resumed_from"] is None
+    assert res["already_scored"] == 3 and res["evaluated"] == 2  # base + cot@2,3; nocot@2,3
+
+
+def test_arm_killed_mid_training_resumes_from_its_checkpoint(catalog, tmp_path, monkeypatch):
+    """Killed at the second arm's last step, after its step-2 checkpoint: the rerun continues
+    that arm from step 2 in the same catalog run (not from step 0), and its checkpoints and
+    evals are those of an arm never killed."""
+    from transformers import TrainerCallback
+
+    from curate.experiments import load_experiment, run_experiment
+    from curate.training import sft
+    from curate.training.resume import state_files
+
+    class KillAt3(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            if "nocot" in args.output_dir and state.global_step == 3:
+                raise Killed()
+
+    class StartAt(TrainerCallback):
+        def __init__(self):
+            self.steps = []
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            if "nocot" in args.output_dir:
+                self.steps.append(state.global_step)
+
+    spec = load_experiment(_tiny_experiment(tmp_path), ["probes=null", "eval.limit=1"])
+    real = sft.build_trainer
+
+    def with_callbacks(*cbs):
+        def build(*a, **kw):
+            trainer = real(*a, **kw)
+            for cb in cbs:
+                trainer.add_callback(cb)
+            return trainer
+        return build
+
+    monkeypatch.setattr(sft, "build_trainer", with_callbacks(KillAt3()))
+    with pytest.raises(Killed):
+        run_experiment(catalog, spec, progress=False)
+    [died] = catalog.sql("SELECT id, status, config FROM runs WHERE kind = 'train' AND "
+                         "json_extract_string(config, '$.tags.arm') = 'nocot'")
+    assert died["status"] == "failed"
+    start = StartAt()
+    monkeypatch.setattr(sft, "build_trainer", with_callbacks(start))
+    res = run_experiment(catalog, spec, progress=False)
+    nocot = res["arms"]["nocot"]
+    assert start.steps == [2] and nocot["resumed_from"] == 2 and not nocot["reused"]
+    assert nocot["train_run"] == died["id"]
+    assert [c["step"] for c in nocot["checkpoints"]] == [2, 3]
+    runs = catalog.sql("SELECT status FROM runs WHERE kind = 'train' AND "
+                       "json_extract_string(config, '$.tags.arm') = 'nocot'")
+    assert [r["status"] for r in runs] == ["ok"]
+    ck2 = Path(nocot["checkpoints"][0]["path"])
+    assert ck2.name == "checkpoint-2" and state_files(ck2) == []
     assert res["already_scored"] == 3 and res["evaluated"] == 2  # base + cot@2,3; nocot@2,3
 
 

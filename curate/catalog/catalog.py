@@ -610,6 +610,15 @@ class Catalog:
                 [status, _now(), _json([scrub(str(o)) for o in (outputs or [])]),
                  _json(scrub_obj(metrics or {})), scrub(error), run_id])
 
+    def reopen_run(self, run_id: str) -> None:
+        """Mark a failed or died run `running` again in this process (a training run resumed
+        from its checkpoint: one run row for the whole training). Example:
+        ``cat.reopen_run(run)`` then ``cat.finish_run(run, "ok", ...)``."""
+        with self.connect() as con:
+            con.execute("UPDATE runs SET status='running', finished=NULL, error=NULL, host=?, "
+                        "process=?, code_version=? WHERE id=?",
+                        [socket.gethostname(), process_identity(), code_version(), run_id])
+
     def insert(self, table: str, row: dict[str, Any]) -> str:
         """Insert one row into a measurement table (checkpoints, evals, probes, coverage,
         publications; columns in `curate/catalog/schema.py`); `id` and `created` are filled

@@ -103,6 +103,10 @@ def sft(
     logging_steps: int = typer.Option(10, "--logging-steps"),
     seed: int = typer.Option(0, "--seed"),
     overwrite: bool = typer.Option(False, "--overwrite", help="Write into a non-empty --output."),
+    resume: bool = typer.Option(False, "--resume", help="Continue a killed run in --output "
+                                "from its newest checkpoint (same settings and data version; "
+                                "other settings are refused). Nothing there: train from the "
+                                "start."),
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Supervised fine-tuning (TRL SFTTrainer, assistant-only loss) on a catalog mixture."""
@@ -117,7 +121,7 @@ def sft(
                       allow_lost_reasoning=allow_lost_reasoning,
                       gradient_checkpointing=gradient_checkpointing,
                       logging_steps=logging_steps, seed=seed, overwrite=overwrite,
-                      progress=not json_out)
+                      resume=resume, progress=not json_out)
     with _stdout_to_stderr(json_out):
         res = train_sft(_cat(), mixture, model, output, opts,
                         log=lambda line: err_console.print(f"[yellow]{esc(line)}[/yellow]"))
@@ -176,6 +180,10 @@ def grpo(
                                     "e.g. http://127.0.0.1:8000."),
     seed: int = typer.Option(0, "--seed"),
     overwrite: bool = typer.Option(False, "--overwrite", help="Write into a non-empty --output."),
+    resume: bool = typer.Option(False, "--resume", help="Continue a killed run in --output "
+                                "from its newest checkpoint (same settings and data version; "
+                                "other settings are refused). Nothing there: train from the "
+                                "start."),
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Reinforcement learning (TRL GRPOTrainer) with verifier rewards on catalog prompts."""
@@ -197,7 +205,7 @@ def grpo(
                        temperature=temperature, epochs=epochs, max_steps=max_steps,
                        save_steps=save_steps, save_at=save_at, shuffle=shuffle, limit=limit,
                        vllm=vllm, vllm_mode=vllm_mode, vllm_server=vllm_server, seed=seed,
-                       overwrite=overwrite, progress=not json_out)
+                       overwrite=overwrite, resume=resume, progress=not json_out)
     with _stdout_to_stderr(json_out):
         res = train_grpo(_cat(), prompts, model, output, opts)
     _report(res, json_out)

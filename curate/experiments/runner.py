@@ -8,8 +8,9 @@ against the base.
 
 Resuming: a training run is reused when a finished `train` run carries the arm's fingerprint
 (method, base, exact data version, training options) and its checkpoints are still on disk;
-otherwise the arm trains from the start into a folder named by that fingerprint (checkpoints
-hold weights only, as P3 saved them, so a killed run cannot continue mid-way). A model's eval
+otherwise the arm trains into a folder named by that fingerprint, continuing a killed run
+there from its newest checkpoint (the one that keeps its optimizer, scheduler and RNG state:
+`curate.training.resume`), the same catalog run, or from the start when there is none. A model's eval
 is skipped per benchmark when `evals` already holds its score under the experiment's eval key
 (suite, decoding overrides and the suite files' content); a TI or probe row is skipped when
 one exists for the checkpoint with the same settings. Only the experiment writes these tags,
@@ -158,7 +159,7 @@ def train_options(arm: dict, progress: bool):
         from curate.training.sft import SFTOptions as cls
     else:
         from curate.training.grpo import GRPOOptions as cls
-    known = {f.name for f in fields(cls)} - {"overwrite", "progress"} | {"global_batch"}
+    known = {f.name for f in fields(cls)} - {"overwrite", "resume", "progress"} | {"global_batch"}
     cfg = dict(arm.get("train") or {})
     unknown = set(cfg) - known
     if unknown:
@@ -206,7 +207,8 @@ def train_arm(catalog, spec: dict, arm: dict, base: str, data: str, root: Path, 
     opts = train_options(arm, progress)
     fp = key_of({"experiment": spec["name"], "arm": arm["name"], "method": arm["method"],
                  "base": base, "data": data, "options": {k: v for k, v in asdict(opts).items()
-                                                        if k not in ("overwrite", "progress")}})
+                                                        if k not in ("overwrite", "resume",
+                                                                     "progress")}})
     prev = None if force else previous_training(catalog, fp)
     if prev:
         log(f"arm {arm['name']}: trained already (run {prev['run_id']}, "
@@ -214,6 +216,7 @@ def train_arm(catalog, spec: dict, arm: dict, base: str, data: str, root: Path, 
         return {**prev, "reused": True, "fingerprint": fp}
     out = root / arm["name"] / fp[:12]
     tags = {"experiment": spec["name"], "arm": arm["name"], "fingerprint": fp}
+    opts.resume = not force    # a killed run of this arm continues from its newest checkpoint
     log(f"arm {arm['name']}: training ({arm['method']}) on {data} -> {out}")
     if arm["method"] == "sft":
         from curate.training.sft import train_sft
@@ -224,7 +227,7 @@ def train_arm(catalog, spec: dict, arm: dict, base: str, data: str, root: Path, 
 
         res = train_grpo(catalog, data, base, out, opts, tags=tags)
     return {"run_id": res["run_id"], "checkpoints": checkpoints_of(catalog, res["run_id"]),
-            "reused": False, "fingerprint": fp}
+            "reused": False, "fingerprint": fp, "resumed_from": res.get("resumed_from")}
 
 
 class EvalPlan:
@@ -353,8 +356,9 @@ def run_experiment(catalog, spec: dict, log: Callable[[str], None] | None = None
                    executor=None) -> dict[str, Any]:
     """Run (or resume) an experiment loaded by `load_experiment`.
 
-    Returns {experiment, run_id, data, arms {name: {data, train_run, reused, checkpoints
-    [{id, step, path}], probes [ids]}}, evaluated, already_scored, eval_key, seconds}: the
+    Returns {experiment, run_id, data, arms {name: {data, train_run, reused, resumed_from
+    (the step a killed training continued from, or None), checkpoints [{id, step, path}],
+    probes [ids]}}, evaluated, already_scored, eval_key, seconds}: the
     models scored now vs found scored, the arms trained now vs reused. `force` retrains every
     arm. `executor` (an `ExecutorSpec`, from `curate run EXP --executor ...`) runs the data
     recipes' dataset steps on datatrove. Raises `BadInput` for an unknown training, eval or
@@ -428,6 +432,7 @@ def _run(catalog, spec, arms, root, config, summary, log, force, progress, t0, e
             tr = train_arm(catalog, spec, arm, base, data[arm["name"]], root, log, force,
                            progress)
             info = {"data": data[arm["name"]], "train_run": tr["run_id"], "reused": tr["reused"],
+                    "resumed_from": tr.get("resumed_from"),
                     "checkpoints": [{"id": c["id"], "step": c["step"], "path": c["path"]}
                                     for c in tr["checkpoints"]], "probes": []}
             for ck in tr["checkpoints"]:

@@ -38,18 +38,42 @@ class CatalogCallback(TrainerCallback):
     """Keeps the loss curve from the trainer's logs and registers every saved checkpoint."""
 
     def __init__(self, catalog, run_id: str, model: str, mixture: str,
-                 extra: dict[str, Any] | None = None):
+                 extra: dict[str, Any] | None = None,
+                 prior: list[dict[str, Any]] | None = None):
         self.catalog, self.run_id, self.model, self.mixture = catalog, run_id, model, mixture
         self.extra = extra or {}
         self.curve: list[dict[str, Any]] = []
-        self.checkpoints: list[dict[str, Any]] = []
+        # a resumed run: the checkpoints its first attempt registered (`resume.prior_checkpoints`)
+        self.checkpoints: list[dict[str, Any]] = list(prior or [])
+
+    @staticmethod
+    def _point(logs: dict[str, Any], step: int, tokens: int | None) -> dict[str, Any] | None:
+        if not logs or not any(k in logs for k in LOG_KEYS) or "train_loss" in logs:
+            return None
+        point = {"step": step, **{k: _num(v) for k, v in logs.items()
+                                  if k in LOG_KEYS or k.startswith("rewards/")}}
+        if tokens:
+            point["tokens_seen"] = tokens
+        return point
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        """A run resumed at step k: the loss curve up to k from the restored trainer state, and
+        checkpoint k registered if the kill came between its save and its registration."""
+        if not state.global_step:
+            return
+        if not self.curve:
+            for logs in state.log_history:
+                point = self._point(logs, int(logs.get("step", 0)), logs.get("num_input_tokens_seen"))
+                if point:
+                    self.curve.append(point)
+        folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        if (state.is_world_process_zero and folder.is_dir()
+                and not any(c["step"] == state.global_step for c in self.checkpoints)):
+            self.record(folder, state)
 
     def on_log(self, args, state, control, logs=None, **kwargs):
-        if logs and any(k in logs for k in LOG_KEYS) and "train_loss" not in logs:
-            point = {"step": state.global_step, **{k: _num(v) for k, v in logs.items()
-                                                   if k in LOG_KEYS or k.startswith("rewards/")}}
-            if state.num_input_tokens_seen:
-                point["tokens_seen"] = state.num_input_tokens_seen
+        point = self._point(logs or {}, state.global_step, state.num_input_tokens_seen)
+        if point:
             self.curve.append(point)
 
     def last_loss(self) -> float | None:

@@ -64,6 +64,7 @@ class GRPOOptions:
     vllm_server: str | None = None       # server mode: its base URL (http://HOST:8000)
     seed: int = 0
     overwrite: bool = False
+    resume: bool = False                 # continue from the newest resumable checkpoint in output
     progress: bool = True
 
     def validate(self) -> None:
@@ -155,7 +156,7 @@ def grpo_config(opts: GRPOOptions, output: Path, dev: dict[str, Any], vllm: bool
         temperature=opts.temperature, num_train_epochs=opts.epochs,
         max_steps=opts.max_steps or -1, reward_weights=weights,
         save_strategy="steps" if opts.save_steps else "no", save_steps=opts.save_steps or 500,
-        save_only_model=True, shuffle_dataset=opts.shuffle,
+        save_only_model=False, shuffle_dataset=opts.shuffle,
         logging_steps=opts.logging_steps, report_to="none", bf16=dev["bf16"], fp16=False,
         activation_checkpointing=False, seed=opts.seed, use_vllm=vllm,
         vllm_mode=opts.vllm_mode, vllm_server_base_url=opts.vllm_server,
@@ -200,9 +201,11 @@ def train_grpo(catalog, prompts: str, model: str, output: str | Path,
     """A GRPO run; its checkpoints and the run go into the catalog (rank 0 only); `tags` go
     into the run's config.
 
-    Returns {run_id, prompts, model, output, rewards, checkpoints, final, steps, ...}.
-    Raises BadInput before training for prompts without `prompt`/`reference`, unknown rewards
-    or inconsistent batch settings.
+    Returns {run_id, prompts, model, output, rewards, checkpoints, final, steps,
+    resumed_from, ...}. `opts.resume` continues a killed run in `output` from its newest
+    resumable checkpoint, as `train_sft` does (`curate.training.resume`). Raises BadInput
+    before training for prompts without `prompt`/`reference`, unknown rewards, inconsistent
+    batch settings, or a `resume` into another run's folder.
 
     Example: ``train_grpo(cat, "countdown-test", "runs/sft", "runs/grpo", GRPOOptions(max_steps=10))``.
     """
@@ -210,12 +213,13 @@ def train_grpo(catalog, prompts: str, model: str, output: str | Path,
     from transformers import AutoModelForCausalLM
     from trl import GRPOTrainer
 
+    from curate.training import resume
     from curate.training.callbacks import CatalogCallback, SaveAtCallback, quiet_trainer
     from curate.training.dapo import dynamic_sampling_trainer
 
     opts = opts or GRPOOptions()
     opts.validate()
-    out = _check_output(output, opts.overwrite)
+    out = _check_output(output, opts.overwrite or opts.resume)
     model_id = check_model_path(model)
     tok = load_tokenizer(model_id)
     spec, rows = prompt_rows(catalog, prompts, opts.limit,
@@ -236,23 +240,31 @@ def train_grpo(catalog, prompts: str, model: str, output: str | Path,
               "vllm_mode": opts.vllm_mode if vllm else None, "prompt_rows": len(rows),
               "plan": {"completions_per_step": per_step, "steps": steps, "world_size": world},
               "tags": tags or {}}
+    key = resume.run_key("grpo", model_id, spec, asdict(opts),
+                         {**config["plan"], "rewards": names, "reward_weights": weights,
+                          "vllm": vllm})
+    cont = resume.begin(catalog, out, key, opts.resume, opts.overwrite)
     writer = ranks.catalog_writer(catalog)
-    run = writer.start_run("train", config=config, inputs=[spec], name=f"grpo:{out.name}")
+    run = resume.open_run(writer, cont, out, key, config, [spec], f"grpo:{out.name}")
     try:
         lm = AutoModelForCausalLM.from_pretrained(model_id, dtype=dev["dtype"])
         cb = CatalogCallback(writer, run, model_id, spec,
-                             extra={"method": "grpo", "rewards": names})
+                             extra={"method": "grpo", "rewards": names},
+                             prior=resume.prior_checkpoints(catalog, cont["run_id"],
+                                                            cont["step"]))
         cls = (dynamic_sampling_trainer([i for i, n in enumerate(names) if n in CORRECTNESS]
                                         or None) if opts.dynamic_sampling else GRPOTrainer)
         trainer = cls(model=lm, reward_funcs=funcs, args=cfg,
                       train_dataset=datasets.Dataset.from_list(rows), processing_class=tok,
-                      callbacks=[SaveAtCallback(opts.save_at), cb])
+                      callbacks=[SaveAtCallback(opts.save_at), cb, resume.PruneOlderState()])
         quiet_trainer(trainer, opts.progress, "train grpo")
         t0 = time.perf_counter()
-        trainer.train()
+        trainer.train(resume_from_checkpoint=cont["checkpoint"])
         seconds = time.perf_counter() - t0
         trainer.save_model(str(out))
         final = cb.record(out, trainer.state, final=True)
+        if ranks.process_rank() == 0:
+            resume.prune_older_state(out, keep_step=1 << 62)  # finished: nothing to resume
     except BaseException as e:
         writer.finish_run(run, "failed", error=f"{type(e).__name__}: {str(e)[:500]}")
         raise
@@ -260,7 +272,8 @@ def train_grpo(catalog, prompts: str, model: str, output: str | Path,
                     for p in cb.curve]
     figures = {"steps": trainer.state.global_step, "seconds": round(seconds, 2),
                "tokens_seen": trainer.state.num_input_tokens_seen or None,
-               "reward_curve": reward_curve, "loss_curve": cb.curve}
+               "reward_curve": reward_curve, "loss_curve": cb.curve,
+               "resumed_from": cont["step"] if cont["checkpoint"] else None}
     writer.finish_run(run, "ok", outputs=[c["path"] for c in cb.checkpoints], metrics=figures)
     return {"run_id": run, "prompts": spec, "model": model_id, "output": str(out.resolve()),
             "rewards": names, "reward_weights": weights, "vllm": vllm, "device": dev["device"],

@@ -48,6 +48,9 @@ class SilentWriter:
     def finish_run(self, *args: Any, **kwargs: Any) -> None:
         return None
 
+    def reopen_run(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
     def insert(self, *args: Any, **kwargs: Any) -> None:
         return None
 

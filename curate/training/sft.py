@@ -56,6 +56,7 @@ class SFTOptions:
     logging_steps: int = 10
     seed: int = 0
     overwrite: bool = False
+    resume: bool = False                 # continue from the newest resumable checkpoint in output
     progress: bool = True
 
     def validate(self) -> None:
@@ -275,7 +276,8 @@ def _check_output(output: str | Path, overwrite: bool) -> Path:
     if out.exists() and not out.is_dir():
         raise BadInput(f"--output {output!r} is a file")
     if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise BadInput(f"--output {output!r} is not empty (pass --overwrite to write into it)")
+        raise BadInput(f"--output {output!r} is not empty (pass --resume to continue the run "
+                       "in it, or --overwrite to write into it)")
     return out
 
 
@@ -290,7 +292,7 @@ def prepare_sft(catalog, mixture: str, model: str, output: str | Path, opts: SFT
     """Every check and measurement that must pass before a model is loaded; `log(line)`
     hears the truncation report before anything trains."""
     opts.validate()
-    out = _check_output(output, opts.overwrite)
+    out = _check_output(output, opts.overwrite or opts.resume)
     model_id = check_model_path(model)
     ref = catalog.resolve(mixture)
     table = catalog.table(ref)
@@ -369,7 +371,7 @@ def sft_config(opts: SFTOptions, output: Path, dev: dict[str, Any]):
         max_length=opts.max_length, packing=opts.packing, packing_strategy="bfd",
         assistant_only_loss=not opts.full_sequence_loss,
         save_strategy="steps" if opts.save_steps else "no", save_steps=opts.save_steps or 500,
-        save_only_model=True, logging_steps=opts.logging_steps, logging_first_step=True,
+        save_only_model=False, logging_steps=opts.logging_steps, logging_first_step=True,
         train_sampling_strategy="random" if opts.shuffle else "sequential",
         shuffle_dataset=False,
         report_to="none", bf16=dev["bf16"], fp16=False,
@@ -388,6 +390,7 @@ def build_trainer(prep: dict[str, Any], opts: SFTOptions, dev: dict[str, Any],
     from trl import SFTTrainer
 
     from curate.training.callbacks import SaveAtCallback
+    from curate.training.resume import PruneOlderState
 
     lm = AutoModelForCausalLM.from_pretrained(prep["model"], dtype=dev["dtype"])
     tok = prep["tokenizer"]
@@ -398,7 +401,8 @@ def build_trainer(prep: dict[str, Any], opts: SFTOptions, dev: dict[str, Any],
 
     trainer = SFTTrainer(model=lm, args=sft_config(opts, prep["output"], dev),
                          train_dataset=train, processing_class=tok,
-                         callbacks=[SaveAtCallback(opts.save_at), *(callbacks or [])])
+                         callbacks=[SaveAtCallback(opts.save_at), *(callbacks or []),
+                                    PruneOlderState()])
     return quiet_trainer(trainer, opts.progress, "train sft")
 
 
@@ -410,22 +414,33 @@ def train_sft(catalog, mixture: str, model: str, output: str | Path,
     `log(line)` hears the truncation report before training starts; `tags` go into the run's
     config (an experiment records its arm and fingerprint there).
 
+    Checkpoints hold the full trainer state only while they are the newest (older ones keep
+    the weights: `curate.training.resume`). `opts.resume`: when `output` holds a killed run
+    with the same model, data version, options and plan, continue it from its newest
+    resumable checkpoint (the same catalog run, the same data order: the trainer skips the
+    batches already trained); with nothing there, train from the start. Another run's folder
+    is refused (BadInput naming the fields that differ), as is a finished one.
+
     Returns {run_id, mixture, model, output, device, checkpoints: [{id, path, step, loss,
     tokens_seen}], final, steps, train_loss, tokens_seen, seconds, truncation, ...}. Raises
     BadInput before any training for a bad mixture, model, chat template or options (and rows
-    over `max_length` past the truncation limit), CurateError for a non-empty `output`.
+    over `max_length` past the truncation limit), for a non-empty `output` (without
+    `overwrite` / `resume`) and for a `resume` into another run's folder.
 
     Example::
 
         res = train_sft(cat, "cd-mix", ".curate/tiny", "runs/sft",
                         SFTOptions(max_steps=20, save_steps=10, max_length=4096))
     """
+    from curate.training import resume
     from curate.training.callbacks import CatalogCallback
 
     opts = opts or SFTOptions()
     prep = prepare_sft(catalog, mixture, model, output, opts, log=log)
     dev = device_settings()
     out: Path = prep["output"]
+    key = resume.run_key("sft", prep["model"], prep["mixture"], asdict(opts), prep["plan"])
+    cont = resume.begin(catalog, out, key, opts.resume, opts.overwrite, log)
     writer = ranks.catalog_writer(catalog)
     config = {"method": "sft", "model": prep["model"], "mixture": prep["mixture"],
               "output": str(out.resolve()), "options": asdict(opts),
@@ -433,17 +448,20 @@ def train_sft(catalog, mixture: str, model: str, output: str | Path,
               "template": prep["template_source"], "roundtrip": prep["roundtrip"],
               "think_form": prep["think_form"], "lengths": prep["lengths"],
               "plan": prep["plan"], "tags": tags or {}}
-    run = writer.start_run("train", config=config, inputs=[prep["mixture"]],
-                           name=f"sft:{out.name}")
+    run = resume.open_run(writer, cont, out, key, config, [prep["mixture"]], f"sft:{out.name}")
     try:
         cb = CatalogCallback(writer, run, prep["model"], prep["mixture"],
-                             extra={"method": "sft"})
+                             extra={"method": "sft"},
+                             prior=resume.prior_checkpoints(catalog, cont["run_id"],
+                                                            cont["step"]))
         trainer = build_trainer(prep, opts, dev, callbacks=[cb])
         t0 = time.perf_counter()
-        result = trainer.train()
+        result = trainer.train(resume_from_checkpoint=cont["checkpoint"])
         seconds = time.perf_counter() - t0
         trainer.save_model(str(out))
         final = cb.record(out, trainer.state, final=True)
+        if ranks.process_rank() == 0:
+            resume.prune_older_state(out, keep_step=1 << 62)  # finished: nothing to resume
     except BaseException as e:
         writer.finish_run(run, "failed", error=f"{type(e).__name__}: {str(e)[:500]}")
         raise
@@ -451,7 +469,8 @@ def train_sft(catalog, mixture: str, model: str, output: str | Path,
     figures = {"steps": trainer.state.global_step, "train_loss": result.training_loss,
                "final_loss": cb.last_loss(), "tokens_seen": tokens, "seconds": round(seconds, 2),
                "tokens_per_second": round(tokens / seconds, 1) if seconds and tokens else None,
-               "truncation": prep["lengths"], "loss_curve": cb.curve}
+               "truncation": prep["lengths"], "loss_curve": cb.curve,
+               "resumed_from": cont["step"] if cont["checkpoint"] else None}
     writer.finish_run(run, "ok", outputs=[c["path"] for c in cb.checkpoints], metrics=figures)
     return {"run_id": run, "mixture": prep["mixture"], "model": prep["model"],
             "output": str(out.resolve()), "device": dev["device"], "bf16": dev["bf16"],

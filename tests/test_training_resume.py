@@ -1,0 +1,174 @@
+"""A killed training run continues from its newest checkpoint (`--resume`): it starts at the
+checkpoint's step, ends at the planned steps with the weights of an uninterrupted run, one
+catalog run with its checkpoints before and after the kill; only the newest checkpoint keeps
+the optimizer state; another run's settings are refused in one line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from transformers import TrainerCallback
+
+from curate.errors import BadInput
+
+
+class Killed(KeyboardInterrupt):
+    pass
+
+
+class KillAt(TrainerCallback):
+    """Dies at the end of step `step` (after the checkpoints before it are saved)."""
+
+    def __init__(self, step: int):
+        self.step = step
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step == self.step:
+            raise Killed()
+
+
+class StartAt(TrainerCallback):
+    def __init__(self):
+        self.steps: list[int] = []
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.steps.append(state.global_step)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    from curate.training.tiny import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model")
+
+
+@pytest.fixture
+def cd(catalog):
+    from curate.curation.countdown_generate import generate_countdown
+
+    return generate_countdown(catalog, "cd", 24, numbers=3, seed=0, optimal_only=True,
+                              progress=False)
+
+
+def _opts(**kw):
+    from curate.training.sft import SFTOptions
+
+    base = dict(batch_size=2, max_length=1536, learning_rate=1e-3, logging_steps=1,
+                max_steps=6, save_steps=2, shuffle=False, seed=0, progress=False)
+    return SFTOptions(**{**base, **kw})
+
+
+def _with(monkeypatch, *extra):
+    """Train with these callbacks added to the trainer."""
+    from curate.training import sft
+
+    real = sft.build_trainer
+
+    def build(*a, **kw):
+        trainer = real(*a, **kw)
+        for cb in extra:
+            trainer.add_callback(cb)
+        return trainer
+
+    monkeypatch.setattr(sft, "build_trainer", build)
+
+
+def _weights(folder):
+    from safetensors.torch import load_file
+
+    return load_file(str(folder / "model.safetensors"))
+
+
+def test_killed_sft_resumes_at_its_checkpoint_and_ends_as_an_uninterrupted_run(
+        catalog, cd, tiny, tmp_path, monkeypatch):
+    from curate.training.resume import resumable, state_files
+    from curate.training.sft import train_sft
+
+    whole = train_sft(catalog, "cd", str(tiny), tmp_path / "whole", _opts())
+    with monkeypatch.context() as mp:
+        _with(mp, KillAt(5))
+        with pytest.raises(Killed):
+            train_sft(catalog, "cd", str(tiny), tmp_path / "run", _opts())
+    run = tmp_path / "run"
+    # while killed: only the newest checkpoint (4) keeps optimizer / scheduler / RNG state
+    assert state_files(run / "checkpoint-2") == [] and resumable(run / "checkpoint-4")
+    assert (run / "checkpoint-2" / "model.safetensors").is_file()
+    names = {p.name for p in state_files(run / "checkpoint-4")}
+    assert {"optimizer.pt", "scheduler.pt"} <= names and any(n.startswith("rng_state")
+                                                              for n in names)
+    [died] = catalog.sql("SELECT id, status FROM runs WHERE name = 'sft:run'")
+    assert died["status"] == "failed"
+
+    start = StartAt()
+    with monkeypatch.context() as mp:
+        _with(mp, start)
+        res = train_sft(catalog, "cd", str(tiny), run, _opts(resume=True))
+    assert start.steps == [4] and res["resumed_from"] == 4 and res["steps"] == 6
+    # the same weights as the run that was never killed (fixed order, fixed seed, CPU)
+    a, b = _weights(tmp_path / "whole"), _weights(run)
+    assert a.keys() == b.keys()
+    for k in a:
+        assert (a[k] - b[k]).abs().max().item() <= 1e-6, k
+    # one run, the lineage of an uninterrupted one: its checkpoints before and after the kill
+    runs = catalog.sql("SELECT id, status, inputs FROM runs WHERE name = 'sft:run'")
+    assert [(r["id"], r["status"]) for r in runs] == [(died["id"], "ok")]
+    assert res["run_id"] == died["id"]
+    assert [c["step"] for c in res["checkpoints"]] == [2, 4, 6]
+    rows = catalog.sql("SELECT step, run_id FROM checkpoints WHERE run_id = ? ORDER BY step",
+                       [died["id"]])
+    assert [r["step"] for r in rows] == [2, 4, 6]
+    assert runs[0]["inputs"] == catalog.sql("SELECT inputs FROM runs WHERE id = ?",
+                                            [whole["run_id"]])[0]["inputs"]
+    metrics = catalog.sql("SELECT metrics FROM runs WHERE id = ?", [died["id"]])[0]["metrics"]
+    curve = json.loads(metrics)["loss_curve"]
+    assert [p["step"] for p in curve] == list(range(1, 7))
+    # finished: no checkpoint keeps resume state (the dense model-only checkpoints stay)
+    for r in (run, tmp_path / "whole"):
+        assert state_files(r / "checkpoint-2") == state_files(r / "checkpoint-4") == []
+        assert (r / "checkpoint-4" / "model.safetensors").is_file()
+
+
+def test_resume_refuses_another_runs_folder(catalog, cd, tiny, tmp_path, monkeypatch):
+    from curate.curation.countdown_generate import generate_countdown
+    from curate.training.sft import train_sft
+
+    run = tmp_path / "run"
+    with monkeypatch.context() as mp:
+        _with(mp, KillAt(3))
+        with pytest.raises(Killed):
+            train_sft(catalog, "cd", str(tiny), run, _opts())
+    # another schedule, another learning rate
+    with pytest.raises(BadInput, match=r"--resume: .* other settings: .*max_steps 8 \(was 6\)"):
+        train_sft(catalog, "cd", str(tiny), run, _opts(max_steps=8, resume=True))
+    with pytest.raises(BadInput, match=r"options\.learning_rate 0\.002 \(was 0\.001\)"):
+        train_sft(catalog, "cd", str(tiny), run, _opts(learning_rate=2e-3, resume=True))
+    # another version of the data under the same name
+    generate_countdown(catalog, "cd", 24, numbers=3, seed=1, optimal_only=True, progress=False)
+    with pytest.raises(BadInput, match=r"--resume: .*\bdata 'cd@\w+' \(was 'cd@\w+'\)"):
+        train_sft(catalog, "cd", str(tiny), run, _opts(resume=True))
+    # a folder curate did not train into; a run that finished
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("x")
+    with pytest.raises(BadInput, match="holds no curate training run"):
+        train_sft(catalog, "cd", str(tiny), tmp_path / "other", _opts(resume=True))
+    assert catalog.sql("SELECT count(*) n FROM runs WHERE kind = 'train'")[0]["n"] == 1
+
+
+def test_resume_with_nothing_to_resume_trains_from_the_start_and_cli_refuses_finished(
+        home, catalog, cd, tiny, tmp_path):
+    from curate.training.sft import train_sft
+
+    res = train_sft(catalog, "cd", str(tiny), tmp_path / "new",
+                    _opts(max_steps=2, save_steps=None, resume=True))
+    assert res["resumed_from"] is None and res["steps"] == 2
+    r = subprocess.run([sys.executable, "-m", "curate.cli", "--home", str(home), "train", "sft",
+                        "--mixture", "cd", "--model", str(tiny), "--output",
+                        str(tmp_path / "new"), "--max-steps", "2", "--batch-size", "2",
+                        "--max-length", "1536", "--learning-rate", "1e-3", "--logging-steps",
+                        "1", "--no-shuffle", "--resume"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2, r.stderr
+    assert "finished already" in r.stderr and "Traceback" not in r.stderr
