@@ -112,6 +112,8 @@ def test_killed_sft_resumes_at_its_checkpoint_and_ends_as_an_uninterrupted_run(
     assert a.keys() == b.keys()
     for k in a:
         assert (a[k] - b[k]).abs().max().item() <= 1e-6, k
+    base = _weights(tiny)  # training moved them far more than that tolerance
+    assert max((a[k] - base[k]).abs().max().item() for k in a if k in base) > 1e-3
     # one run, the lineage of an uninterrupted one: its checkpoints before and after the kill
     runs = catalog.sql("SELECT id, status, inputs FROM runs WHERE name = 'sft:run'")
     assert [(r["id"], r["status"]) for r in runs] == [(died["id"], "ok")]
@@ -140,6 +142,21 @@ def test_resume_refuses_another_runs_folder(catalog, cd, tiny, tmp_path, monkeyp
         _with(mp, KillAt(3))
         with pytest.raises(Killed):
             train_sft(catalog, "cd", str(tiny), run, _opts())
+    # a SIGKILL leaves the run `running`: resumable once its process is gone, refused while
+    # it lives (two trainers in one folder)
+    from curate.catalog.catalog import process_identity
+    from curate.training.resume import plan_resume, read_run_file
+
+    key = read_run_file(run)["key"]
+    for proc, alive in (("0:999999999:1", False), (process_identity(), True)):
+        with catalog.connect() as con:
+            con.execute("UPDATE runs SET status = 'running', process = ? WHERE kind = 'train'",
+                        [proc])
+        if alive:
+            with pytest.raises(BadInput, match="is still training"):
+                plan_resume(catalog, run, key, overwrite=False)
+        else:
+            assert plan_resume(catalog, run, key, overwrite=False)["step"] == 2
     # another schedule, another learning rate
     with pytest.raises(BadInput, match=r"--resume: .* other settings: .*max_steps 8 \(was 6\)"):
         train_sft(catalog, "cd", str(tiny), run, _opts(max_steps=8, resume=True))
@@ -172,3 +189,44 @@ def test_resume_with_nothing_to_resume_trains_from_the_start_and_cli_refuses_fin
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 2, r.stderr
     assert "finished already" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_killed_grpo_resumes_at_its_checkpoint(catalog, cd, tiny, tmp_path, monkeypatch):
+    """`train grpo --resume`: the same path as SFT (start step, one run, pruned state)."""
+    from curate.training import resume
+    from curate.training.grpo import GRPOOptions, train_grpo
+
+    def opts(**kw):
+        return GRPOOptions(num_generations=4, batch_size=4, max_completion_length=16,
+                           max_steps=3, save_steps=1, limit=8, shuffle=False,
+                           progress=False, **kw)
+
+    start = StartAt()
+
+    def with_callbacks(*cbs):
+        class Prune(resume.PruneOlderState):
+            def on_train_begin(self, *a, **kw):
+                for cb in cbs:
+                    cb.on_train_begin(*a, **kw)
+
+            def on_step_end(self, *a, **kw):
+                for cb in cbs:
+                    cb.on_step_end(*a, **kw)
+        return Prune
+
+    # (no weights compared: the untrained tiny model earns no reward, so GRPO does not move it;
+    # the SFT test above compares weights)
+    with monkeypatch.context() as mp:
+        mp.setattr(resume, "PruneOlderState", with_callbacks(KillAt(3)))
+        with pytest.raises(Killed):
+            train_grpo(catalog, "cd", str(tiny), tmp_path / "run", opts())
+    assert resume.state_files(tmp_path / "run" / "checkpoint-1") == []
+    assert resume.resumable(tmp_path / "run" / "checkpoint-2")
+    with monkeypatch.context() as mp:
+        mp.setattr(resume, "PruneOlderState", with_callbacks(start))
+        res = train_grpo(catalog, "cd", str(tiny), tmp_path / "run", opts(resume=True))
+    assert start.steps == [2] and res["resumed_from"] == 2 and res["steps"] == 3
+    assert [c["step"] for c in res["checkpoints"]] == [1, 2, 3]
+    runs = catalog.sql("SELECT status FROM runs WHERE name = 'grpo:run'")
+    assert [r["status"] for r in runs] == ["ok"]
+    assert resume.state_files(tmp_path / "run" / "checkpoint-2") == []

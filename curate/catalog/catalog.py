@@ -612,8 +612,9 @@ class Catalog:
 
     def reopen_run(self, run_id: str) -> None:
         """Mark a failed or died run `running` again in this process (a training run resumed
-        from its checkpoint: one run row for the whole training). Example:
-        ``cat.reopen_run(run)`` then ``cat.finish_run(run, "ok", ...)``."""
+        from its checkpoint: one run row for the whole training); an unknown id changes
+        nothing. Errors are those of opening the catalog (CurateError).
+        Example: ``cat.reopen_run(run)`` then ``cat.finish_run(run, "ok", ...)``."""
         with self.connect() as con:
             con.execute("UPDATE runs SET status='running', finished=NULL, error=NULL, host=?, "
                         "process=?, code_version=? WHERE id=?",

@@ -27,6 +27,8 @@ from typing import Any
 from transformers import TrainerCallback
 
 from curate.errors import BadInput
+from curate.redact import scrub_obj
+from curate.training.ranks import process_rank
 
 RUN_FILE = "curate-run.json"
 # what `Trainer._save_checkpoint` writes besides the model and trainer_state.json when
@@ -120,8 +122,8 @@ def write_run_file(output: str | Path, run_id: str | None, key: dict[str, Any]) 
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
     tmp = out / f".{RUN_FILE}.{os.getpid()}"
-    tmp.write_text(json.dumps({"run_id": run_id, "key": key}, indent=1, sort_keys=True,
-                              default=str))
+    tmp.write_text(json.dumps({"run_id": run_id, "key": scrub_obj(key)}, indent=1,
+                              sort_keys=True, default=str))
     os.replace(tmp, out / RUN_FILE)
 
 
@@ -149,8 +151,8 @@ def plan_resume(catalog, output: str | Path, key: dict[str, Any], overwrite: boo
 
     Nothing in the folder (or no folder): a fresh run. A folder of another run (another key)
     is refused (BadInput, one line naming the fields that differ); so is a folder without
-    curate's run file, or one whose run finished already. With `overwrite` each of these
-    three starts over instead."""
+    curate's run file, or one whose run finished already (with `overwrite` each of these
+    three starts over instead), and one whose run is still training in a live process."""
     out = Path(output)
     fresh = {"checkpoint": None, "step": 0, "run_id": None}
     if not out.is_dir() or not any(out.iterdir()):
@@ -161,15 +163,18 @@ def plan_resume(catalog, output: str | Path, key: dict[str, Any], overwrite: boo
             return fresh
         raise BadInput(f"--resume: {out} holds no curate training run (no {RUN_FILE}); give an "
                        "empty --output, or --overwrite to train into it from the start")
-    diff = key_differences(info.get("key") or {}, key)
+    diff = key_differences(info.get("key") or {}, scrub_obj(key))
     if diff and overwrite:
         return fresh
     if diff:
         raise BadInput(f"--resume: {out} holds a run with other settings: {'; '.join(diff)}; "
                        "resume with the same settings or give another --output")
     run_id = info.get("run_id")
-    row = (catalog.sql("SELECT status FROM runs WHERE id = ?", [run_id]) or [None])[0] \
-        if run_id else None
+    row = (catalog.sql("SELECT status, host, process FROM runs WHERE id = ?", [run_id])
+           or [None])[0] if run_id else None
+    if row and row["status"] == "running" and _alive(row) and process_rank() == 0:
+        raise BadInput(f"--resume: the run in {out} is still training (run {run_id}, "
+                       f"process {row['process']}); wait for it or stop it first")
     if row and row["status"] == "ok":
         if overwrite:
             return fresh
@@ -178,6 +183,16 @@ def plan_resume(catalog, output: str | Path, key: dict[str, Any], overwrite: boo
     found = newest_resumable(out)
     return {"checkpoint": found[1] if found else None, "step": found[0] if found else 0,
             "run_id": run_id if row else None}
+
+
+def _alive(row: dict[str, Any]) -> bool:
+    """Whether the process a `running` run row names still runs on this host."""
+    import socket
+
+    from curate.catalog.catalog import process_alive
+
+    return bool(row.get("process")) and row.get("host") == socket.gethostname() \
+        and process_alive(row["process"])
 
 
 def prior_checkpoints(catalog, run_id: str | None, upto: int) -> list[dict[str, Any]]:
@@ -197,8 +212,6 @@ def begin(catalog, output: str | Path, key: dict[str, Any], resume: bool, overwr
     in a folder that holds checkpoints strips their resume state (they are another run's and
     must never be continued by a later `--resume`). Returns plan_resume's dict with the
     checkpoint as a string (what `Trainer.train(resume_from_checkpoint=)` takes)."""
-    from curate.training.ranks import process_rank
-
     cont = (plan_resume(catalog, output, key, overwrite) if resume
             else {"checkpoint": None, "step": 0, "run_id": None})
     if cont["checkpoint"] is None and process_rank() == 0:
@@ -212,8 +225,6 @@ def open_run(writer, cont: dict[str, Any], output: str | Path, key: dict[str, An
              config: dict[str, Any], inputs: list[str], name: str) -> str | None:
     """The catalog run: the resumed one marked running again, or a new one; recorded with the
     key in the output folder (rank 0)."""
-    from curate.training.ranks import process_rank
-
     if cont["run_id"]:
         run = cont["run_id"]
         writer.reopen_run(run)
