@@ -82,16 +82,22 @@ def _weights(folder):
     return load_file(str(folder / "model.safetensors"))
 
 
+@pytest.mark.parametrize("shuffle,batch", [
+    (False, 2), pytest.param(True, 8, marks=pytest.mark.slow)])
 def test_killed_sft_resumes_at_its_checkpoint_and_ends_as_an_uninterrupted_run(
-        catalog, cd, tiny, tmp_path, monkeypatch):
+        catalog, cd, tiny, tmp_path, monkeypatch, shuffle, batch):
+    """Fixed order (P3), or a seeded shuffle resumed in its second epoch (24 rows, 8 a step):
+    the resumed run trains the same remaining batches, so its weights are those of the run
+    never killed."""
     from curate.training.resume import resumable, state_files
     from curate.training.sft import train_sft
 
-    whole = train_sft(catalog, "cd", str(tiny), tmp_path / "whole", _opts())
+    opts = dict(shuffle=shuffle, batch_size=batch)
+    whole = train_sft(catalog, "cd", str(tiny), tmp_path / "whole", _opts(**opts))
     with monkeypatch.context() as mp:
         _with(mp, KillAt(5))
         with pytest.raises(Killed):
-            train_sft(catalog, "cd", str(tiny), tmp_path / "run", _opts())
+            train_sft(catalog, "cd", str(tiny), tmp_path / "run", _opts(**opts))
     run = tmp_path / "run"
     # while killed: only the newest checkpoint (4) keeps optimizer / scheduler / RNG state
     assert state_files(run / "checkpoint-2") == [] and resumable(run / "checkpoint-4")
@@ -105,7 +111,7 @@ def test_killed_sft_resumes_at_its_checkpoint_and_ends_as_an_uninterrupted_run(
     start = StartAt()
     with monkeypatch.context() as mp:
         _with(mp, start)
-        res = train_sft(catalog, "cd", str(tiny), run, _opts(resume=True))
+        res = train_sft(catalog, "cd", str(tiny), run, _opts(**opts, resume=True))
     assert start.steps == [4] and res["resumed_from"] == 4 and res["steps"] == 6
     # the same weights as the run that was never killed (fixed order, fixed seed, CPU)
     a, b = _weights(tmp_path / "whole"), _weights(run)
@@ -198,7 +204,7 @@ def test_killed_grpo_resumes_at_its_checkpoint(catalog, cd, tiny, tmp_path, monk
 
     def opts(**kw):
         return GRPOOptions(num_generations=4, batch_size=4, max_completion_length=16,
-                           max_steps=3, save_steps=1, limit=8, shuffle=False,
+                           max_steps=2, save_steps=1, limit=8, shuffle=False,
                            progress=False, **kw)
 
     start = StartAt()
@@ -217,16 +223,15 @@ def test_killed_grpo_resumes_at_its_checkpoint(catalog, cd, tiny, tmp_path, monk
     # (no weights compared: the untrained tiny model earns no reward, so GRPO does not move it;
     # the SFT test above compares weights)
     with monkeypatch.context() as mp:
-        mp.setattr(resume, "PruneOlderState", with_callbacks(KillAt(3)))
+        mp.setattr(resume, "PruneOlderState", with_callbacks(KillAt(2)))
         with pytest.raises(Killed):
             train_grpo(catalog, "cd", str(tiny), tmp_path / "run", opts())
-    assert resume.state_files(tmp_path / "run" / "checkpoint-1") == []
-    assert resume.resumable(tmp_path / "run" / "checkpoint-2")
+    assert resume.resumable(tmp_path / "run" / "checkpoint-1")
     with monkeypatch.context() as mp:
         mp.setattr(resume, "PruneOlderState", with_callbacks(start))
         res = train_grpo(catalog, "cd", str(tiny), tmp_path / "run", opts(resume=True))
-    assert start.steps == [2] and res["resumed_from"] == 2 and res["steps"] == 3
-    assert [c["step"] for c in res["checkpoints"]] == [1, 2, 3]
+    assert start.steps == [1] and res["resumed_from"] == 1 and res["steps"] == 2
+    assert [c["step"] for c in res["checkpoints"]] == [1, 2]
     runs = catalog.sql("SELECT status FROM runs WHERE name = 'grpo:run'")
     assert [r["status"] for r in runs] == ["ok"]
-    assert resume.state_files(tmp_path / "run" / "checkpoint-2") == []
+    assert resume.state_files(tmp_path / "run" / "checkpoint-1") == []
