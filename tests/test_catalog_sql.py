@@ -3,6 +3,7 @@ no databases attached, no extensions installed or loaded, no setting changed bac
 
 from __future__ import annotations
 
+import os
 import sys
 
 import pytest
@@ -90,3 +91,22 @@ def test_cli_help_says_sandboxed(home, monkeypatch, capsys):
         cli.main()
     out = " ".join(capsys.readouterr().out.split())
     assert "external access disabled" in out and "read-only" in out
+
+
+def test_ctrl_c_stops_an_endless_query_and_frees_the_catalog(catalog):
+    """DuckDB does not return to Python while a query runs: an unbounded recursive CTE ignored
+    Ctrl-C (still running 10 min later) and held the catalog lock, blocking every other
+    curate process on the workspace."""
+    import signal
+    import threading
+    import time
+
+    catalog.register("d", [{"prompt": "q"}], kind="problems")
+    timer = threading.Timer(1.0, lambda: os.kill(os.getpid(), signal.SIGINT))
+    timer.start()
+    t0 = time.time()
+    with pytest.raises(KeyboardInterrupt):
+        catalog.sql("WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM t) "
+                    "SELECT count(*) FROM t")
+    assert time.time() - t0 < 30
+    assert catalog.sql("SELECT count(*) AS n FROM datasets") == [{"n": 1}]

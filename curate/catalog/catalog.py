@@ -574,12 +574,16 @@ class Catalog:
         """
         self._ensure()
         with self.connect(sandbox=True) as con:
-            try:
+
+            def run() -> list[dict[str, Any]]:
                 cur = con.execute(query, params) if params is not None else con.execute(query)
                 if cur.description is None:
                     return []
                 cols = [d[0] for d in cur.description]
                 return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+            try:
+                return _interruptible(con, run)
             except duckdb.Error as e:
                 raise CurateError(_sql_error(e)) from None
 
@@ -660,6 +664,38 @@ def _sql_error(e: BaseException) -> str:
         return (f"SQL error: {line} (catalog SQL is read-only and sandboxed: no files, "
                 "extensions, other databases or settings)")
     return f"SQL error: {line}"
+
+
+def _interruptible(con, fn):
+    """`fn()` (a query on `con`) in a helper thread, so Ctrl-C reaches this one: DuckDB does
+    not return to Python while a query runs, so a user's endless query (a recursive CTE
+    without a bound) ignored Ctrl-C and held the catalog lock, blocking every other curate
+    process. On KeyboardInterrupt the query is interrupted and KeyboardInterrupt re-raised."""
+    import threading
+
+    box: dict[str, Any] = {}
+    done = threading.Event()   # not Thread.join: a join cut by Ctrl-C can report a live
+                               # thread as stopped (CPython), then close() finds it busy
+
+    def target() -> None:
+        try:
+            box["value"] = fn()
+        except BaseException as e:  # handed to the caller's thread
+            box["error"] = e
+        finally:
+            done.set()
+
+    threading.Thread(target=target, name="curate-sql", daemon=True).start()
+    try:
+        while not done.wait(0.2):
+            pass
+    except KeyboardInterrupt:
+        con.interrupt()
+        done.wait(30)
+        raise
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
 
 
 def damage_message(spec: str, path: Path, error: BaseException) -> str:
