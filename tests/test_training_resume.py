@@ -235,3 +235,36 @@ def test_killed_grpo_resumes_at_its_checkpoint(catalog, cd, tiny, tmp_path, monk
     runs = catalog.sql("SELECT status FROM runs WHERE name = 'grpo:run'")
     assert [r["status"] for r in runs] == ["ok"]
     assert resume.state_files(tmp_path / "run" / "checkpoint-1") == []
+
+
+@pytest.mark.slow
+def test_cli_sigkilled_run_resumes(home, catalog, cd, tiny, tmp_path):
+    """A real kill: `curate train sft` SIGKILLed once a checkpoint is resumable (its run left
+    `running`, any later checkpoint perhaps half-written), then `--resume` finishes it in the
+    same run."""
+    import signal
+    import time
+
+    from curate.training.resume import newest_resumable, state_files
+
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "curate.cli", "--home", str(home), "train", "sft", "--mixture",
+           "cd", "--model", str(tiny), "--output", str(out), "--max-steps", "24",
+           "--save-steps", "2", "--batch-size", "2", "--max-length", "1536",
+           "--learning-rate", "1e-3", "--logging-steps", "1", "--no-shuffle", "--json"]
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while newest_resumable(out) is None and p.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    step, folder = newest_resumable(out)
+    assert step < 24
+    [row] = catalog.sql("SELECT id, status FROM runs WHERE kind = 'train'")
+    assert row["status"] == "running"
+    r = subprocess.run(cmd + ["--resume"], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    assert res["run_id"] == row["id"] and res["resumed_from"] >= step and res["steps"] == 24
+    assert [c["step"] for c in res["checkpoints"]] == list(range(2, 25, 2))
+    assert all(state_files(f) == [] for f in out.glob("checkpoint-*"))

@@ -56,11 +56,14 @@ def state_files(folder: str | Path) -> list[Path]:
 
 
 def resumable(folder: str | Path) -> bool:
-    """A complete checkpoint a Trainer can continue from: its trainer state (written last) and
-    an optimizer state."""
+    """A complete checkpoint a Trainer can continue from: its trainer state (written last,
+    whole) and an optimizer state."""
     folder = Path(folder)
-    return ((folder / "trainer_state.json").is_file()
-            and any(p.name.startswith(("optimizer", "global_step")) for p in state_files(folder)))
+    try:  # written last, not atomically: a kill mid-write leaves it cut short
+        json.loads((folder / "trainer_state.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return any(p.name.startswith(("optimizer", "global_step")) for p in state_files(folder))
 
 
 def newest_resumable(output: str | Path) -> tuple[int, Path] | None:
