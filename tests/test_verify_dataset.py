@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from curate.cli import app
@@ -126,3 +127,23 @@ def test_verify_missing_dataset_is_one_line_error(home):
     p = subprocess.run([str(exe), "verify", "nope", "--name", "x"], capture_output=True, text=True)
     assert p.returncode == 2
     assert p.stderr.strip().startswith("error:") and "Traceback" not in p.stderr
+
+
+@pytest.mark.parametrize("task", ["code", "chat", "livecodebench", "ifeval", "summarise"])
+def test_a_task_no_verifier_knows_is_not_verified_by_math_rules(task):
+    """A code or chat row whose answer happens to equal its reference is not 'verified' by the
+    math verifier: no verifier checks that task, so the row is not checkable and says why."""
+    from curate.curation.verify import verify_answer, verify_rows
+
+    rows = [{"task": task, "reference": "42", "answer_text": "The answer is \\boxed{42}."}]
+    (r,) = verify_rows(rows, workers=1)
+    assert r.verified is None and r.reason == "unknown_task" and task in r.note
+    assert verify_answer(task, "42", "\\boxed{42}").reason == "unknown_task"
+
+
+@pytest.mark.parametrize("task", [None, "", "math", "Math", " GSM8K ", "aime", "numina"])
+def test_math_task_names_go_to_the_math_verifier(task):
+    from curate.curation.verify import verify_rows
+
+    rows = [{"task": task, "reference": "42", "answer_text": "The answer is \\boxed{42}."}]
+    assert verify_rows(rows, workers=1)[0].verified is True

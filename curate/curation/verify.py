@@ -27,14 +27,30 @@ MCQ_TASKS = ("mcq", "multiple_choice", "gpqa", "mmlu-pro", "choice")
 DEFAULT_TIMEOUT = 5.0
 
 
+MATH_TASKS = ("math", "maths", "mathematics", "gsm8k", "aime", "amc", "math500", "math-500",
+              "olympiad", "olympiadbench", "numina", "competition_math", "deepscaler")
+NOT_VERIFIED = "unknown_task"     # the reason a row with a task no verifier knows gets
+
+
 def task_kind(task: str | None) -> str:
-    """Which verifier a row's task goes to: math (default), countdown or mcq."""
-    t = (task or "math").lower()
+    """Which verifier a row's task goes to: math (no task, or a math task name), countdown,
+    mcq, or "unknown" (a task no verifier here checks, e.g. code or chat: its rows get
+    `verified=None, reason="unknown_task"`, never a math verdict on a non-math answer)."""
+    t = (task or "math").strip().lower()
     if t == "countdown":
         return "countdown"
     if t in MCQ_TASKS:
         return "mcq"
-    return "math"
+    if t in MATH_TASKS:
+        return "math"
+    return "unknown"
+
+
+def unknown_task(task: Any) -> VerifyResult:
+    """The verdict of a row whose task no verifier knows: not checkable, naming the task."""
+    return VerifyResult(None, NOT_VERIFIED, "none",
+                        note=f"task {task!r} has no verifier (math: {', '.join(MATH_TASKS[:3])}"
+                             f", ...; countdown; multiple choice: {', '.join(MCQ_TASKS)})")
 
 
 def row_closed(row: dict[str, Any]) -> bool | None:
@@ -116,6 +132,8 @@ def verify_answer(task: str, reference: str | None, answer: str | None,
         from curate.curation.verify_choice import verify_choice
 
         return verify_choice(reference or "", answer, **options)
+    if kind == "unknown":
+        return unknown_task(task)
     from curate.curation.verify_pool import VerifierPool
 
     with VerifierPool(workers=1, timeout=timeout, cache=cache) as pool:
@@ -168,6 +186,8 @@ def verify_rows(rows: list[dict[str, Any]], *, workers: int | None = None,
             pred.pop("final_answer", None)
             results[i] = verify_choice(r.get("reference") or "", text,
                                        **{**_choice_options(math_options), **pred})
+        elif kind == "unknown":
+            results[i] = unknown_task(r.get("task"))
         else:
             math_idx.append(i)
     if math_idx:
