@@ -102,11 +102,18 @@ def test_ctrl_c_stops_an_endless_query_and_frees_the_catalog(catalog):
     import time
 
     catalog.register("d", [{"prompt": "q"}], kind="problems")
+    # Ctrl-C as a terminal delivers it: a process started in the background by a
+    # non-interactive shell (a CI runner, nohup) inherits SIGINT ignored and never sees it
+    prev = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(1.0, lambda: os.kill(os.getpid(), signal.SIGINT))
     timer.start()
     t0 = time.time()
-    with pytest.raises(KeyboardInterrupt):
-        catalog.sql("WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM t) "
-                    "SELECT count(*) FROM t")
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            catalog.sql("WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM t) "
+                        "SELECT count(*) FROM t")
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGINT, prev)
     assert time.time() - t0 < 30
     assert catalog.sql("SELECT count(*) AS n FROM datasets") == [{"n": 1}]
