@@ -126,15 +126,13 @@ def load_hf(spec: str | HubSpec, cache_dir: str | Path | None = None, default_sp
         with (contextlib.nullcontext() if local else offline_when_unreachable()) as why:
             ds = datasets.load_dataset(hs.repo, hs.config, split=split, revision=hs.revision,
                                        cache_dir=str(cache_dir) if cache_dir else None)
-    except (FileNotFoundError, datasets.exceptions.DatasetNotFoundError) as e:
+    except (ValueError, OSError) as e:   # ConnectionError, FileNotFoundError and datasets'
+                                         # DatasetNotFoundError are OSErrors
         if why:     # offline because the Hub is down, and the cache does not hold it
             raise CurateError(f"{hs}: not in the local cache and the Hub is unreachable "
                               f"({why})") from None
-        raise NotFound(f"{hs}: dataset not found ({_first_line(e)})") from None
-    except (ValueError, OSError, ConnectionError) as e:
-        if why:
-            raise CurateError(f"{hs}: not in the local cache and the Hub is unreachable "
-                              f"({why})") from None
+        if isinstance(e, FileNotFoundError):
+            raise NotFound(f"{hs}: dataset not found ({_first_line(e)})") from None
         if isinstance(e, ValueError):
             raise CurateError(f"{hs}: {_first_line(e)}") from None
         raise CurateError(f"{hs}: could not load ({type(e).__name__}: {_first_line(e)})") from None
