@@ -30,6 +30,15 @@ def catalog(home):
     return Catalog(home)
 
 
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """A tiny causal LM built on the fly (`curate.training.tiny`), one per test module; the
+    teacher tests define their own `tiny` (a served model) and override this one."""
+    from curate.training.tiny import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model")
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """../shared/data beside the repo; tests that need it skip cleanly without it."""

@@ -13,13 +13,6 @@ from typer.testing import CliRunner
 from curate.errors import BadInput, CurateError, NotFound
 
 
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    from curate.training.tiny import build_tiny_model
-
-    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model")
-
-
 @pytest.fixture
 def cd(catalog):
     """40 Countdown-CoT traces (3 numbers, solution path only) in the catalog."""

@@ -38,13 +38,6 @@ class StartAt(TrainerCallback):
         self.steps.append(state.global_step)
 
 
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    from curate.training.tiny import build_tiny_model
-
-    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model")
-
-
 @pytest.fixture
 def cd(catalog):
     from curate.curation.countdown_generate import generate_countdown

@@ -17,13 +17,6 @@ from curate.errors import BadInput, CurateError
 TRL_TEMPLATES = Path(__import__("trl").__file__).parent / "chat_templates"
 
 
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    from curate.training.tiny import build_tiny_model
-
-    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model")
-
-
 @pytest.fixture
 def cd(catalog):
     from curate.curation.countdown_generate import generate_countdown
