@@ -16,7 +16,7 @@ from typing import Any
 
 from curate.errors import BadInput, CurateError
 from curate.formats.boxed import last_boxed
-from curate.formats.rows import file_rows, value_problem
+from curate.formats.rows import read_objects
 from curate.record import jsonable, problem_id_for, stable_json
 
 PROMPT_FIELDS = ("prompt", "problem", "question", "query", "input", "instruction")
@@ -144,15 +144,7 @@ def read_prompt_file(path: Path) -> list[dict[str, Any]]:
     """Rows of a local file: the shared readers (a directory, a malformed line, JSON nested too
     deep or an integer outside int64 is a one-line error naming file, row and field); the
     field checks are left to `normalise_rows`, which knows which field is the prompt."""
-    rows = []
-    for lineno, row, err in file_rows(path):
-        if err is None and not isinstance(row, dict):
-            err = f"row is {type(row).__name__}, not an object"
-        bad = value_problem(row) if err is None else None
-        if err is not None or bad is not None:
-            err, fld = (err, None) if err is not None else bad
-            raise BadInput(err, file=str(path), row=lineno, field=fld)
-        rows.append(row)
+    rows = read_objects(path)
     if not rows:
         raise BadInput("no rows in file", file=str(path))
     return rows
